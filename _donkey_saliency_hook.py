@@ -1,0 +1,50 @@
+"""Adds `saliency` to donkeycar's `donkey` command without changing any donkeycar file.
+
+Python runs this at start-up from `donkey_saliency_hook.pth`. It only puts one finder on sys.meta_path; when
+(and only when) donkeycar.management.base is imported, the finder wraps its `execute_from_command_line` so that
+`donkey saliency ...` goes to this package and every other command to donkeycar. Reinstalling donkeycar keeps it;
+uninstalling this package removes the .pth and this module together.
+"""
+import importlib.abc
+import importlib.util
+import sys
+
+TARGET = 'donkeycar.management.base'
+
+
+class _WrappingLoader(importlib.abc.Loader):
+    def __init__(self, inner):
+        self.inner = inner
+
+    def create_module(self, spec):
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module):
+        self.inner.exec_module(module)
+        donkey = module.execute_from_command_line
+
+        def execute_from_command_line():
+            if len(sys.argv) > 1 and sys.argv[1] == 'saliency':
+                from donkey_saliency.cli import main
+                return main(sys.argv[2:], prog='donkey saliency')
+            return donkey()
+        execute_from_command_line.__doc__ = donkey.__doc__
+        module.execute_from_command_line = execute_from_command_line
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != TARGET:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _WrappingLoader(spec.loader)
+        return spec
+
+
+if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _Finder())

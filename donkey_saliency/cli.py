@@ -1,0 +1,96 @@
+"""`donkey saliency` / `donkey-saliency` / `python -m donkey_saliency`: argument parsing and exit codes only.
+
+Exit codes: 0 done, 2 something the user can fix (one line, no traceback, no output file), 1 unexpected failure,
+130 interrupted. Nothing heavy is imported until the arguments are known, so --help is instant.
+"""
+import argparse
+import os
+import sys
+
+from donkey_saliency.errors import UserError
+
+DESCRIPTION = """\
+Make a video of where a donkeycar pilot looks: every frame of the tub with a saliency heat map
+(bright = pixels that drive the pilot's convolution features), the user's steering/throttle (green line)
+and the pilot's (blue line). Like `donkey makemovie --salient`, with the same flags."""
+
+EPILOG = """\
+examples:
+  donkey saliency --tub data/tub_1 --model models/pilot.h5
+  donkey saliency --tub data/tub_1 --tub data/tub_2 --model models/pilot.h5 --config config.py --out run.mp4
+  donkey saliency --tub data/tub_1 --model models/pilot.h5 --start 100 --end 600 --out clip.gif
+  donkey saliency --demo          (the bundled sample tub and pilot)
+
+The car's config.py (and its myconfig.py) is optional: with it, the pilot sees frames through the car's
+TRANSFORMATIONS and the video runs at DRIVE_LOOP_HZ; without it, ./config.py is used when present, else the
+image size comes from the model and the frame rate from the records' timestamps."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line, with exit code 2."""
+
+    def error(self, message):
+        raise UserError(f'{message} (see {self.prog} --help)')
+
+
+def build_parser(prog):
+    p = _Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder to read (repeat for several tubs)')
+    p.add_argument('--model', metavar='FILE', help='the pilot: a Keras .h5 or .savedmodel saved by donkeycar')
+    p.add_argument('--type', help='pilot type (linear, categorical, inferred); default: read from the model file')
+    p.add_argument('--config', help='the car\'s config.py (default: ./config.py when present)')
+    p.add_argument('--out', help='video to write, .mp4 or .gif (default: saliency.mp4, demo.mp4 with --demo)')
+    p.add_argument('--method', default='vbp', help='saliency method (default: vbp, VisualBackProp)')
+    p.add_argument('--start', type=int, default=0, metavar='N', help='first record to show, counted from 0 (default 0)')
+    p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record; -1 = to the end (default)')
+    p.add_argument('--scale', type=int, default=2, help='enlarge the camera frame this many times (default 2)')
+    p.add_argument('--fps', type=float, help='video frame rate (default: DRIVE_LOOP_HZ or the recorded rate)')
+    p.add_argument('--batch-size', type=int, default=64, metavar='N', help='frames per pilot call (default 64)')
+    p.add_argument('--alpha', type=float, default=0.5, metavar='A', help='heat map opacity, 0 to 1 (default 0.5)')
+    p.add_argument('--no-user', dest='user', action='store_false', help='do not draw the user\'s steering line')
+    p.add_argument('--no-pilot', dest='pilot', action='store_false', help='do not draw the pilot\'s steering line')
+    p.add_argument('--save-maps', metavar='FILE.npz', help='also save the maps, record indexes and pilot outputs')
+    p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bar')
+    p.add_argument('--demo', action='store_true', help='run on the sample tub and pilot shipped with this package')
+    p.add_argument('--salient', action='store_true', help='accepted for makemovie compatibility (always on)')
+    return p
+
+
+def options_from(args):
+    """Turn parsed arguments into movie.Options, filling the demo's inputs and the default config."""
+    from donkey_saliency.movie import Options
+    tubs, model, out = args.tub, args.model, args.out
+    if args.demo:
+        from donkey_saliency import sample
+        if tubs or model:
+            raise UserError('--demo uses the bundled sample; leave out --tub and --model')
+        tubs, model, out = [sample.TUB], sample.MODEL, out or 'demo.mp4'
+    config = args.config
+    if config is None and not args.demo and os.path.isfile('config.py'):
+        config = 'config.py'
+    return Options(tubs=tubs or [], model=model, out=out or 'saliency.mp4', type=args.type, config=config,
+                   method=args.method, start=args.start, end=args.end, scale=args.scale, fps=args.fps,
+                   batch_size=args.batch_size, alpha=args.alpha, user=args.user, pilot=args.pilot,
+                   save_maps=args.save_maps, progress=args.progress)
+
+
+def main(argv=None, prog='donkey saliency'):
+    """Run the command; returns the exit code."""
+    try:
+        args = build_parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
+        from donkey_saliency.movie import run
+        summary = run(options_from(args))
+    except UserError as exc:
+        print(f'{prog}: error: {exc}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f'{prog}: interrupted; no output written', file=sys.stderr)
+        return 130
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def console():
+    """Entry point of the `donkey-saliency` script."""
+    sys.exit(main(prog='donkey-saliency'))

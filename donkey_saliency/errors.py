@@ -1,0 +1,5 @@
+"""The one exception type that means "the user can fix this": the CLI prints it as one line and exits 2."""
+
+
+class UserError(Exception):
+    """A problem with the user's input (path, model, flags), worded as what is wrong and what to do."""

@@ -1,0 +1,129 @@
+"""The stages of one offline run, each a plain function of its input: load, infer, render.
+
+`movie.run` wires them into threads; keeping them here, free of threading, keeps each one testable and short.
+"""
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from donkey_saliency.errors import UserError
+
+
+@dataclass
+class Inferred:
+    """A batch after the pilot: frames, records, the pilot's decoded outputs and maps at camera size."""
+    frames: list
+    records: list
+    angle: np.ndarray
+    throttle: np.ndarray
+    maps: np.ndarray
+    dropped: int
+
+
+@dataclass
+class Rendered:
+    """Video frames ready to encode, and the row for the maps file."""
+    images: list
+    maps_row: tuple
+    dropped: int
+
+
+@dataclass
+class Writers:
+    video: object
+    maps: object
+
+    def close(self, keep):
+        try:
+            self.video.close(keep)
+        finally:
+            if self.maps:
+                self.maps.close(keep)
+
+
+class SaliencyJob:
+    """Holds what a run needs (pilot, method, car transformations, tub reader) and does one stage per call."""
+
+    def __init__(self, options, cfg):
+        from donkey_saliency import carconfig
+        from donkey_saliency.methods import get_method
+        from donkey_saliency.pilots import load_pilot
+        from donkey_saliency.tubs import TubReader
+        self.options = options
+        self.pilot = load_pilot(options.model, options.type, cfg)
+        self.method = get_method(options.method)(self.pilot.model)
+        self.transform = carconfig.transformer(cfg)
+        self.reader = TubReader(options.tubs)
+        self.records_available = len(self.reader)
+        self.camera_shape = None
+
+    def range_length(self):
+        end = self.records_available if self.options.end == -1 else min(self.options.end, self.records_available)
+        return end - self.options.start
+
+    def batches(self):
+        from donkey_saliency.tubs import frame_batches
+        end = None if self.options.end == -1 else self.options.end
+        return frame_batches(self.reader, self.options.start, end, self.options.batch_size)
+
+    def pilot_input(self, image):
+        """The array the pilot sees for one camera frame: the car's transformations, then its colour depth."""
+        seen = self.transform.run(image) if self.transform else image
+        height, width, depth = self.pilot.input_size
+        if depth == 1 and seen.ndim == 3 and seen.shape[2] == 3:
+            seen = cv2.cvtColor(seen, cv2.COLOR_RGB2GRAY)
+        if seen.ndim == 2:
+            seen = seen[:, :, None]
+        if seen.shape != (height, width, depth):
+            hint = '' if self.options.config else '; pass your car\'s config.py with --config'
+            raise UserError(f'the pilot takes {width}x{height}x{depth} images but sees {seen.shape[1]}x'
+                            f'{seen.shape[0]}x{seen.shape[2]} from this tub{hint}')
+        return seen
+
+    def infer(self, batch):
+        """Run the saliency graph on a batch: decoded outputs and maps resized to the camera frame."""
+        frames = [f for f in batch.frames if self._same_camera(f.image)]
+        dropped = batch.dropped + len(batch.frames) - len(frames)
+        if not frames:
+            return Inferred([], [], np.zeros(0), np.zeros(0), np.zeros((0, 1, 1)), dropped)
+        x = np.stack([self.pilot_input(f.image) for f in frames]).astype(np.float32) * np.float32(1 / 255)
+        outputs, maps = self.method([x])
+        angle, throttle = self.pilot.decode(outputs)
+        height, width = self.camera_shape[:2]
+        if maps.shape[1:] != (height, width):
+            maps = np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
+        return Inferred(frames, [f.record for f in frames], angle, throttle, np.clip(maps, 0, 1), dropped)
+
+    def _same_camera(self, image):
+        if self.camera_shape is None:
+            self.camera_shape = image.shape
+        if image.shape == self.camera_shape:
+            return True
+        self.reader.skipped.add('images of another size')
+        return False
+
+    def render(self, inferred):
+        """Compose every video frame of a batch."""
+        from donkey_saliency.render import compose
+        o = self.options
+        images = []
+        for i, (frame, record) in enumerate(zip(inferred.frames, inferred.records)):
+            user = _user_values(record) if o.user else None
+            pilot = (inferred.angle[i], inferred.throttle[i]) if o.pilot else None
+            images.append(compose(frame.image, inferred.maps[i], o.alpha, o.scale, record.get('_index', ''),
+                                  user, pilot))
+        indexes = [int(r.get('_index', -1)) for r in inferred.records]
+        return Rendered(images, (inferred.maps, indexes, inferred.angle, inferred.throttle), inferred.dropped)
+
+    def open_writers(self, fps):
+        from donkey_saliency.output import MapsWriter, VideoWriter
+        video = VideoWriter(self.options.out, fps)
+        maps = MapsWriter(self.options.save_maps) if self.options.save_maps else None
+        return Writers(video, maps)
+
+
+def _user_values(record):
+    if 'user/angle' not in record or 'user/throttle' not in record:
+        return None
+    return float(record['user/angle']), float(record['user/throttle'])

@@ -1,0 +1,34 @@
+"""VisualBackProp (Bojarski et al. 2016, arXiv 1611.05418), computed in the pilot's own graph.
+
+Per conv stage the channel-mean of its feature maps; from the deepest stage down, scale the map up to the stage
+below and multiply. The scale-up is the transposed convolution with an all-ones kernel; that kernel is separable,
+so it is done exactly as two small matrix products (rows, then columns) built from the layer geometry, which is
+far cheaper than a full-resolution conv2d_transpose and converts to TFLite built-in ops.
+"""
+from donkey_saliency.methods.base import SaliencyMethod
+from donkey_saliency.quiet import import_tensorflow
+
+tf = import_tensorflow()  # this module is only imported once a method is chosen
+
+
+class VisualBackProp(SaliencyMethod):
+    """One map per frame showing which pixels drive the conv features, for steering and throttle alike."""
+
+    name = 'vbp'
+
+    def raw_maps(self, features):
+        transitions = self.geometry.transitions()
+        means = [tf.reduce_mean(f, axis=-1) for f in features]
+        vbp = means[-1]
+        for j in range(len(means) - 1, -1, -1):
+            rows, cols = transitions[j]
+            vbp = scale_up(vbp, rows, cols)
+            if j > 0:
+                vbp = vbp * means[j - 1]
+        return vbp
+
+
+def scale_up(maps, rows, cols):
+    """Apply the separable transposed convolution: rows @ map @ cols.T for every map of the batch."""
+    wide = tf.matmul(maps, tf.constant(cols.T))
+    return tf.einsum('hH,bHw->bhw', tf.constant(rows), wide)

@@ -1,0 +1,202 @@
+"""The offline job: tub(s) + pilot -> saliency video (and optionally the maps), streamed batch by batch.
+
+Reading/decoding, inference and rendering/encoding run overlapped in three threads joined by small bounded
+queues, so memory stays flat and the slow stages hide each other.
+"""
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from donkey_saliency.errors import UserError
+
+
+@dataclass
+class Options:
+    """Everything `donkey saliency` can be asked, with the CLI's defaults."""
+    tubs: list
+    model: str
+    out: str = 'saliency.mp4'
+    type: str = None
+    config: str = None
+    method: str = 'vbp'
+    start: int = 0
+    end: int = -1
+    scale: int = 2
+    fps: float = None
+    batch_size: int = 64
+    alpha: float = 0.5
+    user: bool = True
+    pilot: bool = True
+    save_maps: str = None
+    progress: bool = True
+
+
+@dataclass
+class Summary:
+    """What a user reads at the end of a run."""
+    out: str
+    frames: int = 0
+    skipped: object = None
+    seconds: float = 0.0
+    maps: str = None
+    fps: float = 0.0
+    pilot: str = ''
+    extra: list = field(default_factory=list)
+
+    def lines(self):
+        rate = self.frames / self.seconds if self.seconds else 0.0
+        text = [f'wrote {self.frames} frames to {self.out} ({self.fps:g} frames/s video)',
+                f'skipped records: {self.skipped}',
+                f'{self.seconds:.1f} s, {rate:.0f} frames/s, pilot: {self.pilot}']
+        if self.maps:
+            text.append(f'maps saved to {self.maps}')
+        return text
+
+
+def check(options):
+    """Every check that needs no TensorFlow, so a mistyped flag fails in a fraction of a second."""
+    from donkey_saliency.methods import METHODS
+    from donkey_saliency.output import VIDEO_SUFFIXES, check_destination
+    from donkey_saliency.pilots import check_model_path
+    from donkey_saliency.tubs import check_tub
+    if not options.tubs:
+        raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
+    for tub in options.tubs:
+        check_tub(tub)
+    if not options.model:
+        raise UserError('no pilot given; pass --model FILE (a .h5 or .savedmodel saved by donkeycar)')
+    check_model_path(options.model)
+    if options.method not in METHODS:
+        raise UserError(f'unknown --method {options.method}; choose one of {", ".join(METHODS)}')
+    if options.scale < 1:
+        raise UserError(f'--scale must be a whole number of at least 1, not {options.scale}')
+    if not 0.0 <= options.alpha <= 1.0:
+        raise UserError(f'--alpha must lie between 0 and 1, not {options.alpha}')
+    if options.batch_size < 1:
+        raise UserError(f'--batch-size must be at least 1, not {options.batch_size}')
+    if options.fps is not None and options.fps <= 0:
+        raise UserError(f'--fps must be positive, not {options.fps}')
+    if options.start < 0 or (options.end != -1 and options.end <= options.start):
+        raise UserError(f'--start {options.start} --end {options.end} is an empty range; '
+                        'use 0 <= start < end, or --end -1 for the last record')
+    check_destination(options.out, VIDEO_SUFFIXES)
+    if options.save_maps:
+        check_destination(options.save_maps, ('.npz',))
+        if os.path.abspath(options.save_maps) == os.path.abspath(options.out):
+            raise UserError('--save-maps and --out name the same file; choose two names')
+
+
+def frame_rate(options, cfg, from_car, records):
+    """--fps, else the car's DRIVE_LOOP_HZ, else the median spacing of the records' timestamps, else 20."""
+    if options.fps:
+        return float(options.fps)
+    if from_car and getattr(cfg, 'DRIVE_LOOP_HZ', None):
+        return float(cfg.DRIVE_LOOP_HZ)
+    stamps = np.array([r['_timestamp_ms'] for r in records if '_timestamp_ms' in r], np.float64)
+    steps = np.diff(stamps)
+    steps = steps[steps > 0]
+    if len(steps):
+        return float(np.clip(round(1000.0 / np.median(steps)), 1, 60))
+    return 20.0
+
+
+class _Stage(threading.Thread):
+    """Runs `work(item)` for each item of `source`, putting results on a bounded queue; errors travel along."""
+
+    END = object()
+
+    def __init__(self, source, work):
+        super().__init__(daemon=True)
+        self.source, self.work = source, work
+        self.results = queue.Queue(maxsize=2)
+        self.stopped = threading.Event()
+
+    def run(self):
+        try:
+            for item in self.source:
+                if self.stopped.is_set():
+                    return
+                self._put(self.work(item))
+            self._put(self.END)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put(exc)
+
+    def _put(self, item):
+        while not self.stopped.is_set():
+            try:
+                self.results.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self):
+        while True:
+            item = self.results.get()
+            if item is self.END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self):
+        self.stopped.set()
+
+
+def run(options):
+    """Make the video; returns a Summary. Raises UserError for anything the user can fix."""
+    check(options)
+    started = time.time()
+    from donkey_saliency import carconfig
+    from donkey_saliency.job import SaliencyJob
+    cfg, from_car = carconfig.load(options.config)
+    job = SaliencyJob(options, cfg)
+    summary = Summary(out=options.out, pilot=f'{job.pilot.kind} ({options.method})')
+    total = job.range_length()
+    if total <= 0:
+        raise UserError(f'no records in range: the tub(s) hold {job.records_available} records '
+                        f'and --start is {options.start}')
+    loaded = job.batches()
+    first = next(loaded)
+    summary.fps = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
+    writers = job.open_writers(summary.fps)
+    keep = False
+    infer = _Stage(_chain(first, loaded), job.infer)
+    render = _Stage(infer, job.render)
+    infer.start()
+    render.start()
+    bar = _progress(total, options.progress)
+    try:
+        for rendered in render:
+            for image in rendered.images:
+                writers.video.write(image)
+            if writers.maps and rendered.images:
+                writers.maps.add(*rendered.maps_row)
+            bar.update(len(rendered.images) + rendered.dropped)
+        if not writers.video.frames:
+            raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to render')
+        keep = True
+    finally:
+        infer.stop()
+        render.stop()
+        bar.close()
+        writers.close(keep)
+        loaded.close()
+    summary.frames = writers.video.frames
+    summary.skipped = job.reader.skipped
+    summary.seconds = time.time() - started
+    summary.maps = options.save_maps
+    return summary
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _progress(total, enabled):
+    from tqdm import tqdm
+    return tqdm(total=total, unit='frame', disable=not enabled, dynamic_ncols=True, desc='saliency')

@@ -1,0 +1,128 @@
+"""Files a run writes: the video (mp4/gif through moviepy's ffmpeg writer) and the optional maps .npz.
+
+Each goes to a hidden temporary file beside its destination and is renamed into place only when complete, so a
+failed or interrupted run never leaves a partial file where the user looks.
+"""
+import os
+import subprocess
+import tempfile
+import zipfile
+
+import numpy as np
+
+from donkey_saliency.errors import UserError
+
+VIDEO_SUFFIXES = ('.mp4', '.gif')
+
+
+def check_destination(path, suffixes):
+    """Refuse an output path with an unknown suffix or an unwritable folder before any work is done."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in suffixes:
+        raise UserError(f'cannot write {path}: the file name must end in {" or ".join(suffixes)}')
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f'cannot write {path}: folder {folder} does not exist; create it or choose another --out')
+    if not os.access(folder, os.W_OK):
+        raise UserError(f'cannot write {path}: folder {folder} is not writable; choose another --out')
+    if os.path.isdir(path):
+        raise UserError(f'cannot write {path}: it is a folder; pass a file name')
+
+
+class AtomicFile:
+    """A temporary path beside `path`, moved onto `path` by commit() and deleted by discard()."""
+
+    def __init__(self, path):
+        self.path = path
+        folder, name = os.path.split(os.path.abspath(path))
+        handle, self.temp = tempfile.mkstemp(prefix=f'.{name}.', suffix=os.path.splitext(name)[1], dir=folder)
+        os.close(handle)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.temp, 0o666 & ~umask)  # mkstemp makes it private; the result should not be
+
+    def commit(self):
+        os.replace(self.temp, self.path)
+
+    def discard(self):
+        if os.path.exists(self.temp):
+            os.remove(self.temp)
+
+
+class VideoWriter:
+    """Streams RGB frames to an mp4 (H.264) or gif; opened on the first frame, when the size is known."""
+
+    def __init__(self, path, fps, preset='veryfast'):
+        self.file = AtomicFile(path)
+        self.fps = fps
+        self.preset = preset
+        self.writer = None
+        self.frames = 0
+
+    def write(self, frame):
+        if self.writer is None:
+            self.writer = self._open(frame.shape[1], frame.shape[0])
+        self.writer.write_frame(frame)
+        self.frames += 1
+
+    def _open(self, width, height):
+        from moviepy.video.io.ffmpeg_writer import FFMPEG_VideoWriter
+        if self.file.path.lower().endswith('.gif'):
+            options = dict(codec='gif', ffmpeg_params=['-vf', 'split[a][b];[a]palettegen[p];[b][p]paletteuse'])
+        else:
+            options = dict(codec='libx264', preset=self.preset, ffmpeg_params=['-pix_fmt', 'yuv420p'])
+        return FFMPEG_VideoWriter(self.file.temp, (width, height), self.fps, logfile=subprocess.PIPE, **options)
+
+    def close(self, keep):
+        """Finish the file and move it into place when `keep`, else remove every trace of it."""
+        if self.writer is not None:
+            self.writer.close()
+        if keep and self.frames:
+            self.file.commit()
+        else:
+            self.file.discard()
+
+
+class MapsWriter:
+    """Collects maps batch by batch in a raw temporary file (flat memory) and packs the .npz at the end.
+
+    The npz holds `maps` (N, H, W) float32 in [0, 1], `index` (record _index), `angle` and `throttle`.
+    """
+
+    def __init__(self, path):
+        self.file = AtomicFile(path)
+        self.raw = tempfile.TemporaryFile()
+        self.shape = None
+        self.count = 0
+        self.columns = {'index': [], 'angle': [], 'throttle': []}
+
+    def add(self, maps, index, angle, throttle):
+        maps = np.ascontiguousarray(maps, dtype=np.float32)
+        self.shape = maps.shape[1:]
+        self.raw.write(maps.tobytes())
+        self.count += len(maps)
+        for key, values in (('index', index), ('angle', angle), ('throttle', throttle)):
+            self.columns[key].extend(values)
+
+    def close(self, keep):
+        try:
+            if keep and self.count:
+                self._pack()
+                self.file.commit()
+        finally:
+            self.raw.close()
+            self.file.discard()
+
+    def _pack(self):
+        dtypes = {'index': np.int64, 'angle': np.float32, 'throttle': np.float32}
+        with zipfile.ZipFile(self.file.temp, 'w', zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            with archive.open('maps.npy', 'w', force_zip64=True) as member:
+                header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.float32)), 'fortran_order': False,
+                          'shape': (self.count,) + tuple(self.shape)}
+                np.lib.format.write_array_header_2_0(member, header)
+                self.raw.seek(0)
+                while chunk := self.raw.read(1 << 22):
+                    member.write(chunk)
+            for key, values in self.columns.items():
+                with archive.open(f'{key}.npy', 'w') as member:
+                    np.lib.format.write_array(member, np.asarray(values, dtypes[key]))

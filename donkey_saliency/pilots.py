@@ -1,0 +1,121 @@
+"""Load a donkeycar pilot from a model file, find out its type, and decode its raw outputs.
+
+The pilot is built by donkeycar's own `get_model_by_type`, so decoding (categorical bins, inferred throttle) is
+donkeycar's; its Keras model is looked up through `pilot.interpreter.model` each time, never cached.
+"""
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from donkey_saliency.errors import UserError
+from donkey_saliency.quiet import import_donkeycar
+
+SUPPORTED_TYPES = ('linear', 'categorical', 'inferred')
+LATER_TYPES = ('imu', 'memory', 'behavior', 'localizer', 'rnn', '3d')
+KERAS_SUFFIXES = ('.h5', '.savedmodel', '.keras')
+
+
+def detect_type(model):
+    """The donkeycar model type a Keras model's inputs and outputs reveal, or None when they reveal none."""
+    inputs = {t.name.split(':')[0] for t in model.inputs}
+    outputs = set(model.output_names)
+    layer_kinds = {type(layer).__name__ for layer in model.layers}
+    if 'TimeDistributed' in layer_kinds:
+        return 'rnn'
+    if 'Conv3D' in layer_kinds:
+        return '3d'
+    if 'imu_in' in inputs:
+        return 'imu'
+    if 'mem_in' in inputs:
+        return 'memory'
+    if 'xbehavior_in' in inputs:
+        return 'behavior'
+    if 'zloc' in outputs:
+        return 'localizer'
+    if {'angle_out', 'throttle_out'} <= outputs:
+        return 'categorical'
+    if {'n_outputs0', 'n_outputs1'} <= outputs:
+        return 'linear'
+    if len(outputs) == 1:
+        return 'inferred'
+    return None
+
+
+@dataclass
+class Pilot:
+    """A loaded donkeycar pilot and what it was loaded from."""
+    kind: str
+    path: str
+    part: object  # the donkeycar KerasPilot
+
+    @property
+    def model(self):
+        return self.part.interpreter.model
+
+    @property
+    def input_size(self):
+        """(height, width, depth) of the image the pilot takes."""
+        return tuple(int(v) for v in self.model.inputs[0].shape[1:])
+
+    def decode(self, outputs):
+        """Angle and throttle arrays for a batch of raw model outputs, decoded by the pilot itself."""
+        angles, throttles = [], []
+        for i in range(len(outputs[0])):
+            sample = outputs[0][i] if len(outputs) == 1 else [o[i] for o in outputs]
+            angle, throttle = self.part.interpreter_to_output(sample)[:2]
+            angles.append(float(np.squeeze(angle)))
+            throttles.append(float(np.squeeze(throttle)))
+        return np.array(angles, np.float32), np.array(throttles, np.float32)
+
+
+def check_model_path(path):
+    """Refuse paths that are not a Keras model file before anything heavy is imported."""
+    if not os.path.exists(path):
+        raise UserError(f'model not found: {path}; pass the pilot file with --model (e.g. models/mypilot.h5)')
+    suffix = os.path.splitext(path.rstrip('/'))[1].lower()
+    if suffix == '.tflite':
+        raise UserError(f'{path} is a TFLite pilot, which is not supported yet; '
+                        'pass the .h5 or .savedmodel file it was converted from')
+    if suffix in ('.trt', '.engine', '.onnx', '.pth', '.pt'):
+        raise UserError(f'{path}: {suffix} pilots are not supported; pass a Keras .h5 or .savedmodel file')
+
+
+def _load_keras(path):
+    dk = import_donkeycar()
+    from donkeycar.parts.interpreter import KerasInterpreter
+    interpreter = KerasInterpreter()
+    try:
+        interpreter.load(path)
+    except Exception as exc:  # Keras raises many types for a file that is not a model
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f'cannot load {path} as a Keras model ({first_line}); '
+                        'pass a pilot saved by donkeycar (.h5 or .savedmodel)') from None
+    return dk, interpreter
+
+
+def load_pilot(path, model_type, cfg):
+    """Load `path` as a pilot of `model_type` (None: detect it from the file) using donkeycar's API."""
+    check_model_path(path)
+    dk, interpreter = _load_keras(path)
+    found = detect_type(interpreter.model)
+    requested = model_type.replace('tflite_', '') if model_type else None
+    if model_type and model_type.startswith(('tflite_', 'tensorrt_')):
+        raise UserError(f'--type {model_type} is not supported yet; use a Keras type '
+                        f'({", ".join(SUPPORTED_TYPES)}) with the .h5 or .savedmodel file')
+    kind = requested or found
+    if kind is None:
+        raise UserError(f'cannot tell the pilot type of {path} from its outputs {interpreter.model.output_names}; '
+                        f'pass --type ({", ".join(SUPPORTED_TYPES)})')
+    if requested and found and requested != found:
+        raise UserError(f'--type {requested} contradicts {path}, which is a {found} pilot; '
+                        f'pass --type {found} or leave --type out')
+    if kind in LATER_TYPES:
+        raise UserError(f'{kind} pilots are not supported yet (supported: {", ".join(SUPPORTED_TYPES)})')
+    if kind not in SUPPORTED_TYPES:
+        raise UserError(f'unknown --type {kind}; supported: {", ".join(SUPPORTED_TYPES)}')
+    height, width, depth = (int(v) for v in interpreter.model.inputs[0].shape[1:])
+    cfg.IMAGE_H, cfg.IMAGE_W, cfg.IMAGE_DEPTH = height, width, depth
+    part = dk.utils.get_model_by_type(kind, cfg)
+    part.interpreter = interpreter
+    return Pilot(kind, path, part)

@@ -1,0 +1,24 @@
+"""Import donkeycar and TensorFlow without their start-up noise, so a run prints only what the user needs."""
+import contextlib
+import io
+import logging
+import os
+
+
+def import_donkeycar():
+    """donkeycar prints a banner and sets logging to INFO at import; keep our output readable."""
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    with contextlib.redirect_stdout(io.StringIO()):
+        import donkeycar
+    logging.getLogger().setLevel(logging.WARNING)
+    for name in ('donkeycar', 'tensorflow', 'absl', 'h5py'):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return donkeycar
+
+
+def import_tensorflow():
+    """TensorFlow, with its C++ and Python INFO logs off."""
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    import tensorflow as tf
+    tf.get_logger().setLevel(logging.ERROR)
+    return tf

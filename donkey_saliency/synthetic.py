@@ -1,0 +1,85 @@
+"""A synthetic track whose answer is known: lane lines whose bend sets the steering, plus distractors.
+
+The distractors (coloured shapes anywhere in the frame) are random and independent of the steering, so a pilot
+that learned the task should look at the lines, not at them. Used to make the bundled sample and by the tests.
+"""
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+HEIGHT, WIDTH, HORIZON = 120, 160, 40
+
+
+@dataclass
+class Scene:
+    """One frame, its labels, and where the lines and the distractors are."""
+    image: np.ndarray
+    angle: float
+    throttle: float
+    lines: np.ndarray        # bool (H, W): lane-line pixels
+    distractors: np.ndarray  # bool (H, W): distractor pixels
+
+
+def draw(curve, rng, height=HEIGHT, width=WIDTH, distractors=2):
+    """A frame of a road bending by `curve` in [-1, 1] (negative: left) with random distractors."""
+    horizon = int(height * HORIZON / HEIGHT)
+    image = np.empty((height, width, 3), np.uint8)
+    sky = np.linspace(150, 210, horizon)[:, None, None] * np.array([0.6, 0.75, 1.0])
+    image[:horizon] = np.clip(sky + rng.normal(0, 3, (horizon, width, 3)), 0, 255).astype(np.uint8)
+    image[horizon:] = np.clip(rng.normal(70, 8, (height - horizon, width, 3)), 0, 255).astype(np.uint8)
+    lines = np.zeros((height, width), np.uint8)
+    ys = np.arange(horizon, height)
+    t = (ys - horizon) / (height - 1 - horizon)
+    centre = width / 2 + curve * width * 0.45 * (1 - t) ** 2
+    half = width * (0.05 + 0.4 * t)
+    for side in (-1, 1):
+        points = np.stack([centre + side * half, ys], axis=1).round().astype(np.int32)
+        cv2.polylines(lines, [points], False, 1, thickness=max(2, width // 50))
+    image[lines.astype(bool)] = (235, 235, 235)
+    shapes = np.zeros((height, width), np.uint8)
+    for _ in range(distractors):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        size = int(rng.integers(width // 20, width // 9))
+        mask = np.zeros_like(shapes)
+        if rng.random() < 0.5:
+            cv2.circle(mask, (x, y), size, 1, -1)
+        else:
+            cv2.rectangle(mask, (x - size, y - size), (x + size, y + size), 1, -1)
+        image[mask.astype(bool)] = colour
+        shapes |= mask
+    line_mask = lines.astype(bool) & ~shapes.astype(bool)
+    throttle = 0.6 - 0.3 * abs(curve)
+    return Scene(image, float(curve), float(throttle), line_mask, shapes.astype(bool))
+
+
+def drive(count, seed=0, **kwargs):
+    """Scenes of a car driving a winding road: the bend changes smoothly from frame to frame."""
+    rng = np.random.default_rng(seed)
+    phase = rng.uniform(0, 2 * np.pi, 3)
+    for i in range(count):
+        s = i / 40.0
+        curve = 0.6 * np.sin(s + phase[0]) + 0.3 * np.sin(2.7 * s + phase[1]) + 0.1 * np.sin(7.1 * s + phase[2])
+        yield draw(float(np.clip(curve, -1, 1)), rng, **kwargs)
+
+
+def write_tub(path, scenes, hz=20.0):
+    """Record scenes into a donkeycar tub with donkeycar's own Tub, paced so timestamps run at `hz`."""
+    from donkey_saliency.quiet import import_donkeycar
+    import_donkeycar()
+    from donkeycar.parts.tub_v2 import Tub
+    tub = Tub(str(path), inputs=['cam/image_array', 'user/angle', 'user/throttle', 'user/mode'],
+              types=['image_array', 'float', 'float', 'str'])
+    start = time.time()
+    try:
+        for i, scene in enumerate(scenes):
+            delay = start + i / hz - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            tub.write_record({'cam/image_array': scene.image, 'user/angle': scene.angle,
+                              'user/throttle': scene.throttle, 'user/mode': 'user'})
+    finally:
+        tub.close()
+    return path

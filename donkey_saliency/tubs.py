@@ -1,0 +1,157 @@
+"""Read tubs without ever changing them, and stream their frames in batches.
+
+donkeycar's `Tub` silently creates a tub (and an images/ folder) where none exists, so a path is checked to be a
+real v2 tub before donkeycar sees it, and always opened read-only. Bad records are skipped and counted by reason.
+"""
+import collections
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from donkey_saliency.errors import UserError
+
+IMAGE_KEY = 'cam/image_array'
+
+
+@dataclass
+class Frame:
+    """One record worth rendering: its decoded camera image and the record itself."""
+    image: np.ndarray
+    record: dict
+
+
+@dataclass
+class Batch:
+    """Frames decoded from a run of consecutive records, and how many of those records had no usable image."""
+    frames: list
+    dropped: int
+
+
+@dataclass
+class Skipped:
+    """Records left out, counted by reason."""
+    reasons: collections.Counter = field(default_factory=collections.Counter)
+
+    def add(self, reason, count=1):
+        if count:
+            self.reasons[reason] += count
+
+    @property
+    def total(self):
+        return sum(self.reasons.values())
+
+    def __str__(self):
+        return ', '.join(f'{n} {why}' for why, n in self.reasons.items()) if self.reasons else 'none'
+
+
+def check_tub(path):
+    """Raise a UserError unless `path` is a donkeycar v2 tub that can be read as it is."""
+    if not os.path.isdir(path):
+        raise UserError(f'tub not found: {path}; pass the folder that holds manifest.json with --tub')
+    manifest = os.path.join(path, 'manifest.json')
+    if not os.path.isfile(manifest):
+        if os.path.isfile(os.path.join(path, 'meta.json')):
+            raise UserError(f'{path} is a v1 tub (meta.json), which donkeycar 5 cannot read; '
+                            'convert it to a v2 tub first')
+        raise UserError(f'{path} is not a tub (no manifest.json); pass a tub folder recorded by donkeycar')
+    with open(manifest) as f:
+        lines = f.read().splitlines()
+    try:
+        inputs = json.loads(lines[0])
+        catalogs = json.loads(lines[4])['paths']
+    except (IndexError, KeyError, ValueError):
+        raise UserError(f'{manifest} is damaged (expected 5 JSON lines); the tub cannot be read') from None
+    if IMAGE_KEY not in inputs:
+        raise UserError(f'{path} records no camera images ({IMAGE_KEY} is not among {inputs})')
+    if not os.path.isdir(os.path.join(path, 'images')):
+        raise UserError(f'{path} has no images/ folder; the tub is incomplete')
+    for name in catalogs:
+        catalog = os.path.join(path, name)
+        if not os.path.isfile(catalog):
+            raise UserError(f'{path} lists {name} in its manifest but the file is missing; the tub is incomplete')
+
+
+class TubReader:
+    """The records of one or more tubs, in order, read-only; deleted records are not seen."""
+
+    def __init__(self, paths):
+        for path in paths:
+            check_tub(path)
+        self.paths = list(paths)
+        self.skipped = Skipped()
+
+    def _open(self, path):
+        from donkey_saliency.quiet import import_donkeycar
+        import_donkeycar()
+        from donkeycar.parts.tub_v2 import Tub
+        try:
+            return Tub(path, read_only=True)
+        except ValueError as exc:  # an empty catalog file cannot be memory-mapped
+            raise UserError(f'{path} has an empty or damaged catalog ({exc}); the tub cannot be read') from None
+
+    def __len__(self):
+        """Records the tubs claim to hold (deleted ones excluded)."""
+        total = 0
+        for path in self.paths:
+            tub = self._open(path)
+            total += len(tub)
+            tub.close()
+        return total
+
+    def records(self):
+        """(images folder, record) for every readable record; unreadable catalog lines are counted as skipped."""
+        for path in self.paths:
+            tub = self._open(path)
+            try:
+                seen = 0
+                for record in tub:
+                    seen += 1
+                    yield tub.images_base_path, record
+                self.skipped.add('unreadable catalog lines', len(tub) - seen)
+            finally:
+                tub.close()
+
+
+def decode(images_dir, record):
+    """The record's camera image as uint8 RGB, or None when the file is missing or does not decode."""
+    import cv2
+    name = record.get(IMAGE_KEY)
+    if not name:
+        return None
+    image = cv2.imread(os.path.join(images_dir, name), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def frame_batches(reader, start, end, batch_size, workers=2):
+    """Batches of the records at positions start..end-1, decoded in a small thread pool.
+
+    Memory holds a few batches at a time, whatever the tub's length.
+    """
+    def positioned():
+        for position, item in enumerate(reader.records()):
+            if end is not None and position >= end:
+                return
+            if position >= start:
+                yield item
+
+    with ThreadPoolExecutor(workers) as pool:
+        pending = []
+        for item in positioned():
+            pending.append(item)
+            if len(pending) == batch_size:
+                yield _decode_batch(pool, pending, reader.skipped)
+                pending = []
+        if pending:
+            yield _decode_batch(pool, pending, reader.skipped)
+
+
+def _decode_batch(pool, items, skipped):
+    images = pool.map(lambda item: decode(*item), items)
+    frames = [Frame(image, record) for (_, record), image in zip(items, images) if image is not None]
+    skipped.add('missing or unreadable images', len(items) - len(frames))
+    return Batch(frames, len(items) - len(frames))

@@ -1,0 +1,81 @@
+"""Colour mapping, overlay, steering lines, HUD and legend: drawing checked pixel by pixel."""
+import numpy as np
+import pytest
+
+from donkey_saliency import render
+
+
+def luminance(rgb):
+    rgb = np.asarray(rgb, np.float64)
+    return rgb[..., 0] * 0.2126 + rgb[..., 1] * 0.7152 + rgb[..., 2] * 0.0722
+
+
+def test_colour_map_is_perceptually_ordered():
+    colours = render.colour_map(np.linspace(0, 1, 256))
+    assert colours.shape == (256, 3) and colours.dtype == np.uint8
+    lum = luminance(colours)
+    assert np.all(np.diff(lum) >= -1.0)  # inferno gets brighter all the way up
+    assert lum[-1] - lum[0] > 200
+
+
+def test_colour_map_clips_out_of_range_values():
+    np.testing.assert_array_equal(render.colour_map(np.array([-3.0, 7.0])), render.colour_map(np.array([0.0, 1.0])))
+
+
+@pytest.mark.parametrize('alpha', [0.0, 0.3, 1.0])
+def test_overlay_blends_by_alpha(alpha):
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    saliency = rng.random((12, 16))
+    expected = (1 - alpha) * frame + alpha * render.colour_map(saliency).astype(np.float64)
+    out = render.overlay(frame, saliency, alpha)
+    assert np.abs(out.astype(np.float64) - expected).max() <= 1.0
+
+
+def coloured_pixels(image, colour):
+    """Pixels within a small distance of `colour` (lines are antialiased, so their core is near it)."""
+    distance = np.abs(image.astype(np.int16) - np.array(colour, np.int16)).sum(axis=-1)
+    return np.argwhere(distance < 40)
+
+
+@pytest.mark.parametrize('angle, side', [(0.8, 1), (-0.8, -1)])
+def test_steering_line_tilts_with_the_angle_and_grows_with_throttle(angle, side):
+    image = np.zeros((120, 160, 3), np.uint8)
+    render.steering_line(image, angle, 0.5, (0, 255, 0), side=0)
+    points = coloured_pixels(image, (0, 255, 0))
+    top = points[points[:, 0].argmin()]
+    assert np.sign(top[1] - 80) == side  # the tip leans to the steering side
+    assert 120 - top[0] == pytest.approx(0.5 * 120 * 0.9 * np.cos(np.radians(36)), abs=3)
+
+
+def test_zero_throttle_draws_no_length():
+    image = np.zeros((120, 160, 3), np.uint8)
+    render.steering_line(image, 0.5, 0.0, (0, 255, 0), side=0)
+    assert not image[:116].any()
+
+
+def test_compose_scales_the_frame_and_draws_both_lines():
+    frame = np.full((60, 80, 3), 90, np.uint8)
+    saliency = np.zeros((60, 80))
+    image = render.compose(frame, saliency, 0.0, 3, 17, user=(0.0, 1.0), pilot=(0.5, 1.0))
+    assert image.shape == (180, 240, 3)
+    assert len(coloured_pixels(image, render.USER_COLOUR)) > 50
+    assert len(coloured_pixels(image, render.PILOT_COLOUR)) > 50
+    # the middle of the frame, away from HUD, legend and lines, is the camera frame unchanged (alpha 0)
+    assert np.all(image[60:120, 20:60] == 90)
+
+
+def test_compose_without_lines_draws_none():
+    frame = np.full((60, 80, 3), 90, np.uint8)
+    image = render.compose(frame, np.zeros((60, 80)), 0.5, 2, 1, user=None, pilot=None)
+    assert len(coloured_pixels(image, render.USER_COLOUR)) == 0
+    assert len(coloured_pixels(image, render.PILOT_COLOUR)) == 0
+
+
+def test_legend_shows_the_colour_ramp_high_at_the_top():
+    image = np.zeros((240, 320, 3), np.uint8)
+    render.legend(image)
+    column = image[:, 320 - 4 - 2]  # inside the bar
+    lit = np.argwhere(luminance(column) > 5)[:, 0]
+    bar = luminance(column[lit.min() + 1:lit.max()])
+    assert bar[0] > bar[-1] + 150  # bright (high saliency) on top
