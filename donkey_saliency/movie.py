@@ -85,9 +85,9 @@ def check(options):
                         'use 0 <= start < end, or --end -1 for the last record')
     check_destination(options.out, VIDEO_SUFFIXES)
     if options.save_maps:
-        check_destination(options.save_maps, ('.npz',))
         if os.path.abspath(options.save_maps) == os.path.abspath(options.out):
             raise UserError('--save-maps and --out name the same file; choose two names')
+        check_destination(options.save_maps, ('.npz',))
 
 
 def frame_rate(options, cfg, from_car, records):
@@ -135,7 +135,12 @@ class _Stage(threading.Thread):
 
     def __iter__(self):
         while True:
-            item = self.results.get()
+            try:
+                item = self.results.get(timeout=0.1)
+            except queue.Empty:
+                if self.stopped.is_set():
+                    return
+                continue
             if item is self.END:
                 return
             if isinstance(item, BaseException):
@@ -143,7 +148,10 @@ class _Stage(threading.Thread):
             yield item
 
     def stop(self):
+        """Ask the thread to finish its current item and end; wait for it."""
         self.stopped.set()
+        if self.is_alive():
+            self.join()
 
 
 def run(options):
@@ -180,8 +188,8 @@ def run(options):
             raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to render')
         keep = True
     finally:
-        infer.stop()
         render.stop()
+        infer.stop()
         bar.close()
         writers.close(keep)
         loaded.close()

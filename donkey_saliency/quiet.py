@@ -7,7 +7,7 @@ import os
 
 def import_donkeycar():
     """donkeycar prints a banner and sets logging to INFO at import; keep our output readable."""
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     with contextlib.redirect_stdout(io.StringIO()):
         import donkeycar
     logging.getLogger().setLevel(logging.WARNING)
@@ -18,7 +18,7 @@ def import_donkeycar():
 
 def import_tensorflow():
     """TensorFlow, with its C++ and Python INFO logs off."""
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     import tensorflow as tf
     tf.get_logger().setLevel(logging.ERROR)
     return tf

@@ -1,0 +1,188 @@
+"""`donkey saliency` end to end: run as a subprocess, decode the video back and check it frame by frame."""
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import read_video, run_cli, tree_digest
+from donkey_saliency import sample
+
+
+def camera_frames(tub, indexes):
+    images = [cv2.imread(str(tub / 'images' / f'{i}_cam_image_array_.jpg')) for i in indexes]
+    return np.stack([cv2.cvtColor(im, cv2.COLOR_BGR2RGB) for im in images])
+
+
+def test_video_has_one_frame_per_record_at_scaled_size(small_tub, sample_pilot_path, tmp_path):
+    out = tmp_path / 'out.mp4'
+    before = tree_digest(small_tub)
+    result = run_cli('--tub', small_tub, '--model', sample_pilot_path, '--out', out)
+    assert result.returncode == 0, result.stderr
+    frames, fps = read_video(out)
+    assert frames.shape == (40, 240, 320, 3)
+    assert fps == 50  # no config: the rate the records were written at
+    assert 'wrote 40 frames' in result.stdout and 'skipped records: none' in result.stdout
+    assert tree_digest(small_tub) == before
+
+
+def test_overlay_is_present_and_first_record_is_shown(small_tub, sample_pilot_path, tmp_path):
+    plain, heat = tmp_path / 'plain.mp4', tmp_path / 'heat.mp4'
+    common = ['--tub', small_tub, '--model', sample_pilot_path, '--start', 3, '--end', 9, '--no-user', '--no-pilot']
+    assert run_cli(*common, '--alpha', 0, '--out', plain).returncode == 0
+    assert run_cli(*common, '--alpha', 0.8, '--out', heat).returncode == 0
+    plain_frames, _ = read_video(plain)
+    heat_frames, _ = read_video(heat)
+    assert len(plain_frames) == len(heat_frames) == 6
+    expected = camera_frames(small_tub, range(3, 9)).repeat(2, axis=1).repeat(2, axis=2)
+    body = (slice(60, 240), slice(0, 280))  # below the HUD, left of the legend
+    # with alpha 0 the video is the camera frames, from record 3 on, in order
+    error = np.abs(plain_frames[:, body[0], body[1]].astype(int) - expected[:, body[0], body[1]]).mean(axis=(1, 2, 3))
+    assert np.all(error < 6), error
+    # with alpha 0.8 the heat map changes the picture a lot
+    change = np.abs(heat_frames[:, body[0], body[1]].astype(int) - plain_frames[:, body[0], body[1]]).mean()
+    assert change > 20
+
+
+def test_saved_maps_match_the_pilot_and_the_records(small_tub, sample_pilot_path, tmp_path):
+    maps_file = tmp_path / 'maps.npz'
+    result = run_cli('--tub', small_tub, '--model', sample_pilot_path, '--out', tmp_path / 'v.mp4',
+                     '--save-maps', maps_file, '--start', 10, '--end', 30, '--batch-size', 7)
+    assert result.returncode == 0, result.stderr
+    saved = np.load(maps_file)
+    assert saved['maps'].shape == (20, 120, 160) and saved['maps'].dtype == np.float32
+    assert saved['maps'].min() >= 0 and saved['maps'].max() <= 1
+    assert np.allclose(saved['maps'].max(axis=(1, 2)), 1.0)
+    assert saved['index'].tolist() == list(range(10, 30))
+    from donkey_saliency import carconfig
+    from donkey_saliency.pilots import load_pilot
+    cfg, _ = carconfig.load(None)
+    pilot = load_pilot(str(sample_pilot_path), None, cfg)
+    for position, image in zip((0, 19), camera_frames(small_tub, (10, 29))):
+        angle, throttle = pilot.part.run(image)  # donkeycar's own inference path
+        assert saved['angle'][position] == pytest.approx(angle, abs=1e-4)
+        assert saved['throttle'][position] == pytest.approx(throttle, abs=1e-4)
+
+
+def test_gif_output(small_tub, sample_pilot_path, tmp_path):
+    out = tmp_path / 'clip.gif'
+    result = run_cli('--tub', small_tub, '--model', sample_pilot_path, '--out', out, '--end', 5, '--scale', 1)
+    assert result.returncode == 0, result.stderr
+    import imageio.v3 as iio
+    frames = iio.imread(out, index=None)
+    assert frames.shape[:3] == (5, 120, 160)
+
+
+def test_makemovie_flags_and_config(small_tub, sample_pilot_path, tmp_path):
+    car = tmp_path / 'car'
+    car.mkdir()
+    (car / 'config.py').write_text('IMAGE_W = 160\nIMAGE_H = 120\nIMAGE_DEPTH = 3\nDRIVE_LOOP_HZ = 15\n'
+                                   'TRANSFORMATIONS = []\nPOST_TRANSFORMATIONS = []\n'
+                                   'MODEL_CATEGORICAL_MAX_THROTTLE_RANGE = 0.8\n')
+    (car / 'myconfig.py').write_text('DRIVE_LOOP_HZ = 12\n')
+    out = tmp_path / 'movie.mp4'
+    result = run_cli('--tub', small_tub, '--model', sample_pilot_path, '--type', 'linear', '--salient',
+                     '--config', car / 'config.py', '--start', 2, '--end', 8, '--scale', 3, '--out', out)
+    assert result.returncode == 0, result.stderr
+    frames, fps = read_video(out)
+    assert frames.shape == (6, 360, 480, 3)
+    assert fps == 12  # myconfig.py overrides config.py, as on the car
+
+
+def test_car_transformations_are_what_the_pilot_sees(small_tub, sample_pilot_path, tmp_path):
+    car = tmp_path / 'car'
+    car.mkdir()
+    (car / 'config.py').write_text("TRANSFORMATIONS = ['CROP']\nROI_CROP_TOP = 50\nROI_CROP_BOTTOM = 0\n"
+                                   'ROI_CROP_LEFT = 0\nROI_CROP_RIGHT = 0\nDRIVE_LOOP_HZ = 20\n')
+    maps_file = tmp_path / 'maps.npz'
+    result = run_cli('--tub', small_tub, '--model', sample_pilot_path, '--config', car / 'config.py',
+                     '--end', 4, '--out', tmp_path / 'v.mp4', '--save-maps', maps_file)
+    assert result.returncode == 0, result.stderr
+    saved = np.load(maps_file)
+    from donkeycar.parts.image_transformations import ImageTransformations
+    import donkeycar
+    from donkey_saliency.pilots import load_pilot
+    cfg = donkeycar.load_config(str(car / 'config.py'))
+    pilot = load_pilot(str(sample_pilot_path), None, cfg)
+    crop = ImageTransformations(cfg, 'TRANSFORMATIONS')
+    image = camera_frames(small_tub, [0])[0]
+    masked_angle, _ = pilot.part.run(crop.run(image))
+    plain_angle, _ = pilot.part.run(image)
+    assert abs(masked_angle - plain_angle) > 1e-3  # the crop matters to this pilot ...
+    assert saved['angle'][0] == pytest.approx(masked_angle, abs=1e-4)  # ... and the command applied it
+    assert saved['maps'].shape[1:] == (120, 160)  # drawn over the full camera frame
+
+
+@pytest.mark.parametrize('kind', ['categorical', 'inferred', 'savedmodel'])
+def test_other_pilot_types_and_formats(small_tub, saved_pilots, tmp_path, kind):
+    maps_file = tmp_path / 'maps.npz'
+    result = run_cli('--tub', small_tub, '--model', saved_pilots[kind], '--end', 6, '--out', tmp_path / 'v.mp4',
+                     '--save-maps', maps_file)
+    assert result.returncode == 0, result.stderr
+    expected_kind = 'linear' if kind == 'savedmodel' else kind
+    assert f'pilot: {expected_kind} (vbp)' in result.stdout
+    saved = np.load(maps_file)
+    assert len(saved['angle']) == 6 and np.all(np.abs(saved['angle']) <= 1.0 + 1e-6)
+    if kind == 'categorical':  # the decoded expectation over 15 bins, not a bin number
+        assert np.all((saved['throttle'] >= 0) & (saved['throttle'] <= 0.8 + 1e-6))
+
+
+def test_bad_records_are_skipped_and_reported(small_tub, sample_pilot_path, tmp_path):
+    tub = tmp_path / 'tub'
+    shutil.copytree(small_tub, tub)
+    os.remove(tub / 'images' / '4_cam_image_array_.jpg')
+    catalog = tub / 'catalog_0.catalog'
+    catalog.write_bytes(catalog.read_bytes()[:-30])
+    before = tree_digest(tub)
+    out = tmp_path / 'v.mp4'
+    result = run_cli('--tub', tub, '--model', sample_pilot_path, '--out', out)
+    assert result.returncode == 0, result.stderr
+    assert len(read_video(out)[0]) == 38
+    assert '1 missing or unreadable images' in result.stdout and '1 unreadable catalog lines' in result.stdout
+    assert tree_digest(tub) == before
+
+
+def test_several_tubs_play_one_after_the_other(small_tub, sample_pilot_path, tmp_path):
+    maps_file = tmp_path / 'maps.npz'
+    result = run_cli('--tub', small_tub, '--tub', small_tub, '--model', sample_pilot_path,
+                     '--out', tmp_path / 'v.mp4', '--save-maps', maps_file, '--start', 35, '--end', 45)
+    assert result.returncode == 0, result.stderr
+    assert np.load(maps_file)['index'].tolist() == [35, 36, 37, 38, 39, 0, 1, 2, 3, 4]
+
+
+def test_demo_runs_on_the_bundled_sample(tmp_path):
+    before = tree_digest(sample.TUB)
+    result = run_cli('--demo', '--end', 30, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    frames, fps = read_video(tmp_path / 'demo.mp4')
+    assert frames.shape == (30, 240, 320, 3) and fps == 20
+    assert tree_digest(sample.TUB) == before
+
+
+def test_entry_points_agree(tmp_path):
+    bin_dir = os.path.dirname(sys.executable)
+    donkey_help = subprocess.run([os.path.join(bin_dir, 'donkey'), 'saliency', '--help'],
+                                 capture_output=True, text=True, timeout=120)
+    script_help = subprocess.run([os.path.join(bin_dir, 'donkey-saliency'), '--help'],
+                                 capture_output=True, text=True, timeout=120)
+    module_help = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--help'],
+                                 capture_output=True, text=True, timeout=120)
+    for result in (donkey_help, script_help, module_help):
+        assert result.returncode == 0 and '--save-maps' in result.stdout and '--salient' in result.stdout
+    makemovie = subprocess.run([os.path.join(bin_dir, 'donkey'), 'makemovie', '--help'],
+                               capture_output=True, text=True, timeout=120)
+    assert makemovie.returncode == 0 and 'usage: makemovie' in makemovie.stdout
+    listing = subprocess.run([os.path.join(bin_dir, 'donkey')], capture_output=True, text=True, timeout=120)
+    assert "'makemovie'" in listing.stderr  # donkeycar's own commands still answer
+
+
+def test_donkey_saliency_runs_a_job_through_donkey(small_tub, sample_pilot_path, tmp_path):
+    donkey = os.path.join(os.path.dirname(sys.executable), 'donkey')
+    result = subprocess.run([donkey, 'saliency', '--tub', str(small_tub), '--model', str(sample_pilot_path),
+                             '--end', '3', '--out', str(tmp_path / 'v.mp4'), '--no-progress'],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert len(read_video(tmp_path / 'v.mp4')[0]) == 3
