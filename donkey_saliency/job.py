@@ -53,6 +53,7 @@ class SaliencyJob:
         self.options = options
         self.pilot = load_pilot(options.model, options.type, cfg)
         self.method = get_method(options.method)(self.pilot.model)
+        self.method([np.zeros((1,) + self.pilot.input_size, np.float32)])  # build the graph before the clock runs
         self.transform = carconfig.transformer(cfg)
         self.reader = TubReader(options.tubs)
         self.records_available = len(self.reader)

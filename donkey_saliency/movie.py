@@ -42,16 +42,23 @@ class Summary:
     frames: int = 0
     skipped: object = None
     seconds: float = 0.0
+    startup: float = 0.0
     maps: str = None
     fps: float = 0.0
     pilot: str = ''
     extra: list = field(default_factory=list)
 
+    @property
+    def rate(self):
+        """Frames per second once started (after loading TensorFlow and the pilot)."""
+        working = self.seconds - self.startup
+        return self.frames / working if working > 0 else 0.0
+
     def lines(self):
-        rate = self.frames / self.seconds if self.seconds else 0.0
         text = [f'wrote {self.frames} frames to {self.out} ({self.fps:g} frames/s video)',
                 f'skipped records: {self.skipped}',
-                f'{self.seconds:.1f} s, {rate:.0f} frames/s, pilot: {self.pilot}']
+                f'{self.seconds:.1f} s ({self.startup:.1f} s start-up), {self.rate:.0f} frames/s once started, '
+                f'pilot: {self.pilot}']
         if self.maps:
             text.append(f'maps saved to {self.maps}')
         return text
@@ -169,6 +176,7 @@ def run(options):
                         f'and --start is {options.start}')
     loaded = job.batches()
     first = next(loaded)
+    summary.startup = time.time() - started
     summary.fps = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
     writers = job.open_writers(summary.fps)
     keep = False

@@ -52,7 +52,7 @@ class AtomicFile:
 class VideoWriter:
     """Streams RGB frames to an mp4 (H.264) or gif; opened on the first frame, when the size is known."""
 
-    def __init__(self, path, fps, preset='veryfast'):
+    def __init__(self, path, fps, preset='ultrafast'):
         self.file = AtomicFile(path)
         self.fps = fps
         self.preset = preset

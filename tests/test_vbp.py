@@ -13,6 +13,12 @@ tf = import_tensorflow()
 layers = tf.keras.layers
 
 
+@pytest.fixture(autouse=True)
+def fixed_weights():
+    """Random initial weights, the same on every run, so no test depends on a lucky draw."""
+    tf.keras.utils.set_random_seed(7)
+
+
 def functional(body, shape=(60, 80, 3)):
     """A small functional model: image input -> body layers -> flatten -> two dense outputs."""
     x = inputs = layers.Input(shape, name='img_in')

@@ -1,0 +1,83 @@
+"""Speed of the offline job, stage by stage, on one model and one tub in one run. Run by hand, not a test.
+
+    python bench/bench_speed.py [--tub PATH] [--model FILE] [--batch-size 64]
+
+Reports frames/s of: the bare batched forward pass (the ceiling), forward + VisualBackProp in one graph, and
+the whole `donkey saliency` command at --scale 2 (decode, saliency, render, encode) once started.
+Defaults: the real tub in ../shared when present, else the bundled sample; the bundled KerasLinear pilot.
+"""
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from donkey_saliency import carconfig, sample  # noqa: E402
+from donkey_saliency.methods import get_method  # noqa: E402
+from donkey_saliency.pilots import load_pilot  # noqa: E402
+from donkey_saliency.quiet import import_tensorflow  # noqa: E402
+
+SHARED_TUB = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'shimoda_realcar_v2', 'data')
+
+
+def frames_per_second(call, batch, repeats):
+    call(batch)
+    best = float('inf')
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            call(batch)
+        best = min(best, time.perf_counter() - start)
+    return repeats * len(batch[0]) / best
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = re.search(r'model name\s*:\s*(.*)', f.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    return f'{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--tub', default=SHARED_TUB if os.path.isdir(SHARED_TUB) else sample.TUB)
+    parser.add_argument('--model', default=sample.MODEL)
+    parser.add_argument('--batch-size', type=int, default=64)
+    args = parser.parse_args()
+    tf = import_tensorflow()
+    cfg, _ = carconfig.load(None)
+    pilot = load_pilot(args.model, None, cfg)
+    batch = [np.random.default_rng(0).random((args.batch_size,) + pilot.input_size, dtype=np.float32)]
+    forward = tf.function(lambda x: pilot.model(x, training=False),
+                          input_signature=[[tf.TensorSpec((None,) + pilot.input_size, tf.float32)]])
+    bare = frames_per_second(lambda b: [o.numpy() for o in forward(b)], batch, 10)
+    vbp = frames_per_second(get_method('vbp')(pilot.model), batch, 10)
+    with tempfile.TemporaryDirectory() as folder:
+        result = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--tub', args.tub, '--model', args.model,
+                                 '--scale', '2', '--batch-size', str(args.batch_size), '--no-progress',
+                                 '--out', os.path.join(folder, 'bench.mp4')], capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(result.stderr)
+    frames = int(re.search(r'wrote (\d+) frames', result.stdout).group(1))
+    whole = float(re.search(r'(\d+) frames/s once started', result.stdout).group(1))
+    total = float(re.search(r'([\d.]+) s \(', result.stdout).group(1))
+    print(f'machine: {machine()}; TensorFlow {tf.__version__}')
+    print(f'model: {args.model} ({pilot.kind}, input {pilot.input_size}); tub: {args.tub} ({frames} frames)')
+    print(f'bare batched forward pass : {bare:7.0f} frames/s (batch {args.batch_size})')
+    print(f'forward + VisualBackProp  : {vbp:7.0f} frames/s ({100 * (bare / vbp - 1):.0f}% slower than bare)')
+    print(f'whole command, --scale 2  : {whole:7.0f} frames/s once started ({total:.1f} s in all)')
+
+
+if __name__ == '__main__':
+    main()
