@@ -37,12 +37,13 @@ def transformer(cfg):
     from donkeycar.parts.image_transformations import ImageTransformations
     try:
         # its constructor extends cfg.TRANSFORMATIONS in place: hand it a copy
-        return ImageTransformations(_copy(cfg), 'TRANSFORMATIONS', 'POST_TRANSFORMATIONS')
+        return ImageTransformations(copy(cfg), 'TRANSFORMATIONS', 'POST_TRANSFORMATIONS')
     except Exception as exc:
         raise UserError(f'the car config asks for transformations {steps} that donkeycar cannot build: {exc}') from None
 
 
-def _copy(cfg):
+def copy(cfg):
+    """A copy of a donkeycar Config whose list values can be changed without touching the original."""
     clone = type(cfg)()
     for key in dir(cfg):
         if key.isupper():

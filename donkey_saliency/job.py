@@ -45,7 +45,7 @@ class Writers:
 class SaliencyJob:
     """Holds what a run needs (pilot, method, car transformations, tub reader) and does one stage per call."""
 
-    def __init__(self, options, cfg):
+    def __init__(self, options, cfg, from_car):
         from donkey_saliency import carconfig
         from donkey_saliency.methods import get_method
         from donkey_saliency.pilots import load_pilot
@@ -58,6 +58,9 @@ class SaliencyJob:
         self.reader = TubReader(options.tubs)
         self.records_available = len(self.reader)
         self.camera_shape = None
+        # the car's IMAGE_W x IMAGE_H is the camera frame, as donkeycar's training resizes tub images to it
+        size = getattr(cfg, 'IMAGE_W', None), getattr(cfg, 'IMAGE_H', None)
+        self.camera_size = tuple(map(int, size)) if from_car and None not in size else None
 
     def range_length(self):
         end = self.records_available if self.options.end == -1 else min(self.options.end, self.records_available)
@@ -84,7 +87,7 @@ class SaliencyJob:
 
     def infer(self, batch):
         """Run the saliency graph on a batch: decoded outputs and maps resized to the camera frame."""
-        frames = [f for f in batch.frames if self._same_camera(f.image)]
+        frames = [f for f in map(self._camera_frame, batch.frames) if self._same_camera(f.image)]
         dropped = batch.dropped + len(batch.frames) - len(frames)
         if not frames:
             return Inferred([], [], np.zeros(0), np.zeros(0), np.zeros((0, 1, 1)), dropped)
@@ -95,6 +98,11 @@ class SaliencyJob:
         if maps.shape[1:] != (height, width):
             maps = np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
         return Inferred(frames, [f.record for f in frames], angle, throttle, np.clip(maps, 0, 1), dropped)
+
+    def _camera_frame(self, frame):
+        if self.camera_size and frame.image.shape[1::-1] != self.camera_size:
+            frame.image = cv2.resize(frame.image, self.camera_size, interpolation=cv2.INTER_AREA)
+        return frame
 
     def _same_camera(self, image):
         if self.camera_shape is None:

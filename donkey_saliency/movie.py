@@ -168,7 +168,7 @@ def run(options):
     from donkey_saliency import carconfig
     from donkey_saliency.job import SaliencyJob
     cfg, from_car = carconfig.load(options.config)
-    job = SaliencyJob(options, cfg)
+    job = SaliencyJob(options, cfg, from_car)
     summary = Summary(out=options.out, pilot=f'{job.pilot.kind} ({options.method})')
     total = job.range_length()
     if total <= 0:

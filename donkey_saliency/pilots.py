@@ -114,8 +114,9 @@ def load_pilot(path, model_type, cfg):
         raise UserError(f'{kind} pilots are not supported yet (supported: {", ".join(SUPPORTED_TYPES)})')
     if kind not in SUPPORTED_TYPES:
         raise UserError(f'unknown --type {kind}; supported: {", ".join(SUPPORTED_TYPES)}')
-    height, width, depth = (int(v) for v in interpreter.model.inputs[0].shape[1:])
-    cfg.IMAGE_H, cfg.IMAGE_W, cfg.IMAGE_DEPTH = height, width, depth
+    from donkey_saliency.carconfig import copy
+    cfg = copy(cfg)  # the pilot is built for the model's input size; the car's own IMAGE_* stay as they are
+    cfg.IMAGE_H, cfg.IMAGE_W, cfg.IMAGE_DEPTH = (int(v) for v in interpreter.model.inputs[0].shape[1:])
     part = dk.utils.get_model_by_type(kind, cfg)
     part.interpreter = interpreter
     return Pilot(kind, path, part)

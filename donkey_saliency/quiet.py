@@ -12,7 +12,7 @@ def import_donkeycar():
         import donkeycar
     logging.getLogger().setLevel(logging.WARNING)
     for name in ('donkeycar', 'tensorflow', 'absl', 'h5py'):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
     return donkeycar
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import read_video, run_cli, tree_digest
+from conftest import keras_pilot, read_video, run_cli, tree_digest
 from donkey_saliency import sample
 
 
@@ -186,3 +186,32 @@ def test_donkey_saliency_runs_a_job_through_donkey(small_tub, sample_pilot_path,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert len(read_video(tmp_path / 'v.mp4')[0]) == 3
+
+
+def test_car_image_size_is_honoured(small_tub, tmp_path):
+    """A car that records 160x120 but is configured for 120x90: frames are resized as donkeycar's training does."""
+    keras_pilot('linear', IMAGE_H=90, IMAGE_W=120).interpreter.model.save(tmp_path / 'p.h5')
+    car = tmp_path / 'car'
+    car.mkdir()
+    (car / 'config.py').write_text('IMAGE_W = 120\nIMAGE_H = 90\nIMAGE_DEPTH = 3\nDRIVE_LOOP_HZ = 20\n')
+    maps_file, out = tmp_path / 'maps.npz', tmp_path / 'v.mp4'
+    result = run_cli('--tub', small_tub, '--model', tmp_path / 'p.h5', '--config', car / 'config.py', '--end', 4,
+                     '--out', out, '--save-maps', maps_file)
+    assert result.returncode == 0, result.stderr
+    assert read_video(out)[0].shape == (4, 180, 240, 3)
+    assert np.load(maps_file)['maps'].shape == (4, 90, 120)
+
+
+def test_greyscale_pilot_gets_grey_frames_and_a_colour_video(small_tub, tmp_path):
+    pilot = keras_pilot('linear', IMAGE_DEPTH=1)
+    pilot.interpreter.model.save(tmp_path / 'grey.h5')
+    maps_file, out = tmp_path / 'maps.npz', tmp_path / 'v.mp4'
+    result = run_cli('--tub', small_tub, '--model', tmp_path / 'grey.h5', '--end', 3, '--out', out,
+                     '--save-maps', maps_file)
+    assert result.returncode == 0, result.stderr
+    image = camera_frames(small_tub, [0])[0]
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None]
+    angle, _ = pilot.run(grey)
+    assert np.load(maps_file)['angle'][0] == pytest.approx(angle, abs=1e-4)
+    frames, _ = read_video(out)
+    assert frames.shape == (3, 240, 320, 3) and np.abs(frames[..., 0].astype(int) - frames[..., 2]).mean() > 3

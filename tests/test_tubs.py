@@ -106,3 +106,9 @@ def test_a_tub_without_images_folder_is_refused_and_not_repaired(tub_copy):
     with pytest.raises(UserError, match='images'):
         TubReader([str(tub_copy)])
     assert not (tub_copy / 'images').exists()
+
+
+def test_an_empty_catalog_is_a_clear_error(tub_copy):
+    (tub_copy / 'catalog_0.catalog').write_bytes(b'')
+    with pytest.raises(UserError, match='empty or damaged catalog'):
+        len(TubReader([str(tub_copy)]))
