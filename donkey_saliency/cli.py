@@ -21,6 +21,12 @@ examples:
   donkey saliency --tub data/tub_1 --model models/pilot.h5 --start 100 --end 600 --out clip.gif
   donkey saliency --demo          (the bundled sample tub and pilot)
 
+Methods: vbp shows what drives the pilot's convolution features (one map for steering and throttle, cheapest);
+gradcam, gradients, smoothgrad and integrated-gradients explain one output, signed for steering (red pushes
+right, blue pushes left); occlusion hides windows of the frame and needs nothing but the pilot's outputs.
+Pilots: Keras .h5, .savedmodel and .keras files of every donkeycar type (linear, categorical, inferred, imu,
+memory, behavior, localizer, rnn, 3d); the inputs beyond the image come from the records.
+
 The car's config.py (and its myconfig.py) is optional: with it, the pilot sees frames through the car's
 TRANSFORMATIONS and the video runs at DRIVE_LOOP_HZ; without it, ./config.py is used when present, else the
 image size comes from the model and the frame rate from the records' timestamps."""
@@ -40,7 +46,21 @@ def build_parser(prog):
     p.add_argument('--type', help='pilot type (linear, categorical, inferred); default: read from the model file')
     p.add_argument('--config', help='the car\'s config.py (default: ./config.py when present)')
     p.add_argument('--out', help='video to write, .mp4 or .gif (default: saliency.mp4, demo.mp4 with --demo)')
-    p.add_argument('--method', default='vbp', help='saliency method (default: vbp, VisualBackProp)')
+    p.add_argument('--method', default='vbp', help='saliency method: vbp (VisualBackProp, default), gradcam, gradients, '
+                   'smoothgrad, integrated-gradients, occlusion (see below)')
+    p.add_argument('--output', default='angle', help='what an output-specific method explains: angle (default), '
+                   'throttle, or all (one panel each)')
+    p.add_argument('--layout', default='overlay', help='overlay (default): the map over the camera frame; panels: '
+                   'camera | vbp | the chosen method, side by side')
+    sign = p.add_mutually_exclusive_group()
+    sign.add_argument('--signed', dest='signed', action='store_true', default=None,
+                      help='signed maps for every output (default: steering signed, throttle unsigned)')
+    sign.add_argument('--unsigned', dest='signed', action='store_false', help='unsigned maps for every output')
+    p.add_argument('--samples', type=int, metavar='N', help='smoothgrad: noisy samples per frame (default 25)')
+    p.add_argument('--noise', type=float, metavar='S', help='smoothgrad: noise std-dev, image range 0..1 (default 0.15)')
+    p.add_argument('--steps', type=int, metavar='N', help='integrated-gradients: steps from black (default 32)')
+    p.add_argument('--window', type=int, metavar='PX', help='occlusion: window size in pixels (default 24)')
+    p.add_argument('--stride', type=int, metavar='PX', help='occlusion: window step in pixels (default 12)')
     p.add_argument('--start', type=int, default=0, metavar='N', help='first record to show, counted from 0 (default 0)')
     p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record; -1 = to the end (default)')
     p.add_argument('--scale', type=int, default=2, help='enlarge the camera frame this many times (default 2)')
@@ -69,7 +89,9 @@ def options_from(args):
     if config is None and not args.demo and os.path.isfile('config.py'):
         config = 'config.py'
     return Options(tubs=tubs or [], model=model, out=out or 'saliency.mp4', type=args.type, config=config,
-                   method=args.method, start=args.start, end=args.end, scale=args.scale, fps=args.fps,
+                   method=args.method, output=args.output, layout=args.layout, signed=args.signed,
+                   settings={k: getattr(args, k) for k in ('samples', 'noise', 'steps', 'window', 'stride')},
+                   start=args.start, end=args.end, scale=args.scale, fps=args.fps,
                    batch_size=args.batch_size, alpha=args.alpha, user=args.user, pilot=args.pilot,
                    save_maps=args.save_maps, progress=args.progress)
 

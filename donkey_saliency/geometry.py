@@ -2,7 +2,9 @@
 
 Saliency methods need to know how each feature map lies over the input image. Nothing here is a table of
 donkeycar's shapes: kernel, stride, padding, dilation, pooling and cropping are read from each layer's config,
-so any chain of Conv2D / pooling / pass-through layers works.
+so any chain of Conv2D / pooling / pass-through layers works. Sequence pilots are walked the same way: layers
+wrapped in TimeDistributed are read through the wrapper, and Conv3D / 3D pooling by their spatial axes (the
+time axis is left to the methods, which map the newest frame).
 """
 from dataclasses import dataclass, field
 
@@ -10,8 +12,11 @@ import numpy as np
 
 from donkey_saliency.errors import UserError
 
-CONV_LAYERS = {'Conv2D', 'Convolution2D', 'DepthwiseConv2D', 'SeparableConv2D', 'SeparableConvolution2D'}
-POOL_LAYERS = {'MaxPooling2D', 'AveragePooling2D', 'MaxPool2D', 'AvgPool2D'}
+CONV_LAYERS = {'Conv2D', 'Convolution2D', 'DepthwiseConv2D', 'SeparableConv2D', 'SeparableConvolution2D', 'Conv3D',
+               'Convolution3D'}
+POOL_LAYERS = {'MaxPooling2D', 'AveragePooling2D', 'MaxPool2D', 'AvgPool2D', 'MaxPooling3D', 'AveragePooling3D',
+               'MaxPool3D', 'AvgPool3D'}
+WINDOW_KEYS = ('kernel_size', 'strides', 'pool_size', 'dilation_rate')
 END_LAYERS = {'Flatten', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'GlobalAvgPool2D', 'GlobalMaxPool2D',
               'Dense', 'Reshape'}
 
@@ -56,8 +61,13 @@ class FeatureStage:
 
 @dataclass
 class Geometry:
-    """The image input, the spatial layers in order, and the conv feature stages between them."""
+    """The image input, the spatial layers in order, and the conv feature stages between them.
+
+    `sequence` is True for pilots that take a stack of frames (rnn, 3d): their tensors carry a time axis after
+    the batch axis.
+    """
     input_size: tuple
+    sequence: bool = False
     layers: list = field(default_factory=list)
     stages: list = field(default_factory=list)
     stage_after: list = field(default_factory=list)  # stage_after[j]: number of layers up to stage j's conv
@@ -129,17 +139,28 @@ def _probe_crop(layer, in_shape, out_shape):
 
 
 def _spatial(shape):
-    return tuple(int(v) for v in shape[1:3])
+    """(rows, cols) of a channels-last image tensor, with or without a time axis."""
+    return tuple(int(v) for v in shape[-3:-1])
+
+
+def _spatial_config(config):
+    """A 3D layer's config reduced to its two spatial axes (the time axis comes first)."""
+    config = dict(config)
+    for key in WINDOW_KEYS:
+        value = config.get(key)
+        if isinstance(value, (tuple, list)) and len(value) == 3:
+            config[key] = tuple(value[1:])
+    return config
 
 
 def image_input(model):
-    """The model's image input: the one named img_in, else the first input of rank 4."""
+    """The model's image input: the one named img_in, else the first input of rank 4 (or 5 for sequences)."""
     inputs = list(model.inputs)
     for tensor in inputs:
         if getattr(tensor, 'name', '').split(':')[0] == 'img_in':
             return tensor
     for tensor in inputs:
-        if len(tensor.shape) == 4:
+        if len(tensor.shape) in (4, 5):
             return tensor
     raise UserError('the model has no image input of shape (height, width, channels); '
                     'pass a donkeycar image pilot (.h5, .savedmodel or .keras)')
@@ -153,21 +174,20 @@ def _consumers(model, tensor):
 def describe(model):
     """Walk from the image input through spatial layers to the first non-spatial one and return the Geometry."""
     current = image_input(model)
-    geometry = Geometry(input_size=_spatial(current.shape))
+    rank = len(current.shape)
+    geometry = Geometry(input_size=_spatial(current.shape), sequence=rank == 5)
     while True:
         consumers = _consumers(model, current)
         if len(consumers) != 1:
             break
         layer = consumers[0]
-        kind = type(layer).__name__
-        if kind in ('TimeDistributed', 'Conv3D'):
-            raise UserError(f'layer {layer.name!r} ({kind}) belongs to a sequence model (rnn/3d), '
-                            'which is not supported yet; use a linear, categorical or inferred pilot')
-        if kind in END_LAYERS or len(layer.output.shape) != 4:
+        inner = layer.layer if type(layer).__name__ == 'TimeDistributed' else layer
+        kind = type(inner).__name__
+        if kind in END_LAYERS or len(layer.output.shape) != rank:
             break
-        in_shape, out_shape = tuple(layer.input.shape[1:]), tuple(layer.output.shape[1:])
+        in_shape, out_shape = tuple(layer.input.shape[-3:]), tuple(layer.output.shape[-3:])
         in_size, out_size = in_shape[:2], out_shape[:2]
-        config = layer.get_config()
+        config = _spatial_config(inner.get_config())
         if kind in CONV_LAYERS:
             steps = _window_steps(config, in_size, out_size, 'kernel_size', 'strides')
             geometry.layers.append(SpatialLayer(layer.name, 'conv', *steps))
@@ -186,7 +206,7 @@ def describe(model):
             if geometry.stage_after and geometry.stage_after[-1] == len(geometry.layers):
                 geometry.stages[-1].tensor = layer.output  # pass-through right after a conv: read maps after it
         else:
-            offset = _probe_crop(layer, in_shape, out_shape)
+            offset = None if geometry.sequence else _probe_crop(layer, in_shape, out_shape)
             if offset is None:
                 raise UserError(f'layer {layer.name!r} ({kind}) changes the image size from {in_size} to '
                                 f'{out_size} in a way that cannot be traced back to the input; '

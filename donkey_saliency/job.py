@@ -12,12 +12,13 @@ from donkey_saliency.errors import UserError
 
 @dataclass
 class Inferred:
-    """A batch after the pilot: frames, records, the pilot's decoded outputs and maps at camera size."""
+    """A batch after the pilot: frames, records, the pilot's decoded outputs and maps (one array per requested
+    map, each (N, H, W) at camera size)."""
     frames: list
     records: list
     angle: np.ndarray
     throttle: np.ndarray
-    maps: np.ndarray
+    maps: list
     dropped: int
 
 
@@ -46,14 +47,16 @@ class SaliencyJob:
     """Holds what a run needs (pilot, method, car transformations, tub reader) and does one stage per call."""
 
     def __init__(self, options, cfg, from_car):
-        from donkey_saliency import carconfig
-        from donkey_saliency.methods import get_method
+        from donkey_saliency import carconfig, plan
+        from donkey_saliency.inputs import PilotInputs
         from donkey_saliency.pilots import load_pilot
         from donkey_saliency.tubs import TubReader
         self.options = options
         self.pilot = load_pilot(options.model, options.type, cfg)
-        self.method = get_method(options.method)(self.pilot.model)
-        self.method([np.zeros((1,) + self.pilot.input_size, np.float32)])  # build the graph before the clock runs
+        self.requests, self.panels = plan.requests(options.method, options.output, options.layout, options.signed)
+        self.maker = plan.MapMaker(self.pilot, self.requests, options.settings)
+        self.maker(self.pilot.zero_inputs(1))  # build the graphs before the clock runs
+        self.inputs = PilotInputs(self.pilot)
         self.transform = carconfig.transformer(cfg)
         self.reader = TubReader(options.tubs)
         self.records_available = len(self.reader)
@@ -90,14 +93,18 @@ class SaliencyJob:
         frames = [f for f in map(self._camera_frame, batch.frames) if self._same_camera(f.image)]
         dropped = batch.dropped + len(batch.frames) - len(frames)
         if not frames:
-            return Inferred([], [], np.zeros(0), np.zeros(0), np.zeros((0, 1, 1)), dropped)
-        x = np.stack([self.pilot_input(f.image) for f in frames]).astype(np.float32) * np.float32(1 / 255)
-        outputs, maps = self.method([x])
+            return Inferred([], [], np.zeros(0), np.zeros(0), [], dropped)
+        images = np.stack([self.pilot_input(f.image) for f in frames]).astype(np.float32) * np.float32(1 / 255)
+        records = [f.record for f in frames]
+        outputs, maps = self.maker(self.inputs(images, records))
         angle, throttle = self.pilot.decode(outputs)
+        return Inferred(frames, records, angle, throttle, [self._camera_sized(m) for m in maps], dropped)
+
+    def _camera_sized(self, maps):
         height, width = self.camera_shape[:2]
         if maps.shape[1:] != (height, width):
             maps = np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
-        return Inferred(frames, [f.record for f in frames], angle, throttle, np.clip(maps, 0, 1), dropped)
+        return maps
 
     def _camera_frame(self, frame):
         if self.camera_size and frame.image.shape[1::-1] != self.camera_size:
@@ -114,21 +121,24 @@ class SaliencyJob:
 
     def render(self, inferred):
         """Compose every video frame of a batch."""
-        from donkey_saliency.render import compose
+        from donkey_saliency.render import MapView, compose
         o = self.options
         images = []
         for i, (frame, record) in enumerate(zip(inferred.frames, inferred.records)):
             user = _user_values(record) if o.user else None
             pilot = (inferred.angle[i], inferred.throttle[i]) if o.pilot else None
-            images.append(compose(frame.image, inferred.maps[i], o.alpha, o.scale, record.get('_index', ''),
-                                  user, pilot))
+            views = [MapView(maps[i], r.signed, r.title, r.ends) for r, maps in zip(self.requests, inferred.maps)]
+            images.append(compose(frame.image, views, o.alpha, o.scale, record.get('_index', ''), user, pilot,
+                                  self.panels))
         indexes = [int(r.get('_index', -1)) for r in inferred.records]
-        return Rendered(images, (inferred.maps, indexes, inferred.angle, inferred.throttle), inferred.dropped)
+        maps = dict(zip((r.key for r in self.requests), inferred.maps))
+        return Rendered(images, (maps, indexes, inferred.angle, inferred.throttle), inferred.dropped)
 
     def open_writers(self, fps):
         from donkey_saliency.output import MapsWriter, VideoWriter
         video = VideoWriter(self.options.out, fps)
-        maps = MapsWriter(self.options.save_maps) if self.options.save_maps else None
+        primary = next((r for r in self.requests if r.output), self.requests[0]).key
+        maps = MapsWriter(self.options.save_maps, primary) if self.options.save_maps else None
         return Writers(video, maps)
 
 

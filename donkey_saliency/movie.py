@@ -23,6 +23,10 @@ class Options:
     type: str = None
     config: str = None
     method: str = 'vbp'
+    output: str = 'angle'
+    layout: str = 'overlay'
+    signed: bool = None  # None: steering maps signed, throttle maps unsigned
+    settings: dict = field(default_factory=dict)  # method settings: samples, noise, steps, window, stride
     start: int = 0
     end: int = -1
     scale: int = 2
@@ -79,6 +83,13 @@ def check(options):
     check_model_path(options.model)
     if options.method not in METHODS:
         raise UserError(f'unknown --method {options.method}; choose one of {", ".join(METHODS)}')
+    if options.output not in ('angle', 'throttle', 'all'):
+        raise UserError(f'unknown --output {options.output}; choose angle, throttle or all')
+    if options.layout not in ('overlay', 'panels'):
+        raise UserError(f'unknown --layout {options.layout}; choose overlay or panels')
+    for name, value in options.settings.items():
+        if value is not None and value <= 0:
+            raise UserError(f'--{name} must be positive, not {value}')
     if options.scale < 1:
         raise UserError(f'--scale must be a whole number of at least 1, not {options.scale}')
     if not 0.0 <= options.alpha <= 1.0:

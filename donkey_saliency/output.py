@@ -84,23 +84,27 @@ class VideoWriter:
 
 
 class MapsWriter:
-    """Collects maps batch by batch in a raw temporary file (flat memory) and packs the .npz at the end.
+    """Collects maps batch by batch in raw temporary files (flat memory) and packs the .npz at the end.
 
-    The npz holds `maps` (N, H, W) float32 in [0, 1], `index` (record _index), `angle` and `throttle`.
+    The npz holds `maps` (N, H, W) float32 for the run's main map (in [0, 1], or [-1, 1] when signed), one
+    `maps_<method>[_<output>]` for each further map, `index` (record _index), `angle` and `throttle`.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, primary):
         self.file = AtomicFile(path)
-        self.raw = tempfile.TemporaryFile()
+        self.primary = primary
+        self.raw = {}
         self.shape = None
         self.count = 0
         self.columns = {'index': [], 'angle': [], 'throttle': []}
 
     def add(self, maps, index, angle, throttle):
-        maps = np.ascontiguousarray(maps, dtype=np.float32)
-        self.shape = maps.shape[1:]
-        self.raw.write(maps.tobytes())
-        self.count += len(maps)
+        """maps: {key: (n, H, W) array} for n frames."""
+        for key, values in maps.items():
+            values = np.ascontiguousarray(values, dtype=np.float32)
+            self.shape = values.shape[1:]
+            self.raw.setdefault(key, tempfile.TemporaryFile()).write(values.tobytes())
+        self.count += len(index)
         for key, values in (('index', index), ('angle', angle), ('throttle', throttle)):
             self.columns[key].extend(values)
 
@@ -110,19 +114,22 @@ class MapsWriter:
                 self._pack()
                 self.file.commit()
         finally:
-            self.raw.close()
+            for raw in self.raw.values():
+                raw.close()
             self.file.discard()
 
     def _pack(self):
         dtypes = {'index': np.int64, 'angle': np.float32, 'throttle': np.float32}
+        header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.float32)), 'fortran_order': False,
+                  'shape': (self.count,) + tuple(self.shape)}
         with zipfile.ZipFile(self.file.temp, 'w', zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-            with archive.open('maps.npy', 'w', force_zip64=True) as member:
-                header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.float32)), 'fortran_order': False,
-                          'shape': (self.count,) + tuple(self.shape)}
-                np.lib.format.write_array_header_2_0(member, header)
-                self.raw.seek(0)
-                while chunk := self.raw.read(1 << 22):
-                    member.write(chunk)
+            for key, raw in self.raw.items():
+                name = 'maps' if key == self.primary else f'maps_{key}'
+                with archive.open(f'{name}.npy', 'w', force_zip64=True) as member:
+                    np.lib.format.write_array_header_2_0(member, header)
+                    raw.seek(0)
+                    while chunk := raw.read(1 << 22):
+                        member.write(chunk)
             for key, values in self.columns.items():
                 with archive.open(f'{key}.npy', 'w') as member:
                     np.lib.format.write_array(member, np.asarray(values, dtypes[key]))

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from donkey_saliency.errors import UserError
+from donkey_saliency.geometry import image_input
 from donkey_saliency.quiet import import_donkeycar
 
-SUPPORTED_TYPES = ('linear', 'categorical', 'inferred')
-LATER_TYPES = ('imu', 'memory', 'behavior', 'localizer', 'rnn', '3d')
-KERAS_SUFFIXES = ('.h5', '.savedmodel', '.keras')
+SUPPORTED_TYPES = ('linear', 'categorical', 'inferred', 'imu', 'memory', 'behavior', 'localizer', 'rnn', '3d')
 
 
 def detect_type(model):
@@ -55,8 +54,12 @@ class Pilot:
 
     @property
     def input_size(self):
-        """(height, width, depth) of the image the pilot takes."""
-        return tuple(int(v) for v in self.model.inputs[0].shape[1:])
+        """(height, width, depth) of one image the pilot takes (sequence pilots take several)."""
+        return tuple(int(v) for v in image_input(self.model).shape[-3:])
+
+    def zero_inputs(self, count):
+        """All-zero inputs for `count` frames, in model input order."""
+        return [np.zeros((count,) + tuple(int(v) for v in t.shape[1:]), np.float32) for t in self.model.inputs]
 
     def decode(self, outputs):
         """Angle and throttle arrays for a batch of raw model outputs, decoded by the pilot itself."""
@@ -94,6 +97,24 @@ def _load_keras(path):
     return dk, interpreter
 
 
+def _config_for(model, cfg):
+    """A copy of the car config whose model settings match the file, so donkeycar builds the matching pilot."""
+    from donkey_saliency.carconfig import copy
+    cfg = copy(cfg)  # the car's own IMAGE_* stay as they are
+    image = image_input(model)
+    cfg.IMAGE_H, cfg.IMAGE_W, cfg.IMAGE_DEPTH = (int(v) for v in image.shape[-3:])
+    if len(image.shape) == 5:
+        cfg.SEQUENCE_LENGTH = int(image.shape[1])
+    shapes = {t.name.split(':')[0]: t.shape for t in model.inputs}
+    if 'xbehavior_in' in shapes:
+        cfg.BEHAVIOR_LIST = [f'behaviour {i}' for i in range(int(shapes['xbehavior_in'][-1]))]
+    if 'mem_in' in shapes:
+        cfg.SEQUENCE_LENGTH = int(shapes['mem_in'][-1]) // 2
+    if 'zloc' in model.output_names:
+        cfg.NUM_LOCATIONS = int(model.get_layer('zloc').output.shape[-1])
+    return cfg
+
+
 def load_pilot(path, model_type, cfg):
     """Load `path` as a pilot of `model_type` (None: detect it from the file) using donkeycar's API."""
     check_model_path(path)
@@ -110,13 +131,8 @@ def load_pilot(path, model_type, cfg):
     if requested and found and requested != found:
         raise UserError(f'--type {requested} contradicts {path}, which is a {found} pilot; '
                         f'pass --type {found} or leave --type out')
-    if kind in LATER_TYPES:
-        raise UserError(f'{kind} pilots are not supported yet (supported: {", ".join(SUPPORTED_TYPES)})')
     if kind not in SUPPORTED_TYPES:
         raise UserError(f'unknown --type {kind}; supported: {", ".join(SUPPORTED_TYPES)}')
-    from donkey_saliency.carconfig import copy
-    cfg = copy(cfg)  # the pilot is built for the model's input size; the car's own IMAGE_* stay as they are
-    cfg.IMAGE_H, cfg.IMAGE_W, cfg.IMAGE_DEPTH = (int(v) for v in interpreter.model.inputs[0].shape[1:])
-    part = dk.utils.get_model_by_type(kind, cfg)
+    part = dk.utils.get_model_by_type(kind, _config_for(interpreter.model, cfg))
     part.interpreter = interpreter
     return Pilot(kind, path, part)

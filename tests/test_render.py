@@ -57,7 +57,7 @@ def test_zero_throttle_draws_no_length():
 def test_compose_scales_the_frame_and_draws_both_lines():
     frame = np.full((60, 80, 3), 90, np.uint8)
     saliency = np.zeros((60, 80))
-    image = render.compose(frame, saliency, 0.0, 3, 17, user=(0.0, 1.0), pilot=(0.5, 1.0))
+    image = render.compose(frame, [render.MapView(saliency)], 0.0, 3, 17, user=(0.0, 1.0), pilot=(0.5, 1.0))
     assert image.shape == (180, 240, 3)
     assert len(coloured_pixels(image, render.USER_COLOUR)) > 50
     assert len(coloured_pixels(image, render.PILOT_COLOUR)) > 50
@@ -67,7 +67,7 @@ def test_compose_scales_the_frame_and_draws_both_lines():
 
 def test_compose_without_lines_draws_none():
     frame = np.full((60, 80, 3), 90, np.uint8)
-    image = render.compose(frame, np.zeros((60, 80)), 0.5, 2, 1, user=None, pilot=None)
+    image = render.compose(frame, [render.MapView(np.zeros((60, 80)))], 0.5, 2, 1, user=None, pilot=None)
     assert len(coloured_pixels(image, render.USER_COLOUR)) == 0
     assert len(coloured_pixels(image, render.PILOT_COLOUR)) == 0
 
@@ -79,3 +79,34 @@ def test_legend_shows_the_colour_ramp_high_at_the_top():
     lit = np.argwhere(luminance(column) > 5)[:, 0]
     bar = luminance(column[lit.min() + 1:lit.max()])
     assert bar[0] > bar[-1] + 150  # bright (high saliency) on top
+
+
+def test_diverging_map_is_blue_for_left_grey_at_zero_red_for_right():
+    left, zero, right = render.colour_map(np.array([-1.0, 0.0, 1.0]), signed=True).astype(int)
+    assert left[2] > left[0] + 100 and right[0] > right[2] + 100
+    assert np.ptp(zero) < 10 and zero.mean() > 200
+    lum = luminance(render.colour_map(np.linspace(-1, 1, 101), signed=True))
+    assert lum[50] > lum[0] and lum[50] > lum[-1]  # both ends darker than the neutral middle
+
+
+def test_signed_overlay_leaves_neutral_pixels_untouched():
+    frame = np.full((10, 10, 3), 77, np.uint8)
+    values = np.zeros((10, 10))
+    values[:, 5:] = 1.0
+    out = render.overlay(frame, values, 0.6, signed=True)
+    assert np.all(out[:, :5] == 77)
+    expected = 0.4 * 77 + 0.6 * render.colour_map(np.array(1.0), signed=True)
+    assert np.abs(out[:, 5:].astype(float) - expected).max() <= 1.0
+
+
+def test_panels_put_camera_and_each_map_side_by_side():
+    frame = np.full((60, 80, 3), 90, np.uint8)
+    views = [render.MapView(np.ones((60, 80)), title='vbp'),
+             render.MapView(-np.ones((60, 80)), signed=True, title='gradcam angle', ends=('R', 'L'))]
+    image = render.compose(frame, views, 1.0, 2, 5, user=(0.0, 0.5), pilot=None, panels=True)
+    assert image.shape == (120, 480, 3)
+    assert np.all(image[60:100, 20:60] == 90)  # the camera panel shows the frame itself
+    inferno_top = render.colour_map(np.array(1.0))
+    blue = render.colour_map(np.array(-1.0), signed=True)
+    assert np.abs(image[60:100, 180:220].astype(int) - inferno_top).max() <= 1
+    assert np.abs(image[60:100, 340:380].astype(int) - blue).max() <= 1

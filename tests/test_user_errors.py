@@ -78,9 +78,9 @@ def test_type_that_contradicts_the_file(out_dir, small_tub):
     assert_user_error(result, out_dir, 'contradicts', 'linear')
 
 
-def test_unsupported_type_is_named(out_dir, small_tub, odd_pilots):
+def test_a_tub_without_the_keys_the_pilot_needs(out_dir, small_tub, odd_pilots):
     result = run_cli('--tub', small_tub, '--model', odd_pilots / 'imu.h5', '--out', out_dir / 'v.mp4')
-    assert_user_error(result, out_dir, 'imu pilots are not supported yet')
+    assert_user_error(result, out_dir, 'imu pilot needs imu/acl_x', 'record 0')
 
 
 def test_pilot_that_takes_another_image_size(out_dir, small_tub, odd_pilots):

@@ -3,6 +3,11 @@ import importlib
 
 METHODS = {
     'vbp': ('donkey_saliency.methods.vbp', 'VisualBackProp'),
+    'gradcam': ('donkey_saliency.methods.gradcam', 'GradCAM'),
+    'gradients': ('donkey_saliency.methods.gradients', 'Gradients'),
+    'smoothgrad': ('donkey_saliency.methods.smoothgrad', 'SmoothGrad'),
+    'integrated-gradients': ('donkey_saliency.methods.integrated_gradients', 'IntegratedGradients'),
+    'occlusion': ('donkey_saliency.methods.occlusion', 'Occlusion'),
 }
 
 

@@ -1,50 +1,94 @@
-"""What every saliency method shares: one graph that returns the pilot's outputs and the maps in one call.
+"""What every saliency method shares: one compiled graph that returns the pilot's outputs and the maps in one call.
 
-A method only says which internal tensors it reads (`features`) and how it turns them into raw maps (`raw_maps`).
-The base builds the extended model, compiles it once for any batch size, normalises each map to [0, 1] and
-converts results to numpy.
+A method says how to get raw maps (N, H, W) from a batch inside the graph: from internal feature maps
+(`raw_maps`), or by overriding `attribute` (gradients). The base builds the extended model, compiles one graph
+for any batch size, splits batches so that many-sample methods stay within memory, and normalises the maps:
+unsigned maps to [0, 1]; signed maps to [-1, 1], positive where the pixels push the output up (steering right).
 """
-from donkey_saliency.geometry import describe
+from donkey_saliency.geometry import describe, image_input
 from donkey_saliency.quiet import import_tensorflow
+
+tf = import_tensorflow()  # this module is only imported once a method is chosen
+
+IMAGES_PER_CALL = 256
 
 
 class SaliencyMethod:
-    """Base of all methods: `method(inputs) -> (outputs, maps)` for a batch, maps (N, H, W) in [0, 1]."""
+    """Base of all methods: `method(inputs) -> (outputs, maps)` for a batch, inputs in model input order."""
 
     name = ''
+    per_output = False  # True: the map explains one output, chosen by `score`
+    samples = 1         # model evaluations per frame; batches are split to keep IMAGES_PER_CALL
 
-    def __init__(self, model):
+    def __init__(self, model, score=None, signed=False, **settings):
         self.model = model
+        self.score = score
+        self.signed = signed
+        self.settings = settings
         self.geometry = describe(model)
+        self.image_index = [id(t) for t in model.inputs].index(id(image_input(model)))
         self._run = self._compile()
 
+    # -- what a method defines -------------------------------------------------------------------------------
     def features(self):
-        """Keras tensors of the model the method needs besides its outputs."""
+        """Keras tensors of the model the method needs besides its outputs (default: every conv stage)."""
         return [stage.tensor for stage in self.geometry.stages]
 
-    def raw_maps(self, features):
-        """(N, H, W) maps at the model's input resolution, any scale, from the tensors `features()` named."""
+    def raw_maps(self, features, inputs):
+        """(N, H, W) raw maps from the tensors `features()` named; any scale."""
         raise NotImplementedError
 
+    def magnitude(self, raw):
+        """How a signed raw map becomes an unsigned one (default: its absolute value)."""
+        return tf.abs(raw)
+
+    def attribute(self, inputs):
+        """(outputs, raw maps) for a batch, inside the graph. Default: one pass through the extended model."""
+        values = self.extended(inputs, training=False)
+        count = len(self.model.outputs)
+        return values[:count], self.raw_maps(values[count:], inputs)
+
+    # -- shared machinery ------------------------------------------------------------------------------------
+    def newest(self, tensor):
+        """Sequence pilots: the newest frame's slice of a (batch, time, ...) tensor; others: the tensor itself."""
+        return tensor[:, -1] if self.geometry.sequence else tensor
+
+    def forward(self, inputs):
+        """The model's outputs for `inputs`, always as a list."""
+        outputs = self.model(inputs, training=False)
+        return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+    def repeat(self, inputs, times):
+        """Every input repeated `times` per frame (frame 0 x times, frame 1 x times, ...)."""
+        return [tf.repeat(x, times, axis=0) for x in inputs]
+
+    def finish(self, raw):
+        if self.signed:
+            peak = tf.reduce_max(tf.abs(raw), axis=[1, 2], keepdims=True)
+            return tf.math.divide_no_nan(raw, peak)
+        return normalise(self.magnitude(raw))
+
     def _compile(self):
-        tf = import_tensorflow()
-        outputs = list(self.model.outputs)
-        extended = tf.keras.Model(self.model.inputs, outputs + self.features())
+        self.extended = tf.keras.Model(self.model.inputs, list(self.model.outputs) + self.features())
         signature = [tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32) for t in self.model.inputs]
 
         @tf.function(input_signature=[signature])
         def run(inputs):
-            values = extended(inputs, training=False)
-            return values[:len(outputs)], normalise(tf, self.raw_maps(values[len(outputs):]))
+            outputs, raw = self.attribute(inputs)
+            return outputs, self.finish(raw)
         return run
 
     def __call__(self, inputs):
-        """Outputs (a list, one array per model output) and maps for a batch; `inputs` in model input order."""
-        outputs, maps = self._run(list(inputs))
-        return [o.numpy() for o in outputs], maps.numpy()
+        """Outputs (a list, one array per model output) and maps, for a batch of any size."""
+        import numpy as np
+        inputs = [np.asarray(x, np.float32) for x in inputs]
+        step = max(1, IMAGES_PER_CALL // self.samples)
+        parts = [self._run([x[i:i + step] for x in inputs]) for i in range(0, len(inputs[0]), step)]
+        outputs = [np.concatenate([p[0][k].numpy() for p in parts]) for k in range(len(parts[0][0]))]
+        return outputs, np.concatenate([p[1].numpy() for p in parts])
 
 
-def normalise(tf, maps):
+def normalise(maps):
     """Min-max per frame to [0, 1]; a flat map becomes all zeros rather than dividing by zero."""
     low = tf.reduce_min(maps, axis=[1, 2], keepdims=True)
     span = tf.reduce_max(maps, axis=[1, 2], keepdims=True) - low

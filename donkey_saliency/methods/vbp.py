@@ -3,22 +3,20 @@
 Per conv stage the channel-mean of its feature maps; from the deepest stage down, scale the map up to the stage
 below and multiply. The scale-up is the transposed convolution with an all-ones kernel; that kernel is separable,
 so it is done exactly as two small matrix products (rows, then columns) built from the layer geometry, which is
-far cheaper than a full-resolution conv2d_transpose and converts to TFLite built-in ops.
+far cheaper than a full-resolution conv2d_transpose and converts to TFLite built-in ops. It ignores the dense
+head, so it draws one map for steering and throttle alike.
 """
-from donkey_saliency.methods.base import SaliencyMethod
-from donkey_saliency.quiet import import_tensorflow
-
-tf = import_tensorflow()  # this module is only imported once a method is chosen
+from donkey_saliency.methods.base import SaliencyMethod, tf
 
 
 class VisualBackProp(SaliencyMethod):
-    """One map per frame showing which pixels drive the conv features, for steering and throttle alike."""
+    """One map per frame showing which pixels drive the conv features (for sequences: the newest frame's)."""
 
     name = 'vbp'
 
-    def raw_maps(self, features):
+    def raw_maps(self, features, inputs):
         transitions = self.geometry.transitions()
-        means = [tf.reduce_mean(f, axis=-1) for f in features]
+        means = [tf.reduce_mean(self.newest(f), axis=-1) for f in features]
         vbp = means[-1]
         for j in range(len(means) - 1, -1, -1):
             rows, cols = transitions[j]
@@ -26,6 +24,9 @@ class VisualBackProp(SaliencyMethod):
             if j > 0:
                 vbp = vbp * means[j - 1]
         return vbp
+
+    def magnitude(self, raw):
+        return raw  # products of ReLU outputs: already non-negative
 
 
 def scale_up(maps, rows, cols):

@@ -1,0 +1,74 @@
+"""Build a pilot's inputs from tub frames and records, as donkeycar encodes them for that model type.
+
+- imu: `imu_in` from the record's `imu/acl_*` and `imu/gyr_*` (donkeycar's KerasIMU.imu_vec);
+- behavior: `xbehavior_in` from `behavior/one_hot_state_array` (KerasBehavioral.x_transform);
+- memory: `mem_in` from the previous records' user angle and throttle, as donkeycar trains it
+  (before the first record: angle 0, throttle 0, as the car starts);
+- rnn / 3d: the last SEQUENCE_LENGTH frames, the newest last (the first frame repeated until there are enough,
+  as KerasLSTM.run does on the car).
+History runs on across batches, so batches must come in record order.
+"""
+import collections
+
+import numpy as np
+
+from donkey_saliency.errors import UserError
+
+BEHAVIOR_KEY = 'behavior/one_hot_state_array'
+
+
+def _record_values(record, keys, kind):
+    missing = [k for k in keys if k not in record]
+    if missing:
+        raise UserError(f'a {kind} pilot needs {", ".join(missing)} in every record, and record '
+                        f'{record.get("_index", "?")} of this tub lacks it; record the tub with that sensor on, '
+                        'or use a pilot type that does not need it')
+    return [record[k] for k in keys]
+
+
+class PilotInputs:
+    """Callable: (images, records) of a batch -> the model's input arrays in model input order."""
+
+    def __init__(self, pilot):
+        self.pilot = pilot
+        self.names = [t.name.split(':')[0] for t in pilot.model.inputs]
+        shapes = {name: tuple(t.shape[1:]) for name, t in zip(self.names, pilot.model.inputs)}
+        self.sequence = len(shapes['img_in']) == 4 if 'img_in' in shapes else False
+        self.length = shapes['img_in'][0] if self.sequence else 1
+        self.memory = shapes['mem_in'][0] // 2 if 'mem_in' in shapes else 0
+        self.frames = collections.deque(maxlen=max(self.length - 1, 0))
+        self.previous = collections.deque([[0.0, 0.0]] * self.memory, maxlen=self.memory)
+
+    def __call__(self, images, records):
+        values = {'img_in': self._images(images)}
+        if 'imu_in' in self.names:
+            keys = self.pilot.part.imu_vec
+            values['imu_in'] = np.array([_record_values(r, keys, 'imu') for r in records], np.float32)
+        if 'xbehavior_in' in self.names:
+            values['xbehavior_in'] = np.array([_record_values(r, [BEHAVIOR_KEY], 'behavior')[0] for r in records],
+                                              np.float32)
+        if 'mem_in' in self.names:
+            values['mem_in'] = self._memory(records)
+        missing = [name for name in self.names if name not in values]
+        if missing:
+            raise UserError(f'the pilot has inputs {missing} that donkeycar does not fill from a tub; '
+                            'it is not a donkeycar model type this tool knows')
+        return [values[name] for name in self.names]
+
+    def _images(self, images):
+        if not self.sequence:
+            return images
+        stacks = []
+        for image in images:
+            while len(self.frames) < self.length - 1:
+                self.frames.append(image)
+            stacks.append(np.stack(list(self.frames) + [image]))
+            self.frames.append(image)
+        return np.stack(stacks)
+
+    def _memory(self, records):
+        rows = []
+        for record in records:
+            rows.append(np.array(self.previous, np.float32).reshape(-1))
+            self.previous.append(_record_values(record, ['user/angle', 'user/throttle'], 'memory'))
+        return np.stack(rows)

@@ -1,0 +1,39 @@
+"""What an output-specific map explains: the pilot's steering angle or throttle, as one number per frame.
+
+The number is the one donkeycar drives with, written as a differentiable function of the model's outputs:
+linear-style heads directly, categorical heads as the expected value over their bins (not one bin), inferred
+pilots through donkeycar's own throttle-from-steering formula. Bin values and constants are taken from donkeycar.
+"""
+import numpy as np
+
+from donkey_saliency.quiet import import_donkeycar
+
+OUTPUTS = ('angle', 'throttle')
+
+
+def _bin_values(count, offset, span):
+    """The value donkeycar's linear_unbin gives each bin, so expectations use donkeycar's own scale."""
+    utils = import_donkeycar().utils
+    return np.array([utils.linear_unbin(np.eye(count)[b], N=count, offset=offset, R=span) for b in range(count)],
+                    np.float32)
+
+
+def score_functions(kind, throttle_range=0.8):
+    """{'angle': f, 'throttle': f}, each f mapping the model's list of output tensors to a (batch,) tensor."""
+    import tensorflow as tf
+    if kind in ('categorical', 'behavior'):
+        angle_values = tf.constant(_bin_values(15, -1.0, 2.0))
+        throttle_values = tf.constant(_bin_values(20, 0.0, throttle_range))
+        return {'angle': lambda out: tf.reduce_sum(out[0] * angle_values, axis=-1),
+                'throttle': lambda out: tf.reduce_sum(out[1] * throttle_values, axis=-1)}
+    if kind in ('rnn', '3d'):
+        return {'angle': lambda out: out[0][:, 0], 'throttle': lambda out: out[0][:, 1]}
+    if kind == 'inferred':
+        utils = import_donkeycar().utils
+
+        def throttle(out):
+            low, high = utils.STEERING_MIN, utils.STEERING_MAX
+            magnitude = (tf.clip_by_value(out[0][:, 0], low, high) - low) / (high - low)
+            return tf.exp(-magnitude * utils.EXP_SCALING_FACTOR) - utils.DAMPENING * magnitude
+        return {'angle': lambda out: out[0][:, 0], 'throttle': throttle}
+    return {'angle': lambda out: out[0][:, 0], 'throttle': lambda out: out[1][:, 0]}
