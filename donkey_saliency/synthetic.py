@@ -65,21 +65,27 @@ def drive(count, seed=0, **kwargs):
         yield draw(float(np.clip(curve, -1, 1)), rng, **kwargs)
 
 
-def write_tub(path, scenes, hz=20.0):
-    """Record scenes into a donkeycar tub with donkeycar's own Tub, paced so timestamps run at `hz`."""
+def write_tub(path, scenes, hz=20.0, extra=None):
+    """Record scenes into a donkeycar tub with donkeycar's own Tub, paced so timestamps run at `hz`.
+
+    `extra`: {record key: (donkeycar type, function of the frame number)} for sensors beyond the camera.
+    """
     from donkey_saliency.quiet import import_donkeycar
     import_donkeycar()
     from donkeycar.parts.tub_v2 import Tub
-    tub = Tub(str(path), inputs=['cam/image_array', 'user/angle', 'user/throttle', 'user/mode'],
-              types=['image_array', 'float', 'float', 'str'])
+    extra = extra or {}
+    tub = Tub(str(path), inputs=['cam/image_array', 'user/angle', 'user/throttle', 'user/mode'] + list(extra),
+              types=['image_array', 'float', 'float', 'str'] + [kind for kind, _ in extra.values()])
     start = time.time()
     try:
         for i, scene in enumerate(scenes):
             delay = start + i / hz - time.time()
             if delay > 0:
                 time.sleep(delay)
-            tub.write_record({'cam/image_array': scene.image, 'user/angle': scene.angle,
-                              'user/throttle': scene.throttle, 'user/mode': 'user'})
+            record = {'cam/image_array': scene.image, 'user/angle': scene.angle,
+                      'user/throttle': scene.throttle, 'user/mode': 'user'}
+            record.update({key: values(i) for key, (_, values) in extra.items()})
+            tub.write_record(record)
     finally:
         tub.close()
     return path
