@@ -9,36 +9,20 @@ Defaults: the real tub in ../shared when present, else the bundled sample; the b
 """
 import argparse
 import os
-import platform
 import re
 import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from common import ROOT, frames_per_second, machine, pilot_and_forward
 
-from donkey_saliency import carconfig, sample  # noqa: E402
-from donkey_saliency.methods import get_method  # noqa: E402
-from donkey_saliency.pilots import load_pilot  # noqa: E402
-from donkey_saliency.quiet import import_tensorflow  # noqa: E402
+from donkey_saliency import sample
+from donkey_saliency.methods import get_method
 
 SHARED_TUB = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'shimoda_realcar_v2', 'data')
-
-
-def frames_per_second(call, batch, repeats):
-    call(batch)
-    best = float('inf')
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            call(batch)
-        best = min(best, time.perf_counter() - start)
-    return repeats * len(batch[0]) / best
 
 
 def run_command(args, *extra):
@@ -52,36 +36,22 @@ def run_command(args, *extra):
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, result
 
 
-def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = re.search(r'model name\s*:\s*(.*)', f.read()).group(1)
-    except (OSError, AttributeError):
-        pass
-    return f'{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}'
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--tub', default=SHARED_TUB if os.path.isdir(SHARED_TUB) else sample.TUB)
     parser.add_argument('--model', default=sample.MODEL)
     parser.add_argument('--batch-size', type=int, default=64)
     args = parser.parse_args()
-    tf = import_tensorflow()
-    cfg, _ = carconfig.load(None)
-    pilot = load_pilot(args.model, None, cfg)
+    pilot, forward = pilot_and_forward(args.model)
     batch = [np.random.default_rng(0).random((args.batch_size,) + pilot.input_size, dtype=np.float32)]
-    forward = tf.function(lambda x: pilot.model(x, training=False),
-                          input_signature=[[tf.TensorSpec((None,) + pilot.input_size, tf.float32)]])
-    bare = frames_per_second(lambda b: [o.numpy() for o in forward(b)], batch, 10)
+    bare = frames_per_second(forward, batch, 10)
     vbp = frames_per_second(get_method('vbp')(pilot.model), batch, 10)
     short_peak, _ = run_command(args, '--end', '600')
     peak, result = run_command(args)
     frames = int(re.search(r'wrote (\d+) frames', result.stdout).group(1))
     whole = float(re.search(r'(\d+) frames/s once started', result.stdout).group(1))
     total = float(re.search(r'([\d.]+) s \(', result.stdout).group(1))
-    print(f'machine: {machine()}; TensorFlow {tf.__version__}')
+    print(f'machine: {machine()}')
     print(f'model: {args.model} ({pilot.kind}, input {pilot.input_size}); tub: {args.tub} ({frames} frames)')
     print(f'bare batched forward pass : {bare:7.0f} frames/s (batch {args.batch_size})')
     print(f'forward + VisualBackProp  : {vbp:7.0f} frames/s ({100 * (bare / vbp - 1):.0f}% slower than bare)')

@@ -71,13 +71,16 @@ class Geometry:
     layers: list = field(default_factory=list)
     stages: list = field(default_factory=list)
     stage_after: list = field(default_factory=list)  # stage_after[j]: number of layers up to stage j's conv
+    _transitions: list = field(default=None, repr=False)
 
     def transitions(self):
         """Per stage j, the (rows, cols) matrices that carry a map from stage j down to stage j-1 (or the input).
 
         A composition of ones-kernel transposes of every spatial layer in between, so pooling and cropping between
-        two convs are taken into account exactly.
+        two convs are taken into account exactly. Computed once.
         """
+        if self._transitions is not None:
+            return self._transitions
         result = []
         start = 0
         for end in self.stage_after:
@@ -87,6 +90,7 @@ class Geometry:
                 cols = cols @ layer.cols.footprint()
             result.append((rows, cols))
             start = end
+        self._transitions = result
         return result
 
 

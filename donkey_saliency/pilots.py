@@ -43,14 +43,34 @@ def detect_type(model):
 
 @dataclass
 class Pilot:
-    """A loaded donkeycar pilot and what it was loaded from."""
+    """A loaded donkeycar pilot and what it was loaded from: a Keras model, or a .tflite file (`tflite`)."""
     kind: str
     path: str
     part: object  # the donkeycar KerasPilot
+    tflite: object = None  # the TfLiteModel of a .tflite pilot
 
     @property
     def model(self):
-        return self.part.interpreter.model
+        """The Keras model (looked up each time: the car's hot reload replaces it), or the TfLiteModel."""
+        return self.tflite or self.part.interpreter.model
+
+    @property
+    def array_api(self):
+        """numpy, or its TensorFlow twin for Keras pilots, whose outputs are tensors inside a graph."""
+        if self.tflite:
+            return np
+        import tensorflow as tf
+        return tf.experimental.numpy
+
+    def method_class(self, name):
+        """The class that computes method `name` for this pilot."""
+        if self.tflite:
+            from donkey_saliency.tflite import GRADIENT_METHODS_HINT, TFLITE_METHODS
+            if name not in TFLITE_METHODS:
+                raise UserError(f'--method {name} cannot run on a .tflite pilot: {GRADIENT_METHODS_HINT}')
+            return TFLITE_METHODS[name]
+        from donkey_saliency.methods import get_method
+        return get_method(name)
 
     @property
     def input_size(self):
@@ -77,9 +97,6 @@ def check_model_path(path):
     if not os.path.exists(path):
         raise UserError(f'model not found: {path}; pass the pilot file with --model (e.g. models/mypilot.h5)')
     suffix = os.path.splitext(path.rstrip('/'))[1].lower()
-    if suffix == '.tflite':
-        raise UserError(f'{path} is a TFLite pilot, which is not supported yet; '
-                        'pass the .h5 or .savedmodel file it was converted from')
     if suffix in ('.trt', '.engine', '.onnx', '.pth', '.pt'):
         raise UserError(f'{path}: {suffix} pilots are not supported; pass a Keras .h5 or .savedmodel file')
 
@@ -111,28 +128,38 @@ def _config_for(model, cfg):
     if 'mem_in' in shapes:
         cfg.SEQUENCE_LENGTH = int(shapes['mem_in'][-1]) // 2
     if 'zloc' in model.output_names:
-        cfg.NUM_LOCATIONS = int(model.get_layer('zloc').output.shape[-1])
+        cfg.NUM_LOCATIONS = model.output_width('zloc') if hasattr(model, 'output_width') \
+            else int(model.get_layer('zloc').output.shape[-1])
     return cfg
 
 
 def load_pilot(path, model_type, cfg):
     """Load `path` as a pilot of `model_type` (None: detect it from the file) using donkeycar's API."""
     check_model_path(path)
-    dk, interpreter = _load_keras(path)
-    found = detect_type(interpreter.model)
+    from donkey_saliency.tflite import TfLiteModel, is_tflite
+    if model_type and model_type.startswith('tensorrt_'):
+        raise UserError(f'--type {model_type}: TensorRT pilots are not supported; pass the Keras or .tflite file')
+    if model_type and model_type.startswith('tflite_') and not is_tflite(path):
+        raise UserError(f'--type {model_type} needs a .tflite file, and {path} is not one')
+    if is_tflite(path):
+        dk, tflite = import_donkeycar(), TfLiteModel(path)
+        model = tflite
+    else:
+        (dk, interpreter), tflite = _load_keras(path), None
+        model = interpreter.model
+    found = detect_type(model)
     requested = model_type.replace('tflite_', '') if model_type else None
-    if model_type and model_type.startswith(('tflite_', 'tensorrt_')):
-        raise UserError(f'--type {model_type} is not supported yet; use a Keras type '
-                        f'({", ".join(SUPPORTED_TYPES)}) with the .h5 or .savedmodel file')
     kind = requested or found
     if kind is None:
-        raise UserError(f'cannot tell the pilot type of {path} from its outputs {interpreter.model.output_names}; '
+        raise UserError(f'cannot tell the pilot type of {path} from its outputs {model.output_names}; '
                         f'pass --type ({", ".join(SUPPORTED_TYPES)})')
     if requested and found and requested != found:
         raise UserError(f'--type {requested} contradicts {path}, which is a {found} pilot; '
                         f'pass --type {found} or leave --type out')
     if kind not in SUPPORTED_TYPES:
         raise UserError(f'unknown --type {kind}; supported: {", ".join(SUPPORTED_TYPES)}')
-    part = dk.utils.get_model_by_type(kind, _config_for(interpreter.model, cfg))
+    if tflite:  # donkeycar's own TFLite part decodes the outputs; no Keras model is built
+        return Pilot(kind, path, dk.utils.get_model_by_type(f'tflite_{kind}', _config_for(model, cfg)), tflite)
+    part = dk.utils.get_model_by_type(kind, _config_for(model, cfg))
     part.interpreter = interpreter
     return Pilot(kind, path, part)

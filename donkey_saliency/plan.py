@@ -34,7 +34,8 @@ class MapRequest:
 
 def requests(method, output='angle', layout='overlay', signed=None):
     """(requests, panels) for the user's choices; `signed` None means the default per output."""
-    if not _per_output(method):
+    from donkey_saliency.methods import per_output
+    if not per_output(method):
         chosen = [MapRequest(method)]
     else:
         outputs = ['angle', 'throttle'] if output == 'all' else [output]
@@ -44,22 +45,16 @@ def requests(method, output='angle', layout='overlay', signed=None):
     return chosen, layout == 'panels' or len(chosen) > 1
 
 
-def _per_output(name):
-    from donkey_saliency.methods import get_method
-    return get_method(name).per_output
-
-
 class MapMaker:
     """The method instances of a run; one call computes the pilot's outputs and every requested map."""
 
     def __init__(self, pilot, chosen, settings):
-        from donkey_saliency.methods import get_method
         from donkey_saliency.targets import score_functions
-        scores = score_functions(pilot.kind, getattr(pilot.part, 'throttle_range', 0.8))
+        scores = score_functions(pilot.kind, getattr(pilot.part, 'throttle_range', 0.8), pilot.array_api)
         self.chosen = chosen
         self.methods = []
         for request in chosen:
-            cls = get_method(request.method)
+            cls = pilot.method_class(request.method)
             accepted = inspect.signature(cls.__init__).parameters
             options = {k: v for k, v in settings.items() if k in accepted and v is not None}
             if cls.per_output:

@@ -18,14 +18,16 @@ def _bin_values(count, offset, span):
                     np.float32)
 
 
-def score_functions(kind, throttle_range=0.8):
-    """{'angle': f, 'throttle': f}, each f mapping the model's list of output tensors to a (batch,) tensor."""
-    import tensorflow as tf
+def score_functions(kind, throttle_range=0.8, xp=np):
+    """{'angle': f, 'throttle': f}, each f mapping the model's list of outputs to a (batch,) array.
+
+    Written against the numpy API: pass `xp=tf.experimental.numpy` for TensorFlow tensors inside a graph.
+    """
     if kind in ('categorical', 'behavior'):
-        angle_values = tf.constant(_bin_values(15, -1.0, 2.0))
-        throttle_values = tf.constant(_bin_values(20, 0.0, throttle_range))
-        return {'angle': lambda out: tf.reduce_sum(out[0] * angle_values, axis=-1),
-                'throttle': lambda out: tf.reduce_sum(out[1] * throttle_values, axis=-1)}
+        angle_values = _bin_values(15, -1.0, 2.0)
+        throttle_values = _bin_values(20, 0.0, throttle_range)
+        return {'angle': lambda out: xp.sum(out[0] * angle_values, axis=-1),
+                'throttle': lambda out: xp.sum(out[1] * throttle_values, axis=-1)}
     if kind in ('rnn', '3d'):
         return {'angle': lambda out: out[0][:, 0], 'throttle': lambda out: out[0][:, 1]}
     if kind == 'inferred':
@@ -33,7 +35,7 @@ def score_functions(kind, throttle_range=0.8):
 
         def throttle(out):
             low, high = utils.STEERING_MIN, utils.STEERING_MAX
-            magnitude = (tf.clip_by_value(out[0][:, 0], low, high) - low) / (high - low)
-            return tf.exp(-magnitude * utils.EXP_SCALING_FACTOR) - utils.DAMPENING * magnitude
+            magnitude = (xp.clip(out[0][:, 0], low, high) - low) / (high - low)
+            return xp.exp(-magnitude * utils.EXP_SCALING_FACTOR) - utils.DAMPENING * magnitude
         return {'angle': lambda out: out[0][:, 0], 'throttle': throttle}
     return {'angle': lambda out: out[0][:, 0], 'throttle': lambda out: out[1][:, 0]}

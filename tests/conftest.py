@@ -44,7 +44,11 @@ def read_video(path):
 
 
 def keras_pilot(kind, **cfg_values):
-    """A donkeycar pilot of `kind`, built by donkeycar's get_model_by_type with its template config."""
+    """A donkeycar pilot of `kind`, built by donkeycar's get_model_by_type with its template config.
+
+    In the Keras 3 environment (no donkeycar: upstream's stack) the tests that need one are skipped there; they
+    run in the main environment."""
+    pytest.importorskip('donkeycar')
     from donkey_saliency import carconfig
     from donkeycar.utils import get_model_by_type
     cfg, _ = carconfig.load(None)

@@ -19,7 +19,8 @@ def make(name, model, output='angle', signed=True, kind='linear', settings=SETTI
     cls = get_method(name)
     if not cls.per_output:
         return cls(model)
-    return cls(model, score=score_functions(kind)[output], signed=signed, **settings.get(name, {}))
+    return cls(model, score=score_functions(kind, xp=tf.experimental.numpy)[output], signed=signed,
+               **settings.get(name, {}))
 
 
 def region_model(region):
@@ -113,6 +114,7 @@ def test_signed_steering_map_flips_with_the_mirror(name):
 
 @pytest.fixture(scope='module')
 def sample_case():
+    pytest.importorskip('donkeycar')
     cfg, _ = carconfig.load(None)
     pilot = load_pilot(sample.MODEL, None, cfg)
     scenes = list(synthetic.drive(24, seed=9))
@@ -143,9 +145,9 @@ def test_gradient_graphs_use_no_relu_grad_op():
 
 
 def test_categorical_maps_explain_the_expected_value_not_one_bin():
-    from donkeycar.utils import linear_unbin
+    linear_unbin = pytest.importorskip('donkeycar.utils').linear_unbin
     pilot = keras_pilot('categorical')
-    scores = score_functions('categorical', throttle_range=0.8)
+    scores = score_functions('categorical', throttle_range=0.8, xp=tf.experimental.numpy)
     probabilities = tf.nn.softmax(tf.random.stateless_normal((4, 15), seed=[1, 2]))
     throttle_probabilities = tf.nn.softmax(tf.random.stateless_normal((4, 20), seed=[3, 4]))
     angle = scores['angle']([probabilities, throttle_probabilities]).numpy()

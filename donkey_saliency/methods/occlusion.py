@@ -4,24 +4,8 @@ Needs nothing but the pilot's outputs, so it works for any model. All windows of
 one call; a pixel's value is the mean change over the windows that cover it, positive where hiding the region
 lowers the output (the region pushes steering right / throttle up).
 """
-import numpy as np
-
 from donkey_saliency.methods.base import SaliencyMethod, tf
-
-
-def window_masks(size, window, stride):
-    """(K, H, W) float masks of square windows sliding over an image of `size`, the last ones flush with the edges."""
-    def starts(length):
-        points = list(range(0, max(length - window, 0) + 1, stride))
-        return points if points[-1] == max(length - window, 0) else points + [length - window]
-    rows, cols = size
-    masks = []
-    for top in starts(rows):
-        for left in starts(cols):
-            mask = np.zeros(size, np.float32)
-            mask[top:top + window, left:left + window] = 1.0
-            masks.append(mask)
-    return np.stack(masks)
+from donkey_saliency.numpy_saliency import window_masks
 
 
 class Occlusion(SaliencyMethod):

@@ -1,0 +1,39 @@
+"""Frames/s of every saliency method on the bundled pilot, next to the bare forward pass. Run by hand.
+
+    python bench/bench_methods.py [--model FILE] [--frames 64]
+
+Each method computes the pilot's outputs and its map for the steering angle in one compiled graph call per
+batch (many-sample methods split the batch); timings are the best of three after a warm-up call.
+"""
+import argparse
+
+import numpy as np
+
+from common import frames_per_second, machine, pilot_and_forward
+
+from donkey_saliency import sample, synthetic
+from donkey_saliency.methods import METHODS, get_method, per_output
+from donkey_saliency.quiet import import_tensorflow
+from donkey_saliency.targets import score_functions
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--model', default=sample.MODEL)
+    parser.add_argument('--frames', type=int, default=64)
+    args = parser.parse_args()
+    tf = import_tensorflow()
+    pilot, forward = pilot_and_forward(args.model)
+    images = np.stack([s.image for s in synthetic.drive(args.frames, seed=1)]).astype(np.float32) / 255
+    bare = frames_per_second(forward, [images])
+    print(f'machine: {machine()}; pilot: {args.model} ({pilot.kind}); batch of {args.frames} frames')
+    print(f'{"bare forward pass":22s} {bare:8.1f} frames/s')
+    scores = score_functions(pilot.kind, xp=tf.experimental.numpy)
+    for name in METHODS:
+        options = dict(score=scores['angle'], signed=True) if per_output(name) else {}
+        rate = frames_per_second(get_method(name)(pilot.model, **options), [images])
+        print(f'{name:22s} {rate:8.1f} frames/s ({bare / rate:.1f}x the forward pass)')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,155 @@
+"""A .tflite pilot: batched inference, conv geometry read from its graph, and saliency without TensorFlow.
+
+Runs on donkeycar's TFLite interpreter (tflite-runtime, ai-edge-litert, or TensorFlow's), created with
+`experimental_preserve_all_tensors` so the conv layers' outputs can be read after `invoke()`; that roughly doubles
+latency, which is why an exported twin with the map built in is faster on the car. Kernel sizes come from the
+filter tensors; strides and padding are solved from the tensor shapes (the interpreter does not expose op options).
+The op list comes from the interpreter's `_get_ops_details()`, the only view of the graph it offers.
+"""
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from donkey_saliency.errors import UserError
+from donkey_saliency.geometry import AxisStep, FeatureStage, Geometry, SpatialLayer
+
+CONV_OPS = {'CONV_2D', 'DEPTHWISE_CONV_2D'}
+POOL_OPS = {'MAX_POOL_2D', 'AVERAGE_POOL_2D'}
+PASS_OPS = {'RELU', 'RELU6', 'LEAKY_RELU', 'LOGISTIC', 'TANH', 'ADD', 'MUL', 'SUB', 'QUANTIZE', 'DEQUANTIZE'}
+GRADIENT_METHODS_HINT = 'vbp and occlusion work on .tflite pilots; the gradient methods need the Keras file'
+
+
+@dataclass
+class TensorSpec:
+    """Name and shape of a model input, shaped like a Keras input tensor's (batch first)."""
+    name: str
+    shape: tuple
+
+
+def _interpreter(path):
+    from donkeycar.parts.interpreter import get_tflite_interpreter
+    Interpreter = get_tflite_interpreter()
+    try:
+        return Interpreter(model_path=path, experimental_preserve_all_tensors=True)
+    except (ValueError, RuntimeError) as exc:
+        raise UserError(f'cannot load {path} as a TFLite model ({str(exc).splitlines()[0]})') from None
+
+
+def solve_axis(n_in, n_out, kernel):
+    """(stride, pad) that make a window of `kernel` map n_in positions to n_out, VALID tried before SAME."""
+    for stride in range(1, 9):
+        if (n_in - kernel) // stride + 1 == n_out:
+            return stride, 0
+        if -(-n_in // stride) == n_out:
+            return stride, max((n_out - 1) * stride + kernel - n_in, 0) // 2
+    raise UserError(f'cannot tell the stride of a {kernel}-wide window from {n_in} to {n_out} positions')
+
+
+class TfLiteModel:
+    """The .tflite file as the rest of the package needs it: inputs, output names, run(), geometry, features."""
+
+    def __init__(self, path):
+        self.path = path
+        self.interpreter = _interpreter(path)
+        signature = self.interpreter.get_signature_list().get('serving_default')
+        if not signature:
+            raise UserError(f'{path} has no serving_default signature; convert it with donkeycar (keras_to_tflite)')
+        runner = self.interpreter.get_signature_runner()
+        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+        self.output_names = list(signature['outputs'])
+        self.output_indexes = [outputs[name]['index'] for name in self.output_names]
+        self.output_width = lambda name: int(outputs[name]['shape'][-1])
+        self.input_details = [inputs[name] for name in signature['inputs']]
+        self.inputs = [TensorSpec(name, (None,) + tuple(int(v) for v in d['shape'][1:]))
+                       for name, d in zip(signature['inputs'], self.input_details)]
+        self.layers = []  # no Keras layers: type detection goes by input and output names
+        self.geometry = self._geometry()
+        self._batch = None
+
+    def run(self, inputs):
+        """Outputs (a list, one (n, ...) array per output) for a batch of inputs in model input order."""
+        count = len(inputs[0])
+        if self._batch != count:
+            for detail, x in zip(self.input_details, inputs):
+                self.interpreter.resize_tensor_input(detail['index'], (count,) + tuple(x.shape[1:]))
+            self.interpreter.allocate_tensors()
+            self._batch = count
+        for detail, x in zip(self.input_details, inputs):
+            self.interpreter.set_tensor(detail['index'], np.ascontiguousarray(x, np.float32))
+        self.interpreter.invoke()
+        return [self.interpreter.get_tensor(index).copy() for index in self.output_indexes]
+
+    def features(self):
+        """The conv stages' outputs from the last run(), deepest last."""
+        return [self.interpreter.get_tensor(stage.tensor) for stage in self.geometry.stages]
+
+    def _geometry(self):
+        tensors = {t['index']: t for t in self.interpreter.get_tensor_details()}
+        ops = self.interpreter._get_ops_details()
+        image = next(d for d, spec in zip(self.input_details, self.inputs) if len(spec.shape) in (4, 5))
+        if len(image['shape']) == 5:
+            raise UserError(f'{self.path} is a sequence pilot (rnn/3d); as .tflite those are not supported, '
+                            'use its Keras file')
+        geometry = Geometry(input_size=tuple(int(v) for v in image['shape'][1:3]))
+        current = image['index']
+        while True:
+            op = next((o for o in ops if len(o['inputs']) and o['inputs'][0] == current), None)
+            if op is None or op['op_name'] not in CONV_OPS | POOL_OPS | PASS_OPS:
+                break
+            out = op['outputs'][0]
+            in_size = tuple(int(v) for v in tensors[current]['shape'][1:3])
+            out_size = tuple(int(v) for v in tensors[out]['shape'][1:3])
+            if op['op_name'] in CONV_OPS | POOL_OPS:
+                if op['op_name'] in CONV_OPS:
+                    kernel = tuple(int(v) for v in tensors[op['inputs'][1]]['shape'][1:3])
+                else:  # pooling windows are not in any tensor: the smallest window that fits the shapes
+                    kernel = tuple(max(1, -(-n_in // n_out)) for n_in, n_out in zip(in_size, out_size))
+                steps = [AxisStep(kernel[a], *solve_axis(in_size[a], out_size[a], kernel[a]), 1, in_size[a],
+                                  out_size[a]) for a in range(2)]
+                kind = 'conv' if op['op_name'] in CONV_OPS else 'pool'
+                geometry.layers.append(SpatialLayer(f'op{op["index"]}', kind, *steps))
+                if kind == 'conv':
+                    geometry.stages.append(FeatureStage(f'op{op["index"]}', out, out_size))
+                    geometry.stage_after.append(len(geometry.layers))
+            elif geometry.stage_after and geometry.stage_after[-1] == len(geometry.layers) and in_size == out_size:
+                geometry.stages[-1].tensor = out  # a separate activation after the conv
+            current = out
+        if not geometry.stages:
+            raise UserError(f'{self.path} has no convolution after its image input; saliency needs a CNN pilot')
+        return geometry
+
+
+def is_tflite(path):
+    return os.path.splitext(path.rstrip('/'))[1].lower() == '.tflite'
+
+
+class TfLiteVBP:
+    """VisualBackProp on a plain .tflite pilot, from the intermediate tensors: same call as the Keras methods."""
+    per_output = False
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, inputs):
+        from donkey_saliency.numpy_saliency import vbp
+        outputs = self.model.run(inputs)
+        return outputs, vbp(self.model.features(), self.model.geometry)
+
+
+class TfLiteOcclusion:
+    """Occlusion on a .tflite pilot: nothing but its outputs is needed."""
+    per_output = True
+
+    def __init__(self, model, score=None, signed=False, window=24, stride=12):
+        from donkey_saliency.numpy_saliency import window_masks
+        self.model, self.score, self.signed = model, score, signed
+        self.masks = window_masks(model.geometry.input_size, int(window), int(stride))
+
+    def __call__(self, inputs):
+        from donkey_saliency.numpy_saliency import occlusion
+        index = next(i for i, spec in enumerate(self.model.inputs) if len(spec.shape) == 4)
+        return occlusion(self.model.run, self.score, inputs, index, self.masks, self.signed)
+
+
+TFLITE_METHODS = {'vbp': TfLiteVBP, 'occlusion': TfLiteOcclusion}

@@ -1,0 +1,97 @@
+"""TFLite pilots: VisualBackProp from the interpreter's intermediate tensors, occlusion, clear refusals."""
+import numpy as np
+import pytest
+
+from conftest import SHARED, keras_pilot, read_video, run_cli
+from donkey_saliency import carconfig, sample, synthetic
+from donkey_saliency.methods import get_method
+from donkey_saliency.pilots import load_pilot
+from donkey_saliency.quiet import import_tensorflow
+from donkey_saliency.targets import score_functions
+from donkey_saliency.tflite import TfLiteModel, TfLiteOcclusion, TfLiteVBP, solve_axis
+
+tf = import_tensorflow()
+
+
+@pytest.fixture(scope='module')
+def converted(tmp_path_factory):
+    """The sample pilot converted to .tflite by donkeycar's own keras_to_tflite."""
+    from donkeycar.parts.interpreter import keras_to_tflite
+    cfg, _ = carconfig.load(None)
+    pilot = load_pilot(sample.MODEL, None, cfg)
+    path = tmp_path_factory.mktemp('tflite') / 'pilot.tflite'
+    keras_to_tflite(pilot.model, str(path))
+    return pilot, path
+
+
+@pytest.fixture(scope='module')
+def scenes_batch():
+    return np.stack([s.image for s in synthetic.drive(6, seed=12)]).astype(np.float32) / 255
+
+
+def test_geometry_read_from_the_graph_matches_the_keras_one(converted):
+    pilot, path = converted
+    keras_layers = get_method('vbp')(pilot.model).geometry.layers
+    tflite_layers = TfLiteModel(str(path)).geometry.layers
+    assert [(l.rows, l.cols) for l in tflite_layers] == [(l.rows, l.cols) for l in keras_layers]
+
+
+def test_vbp_from_tflite_equals_vbp_in_the_keras_graph(converted, scenes_batch):
+    pilot, path = converted
+    keras_outputs, keras_maps = get_method('vbp')(pilot.model)([scenes_batch])
+    outputs, maps = TfLiteVBP(TfLiteModel(str(path)))([scenes_batch])
+    np.testing.assert_allclose(outputs[0], keras_outputs[0], atol=1e-4)
+    np.testing.assert_allclose(maps, keras_maps, atol=1e-3)
+
+
+def test_occlusion_on_tflite_equals_occlusion_in_the_keras_graph(converted, scenes_batch):
+    pilot, path = converted
+    keras = get_method('occlusion')(pilot.model, score=score_functions('linear', xp=tf.experimental.numpy)['angle'],
+                                    signed=True)
+    lite = TfLiteOcclusion(TfLiteModel(str(path)), score=score_functions('linear')['angle'], signed=True)
+    np.testing.assert_allclose(lite([scenes_batch[:2]])[1], keras([scenes_batch[:2]])[1], atol=2e-3)
+
+
+def test_command_on_a_tflite_pilot(converted, small_tub, tmp_path):
+    _, path = converted
+    maps_file = tmp_path / 'maps.npz'
+    result = run_cli('--tub', small_tub, '--model', path, '--end', 8, '--out', tmp_path / 'v.mp4',
+                     '--save-maps', maps_file, '--method', 'occlusion', '--layout', 'panels')
+    assert result.returncode == 0, result.stderr
+    assert read_video(tmp_path / 'v.mp4')[0].shape == (8, 240, 960, 3)
+    saved = np.load(maps_file)
+    assert saved['maps'].shape == saved['maps_vbp'].shape == (8, 120, 160)
+
+
+@pytest.mark.parametrize('method', ['gradcam', 'gradients', 'smoothgrad', 'integrated-gradients'])
+def test_gradient_methods_are_refused_naming_what_works(converted, small_tub, tmp_path, method):
+    _, path = converted
+    result = run_cli('--tub', small_tub, '--model', path, '--method', method, '--out', tmp_path / 'v.mp4')
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert 'vbp and occlusion work' in result.stderr
+    assert not (tmp_path / 'v.mp4').exists()
+
+
+@pytest.mark.parametrize('n_in, n_out, kernel, expected', [
+    (120, 58, 5, (2, 0)),   # VALID, stride 2
+    (10, 8, 3, (1, 0)),     # VALID, stride 1
+    (120, 60, 5, (2, 1)),   # SAME, stride 2: 3 rows of padding in all, 1 before
+    (9, 9, 3, (1, 1)),      # SAME, stride 1
+])
+def test_strides_and_padding_are_solved_from_shapes(n_in, n_out, kernel, expected):
+    assert solve_axis(n_in, n_out, kernel) == expected
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason='../shared/data/shimoda_realcar_v2 is not beside this clone')
+def test_the_real_tflite_pilot_on_its_own_tub(tmp_path):
+    maps_file = tmp_path / 'maps.npz'
+    result = run_cli('--tub', SHARED / 'data', '--model', SHARED / 'models' / 'final_1.tflite', '--end', 600,
+                     '--out', tmp_path / 'real.mp4', '--save-maps', maps_file)
+    assert result.returncode == 0, result.stderr
+    saved = np.load(maps_file)
+    from donkeycar.parts.tub_v2 import Tub
+    tub = Tub(str(SHARED / 'data'), read_only=True)
+    user = np.array([r['user/angle'] for _, r in zip(range(600), tub)])
+    tub.close()
+    assert np.corrcoef(saved['angle'], user)[0, 1] > 0.5  # the shared README measured about 0.70 on all frames
+    assert saved['maps'].shape == (600, 120, 160)
