@@ -70,7 +70,8 @@ def sample_pilot_path():
 
 @pytest.fixture(scope='session')
 def saved_pilots(tmp_path_factory):
-    """Untrained linear, categorical and inferred pilots saved as .h5, and the linear one as .savedmodel."""
+    """Untrained linear, categorical and inferred pilots saved as .h5, and the linear one as .savedmodel and
+    .keras."""
     folder = tmp_path_factory.mktemp('pilots')
     paths = {}
     for kind in ('linear', 'categorical', 'inferred'):
@@ -79,4 +80,6 @@ def saved_pilots(tmp_path_factory):
         pilot.interpreter.model.save(paths[kind])
     paths['savedmodel'] = folder / 'linear.savedmodel'
     keras_pilot('linear').interpreter.model.save(paths['savedmodel'])
+    paths['keras'] = folder / 'linear.keras'
+    keras_pilot('linear').interpreter.model.save(paths['keras'])
     return paths

@@ -116,13 +116,13 @@ def test_car_transformations_are_what_the_pilot_sees(small_tub, sample_pilot_pat
     assert saved['maps'].shape[1:] == (120, 160)  # drawn over the full camera frame
 
 
-@pytest.mark.parametrize('kind', ['categorical', 'inferred', 'savedmodel'])
+@pytest.mark.parametrize('kind', ['categorical', 'inferred', 'savedmodel', 'keras'])
 def test_other_pilot_types_and_formats(small_tub, saved_pilots, tmp_path, kind):
     maps_file = tmp_path / 'maps.npz'
     result = run_cli('--tub', small_tub, '--model', saved_pilots[kind], '--end', 6, '--out', tmp_path / 'v.mp4',
                      '--save-maps', maps_file)
     assert result.returncode == 0, result.stderr
-    expected_kind = 'linear' if kind == 'savedmodel' else kind
+    expected_kind = 'linear' if kind in ('savedmodel', 'keras') else kind
     assert f'pilot: {expected_kind} (vbp)' in result.stdout
     saved = np.load(maps_file)
     assert len(saved['angle']) == 6 and np.all(np.abs(saved['angle']) <= 1.0 + 1e-6)
