@@ -20,6 +20,7 @@ examples:
   donkey saliency --tub data/tub_1 --tub data/tub_2 --model models/pilot.h5 --config config.py --out run.mp4
   donkey saliency --tub data/tub_1 --model models/pilot.h5 --start 100 --end 600 --out clip.gif
   donkey saliency --demo          (the bundled sample tub and pilot)
+  donkey saliency export --model models/pilot.h5   (a .tflite with the map built in, for the car)
 
 Methods: vbp shows what drives the pilot's convolution features (one map for steering and throttle, cheapest);
 gradcam, gradients, smoothgrad and integrated-gradients explain one output, signed for steering (red pushes
@@ -96,19 +97,56 @@ def options_from(args):
                    save_maps=args.save_maps, progress=args.progress)
 
 
+EXPORT_DESCRIPTION = """\
+Make a .tflite twin of a Keras pilot with the saliency map built in: its outputs are the pilot's, plus
+`saliency` (VisualBackProp, 0..1) and, with --gradcam, `saliency_gradcam_angle` (signed Grad-CAM for steering,
+-1..1). Built-in TFLite ops only: it runs with tflite-runtime or ai-edge-litert on a Raspberry Pi, where the
+SalientPilot part reads the map from the same invoke() that steers the car."""
+
+
+def build_export_parser(prog):
+    p = _Parser(prog=f'{prog} export', description=EXPORT_DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--model', required=True, metavar='FILE', help='the Keras pilot (.h5, .savedmodel, .keras)')
+    p.add_argument('--out', metavar='FILE', help='the .tflite to write (default: next to the model, '
+                   'NAME.saliency.tflite)')
+    p.add_argument('--type', help='pilot type; default: read from the model file')
+    p.add_argument('--gradcam', action='store_true', help='also export signed Grad-CAM for steering')
+    return p
+
+
+def run_export(argv, prog):
+    """`donkey saliency export ...`: returns the lines to print."""
+    args = build_export_parser(prog).parse_args(argv)
+    from donkey_saliency import carconfig
+    from donkey_saliency.export import export
+    from donkey_saliency.output import check_destination
+    from donkey_saliency.pilots import check_model_path, load_pilot
+    out = args.out or os.path.splitext(args.model.rstrip('/'))[0] + '.saliency.tflite'
+    check_model_path(args.model)
+    check_destination(out, ('.tflite',))
+    cfg, _ = carconfig.load(None)
+    outputs = export(load_pilot(args.model, args.type, cfg), out, gradcam=args.gradcam)
+    return [f'wrote {out} with outputs {", ".join(outputs)}']
+
+
 def main(argv=None, prog='donkey saliency'):
     """Run the command; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
-        from donkey_saliency.movie import run
-        summary = run(options_from(args))
+        if argv[:1] == ['export']:
+            lines = run_export(argv[1:], prog)
+        else:
+            args = build_parser(prog).parse_args(argv)
+            from donkey_saliency.movie import run
+            lines = run(options_from(args)).lines()
     except UserError as exc:
         print(f'{prog}: error: {exc}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f'{prog}: interrupted; no output written', file=sys.stderr)
         return 130
-    for line in summary.lines():
+    for line in lines:
         print(line)
     return 0
 

@@ -52,11 +52,15 @@ class SaliencyJob:
         from donkey_saliency.pilots import load_pilot
         from donkey_saliency.tubs import TubReader
         self.options = options
-        self.pilot = load_pilot(options.model, options.type, cfg)
-        self.requests, self.panels = plan.requests(options.method, options.output, options.layout, options.signed)
-        self.maker = plan.MapMaker(self.pilot, self.requests, options.settings)
-        self.maker(self.pilot.zero_inputs(1))  # build the graphs before the clock runs
-        self.inputs = PilotInputs(self.pilot)
+        self.pilot = load_pilot(options.model, options.type, cfg) if options.model else None
+        if self.pilot:
+            self.requests, self.panels = plan.requests(options.method, options.output, options.layout,
+                                                       options.signed)
+            self.maker = plan.MapMaker(self.pilot, self.requests, options.settings)
+            self.maker(self.pilot.zero_inputs(1))  # build the graphs before the clock runs
+            self.inputs = PilotInputs(self.pilot)
+        else:  # a tub recorded with SALIENCY_RECORD: its overlays are the frames
+            self.requests, self.panels = [], False
         self.transform = carconfig.transformer(cfg)
         self.reader = TubReader(options.tubs)
         self.records_available = len(self.reader)
@@ -70,9 +74,10 @@ class SaliencyJob:
         return end - self.options.start
 
     def batches(self):
-        from donkey_saliency.tubs import frame_batches
+        from donkey_saliency.tubs import IMAGE_KEY, OVERLAY_KEY, frame_batches
         end = None if self.options.end == -1 else self.options.end
-        return frame_batches(self.reader, self.options.start, end, self.options.batch_size)
+        key = IMAGE_KEY if self.pilot else OVERLAY_KEY
+        return frame_batches(self.reader, self.options.start, end, self.options.batch_size, key)
 
     def pilot_input(self, image):
         """The array the pilot sees for one camera frame: the car's transformations, then its colour depth."""
@@ -94,8 +99,12 @@ class SaliencyJob:
         dropped = batch.dropped + len(batch.frames) - len(frames)
         if not frames:
             return Inferred([], [], np.zeros(0), np.zeros(0), [], dropped)
-        images = np.stack([self.pilot_input(f.image) for f in frames]).astype(np.float32) * np.float32(1 / 255)
         records = [f.record for f in frames]
+        if not self.pilot:
+            angle, throttle = (np.array([r.get(k, np.nan) for r in records], np.float32)
+                               for k in ('pilot/angle', 'pilot/throttle'))
+            return Inferred(frames, records, angle, throttle, [], dropped)
+        images = np.stack([self.pilot_input(f.image) for f in frames]).astype(np.float32) * np.float32(1 / 255)
         outputs, maps = self.maker(self.inputs(images, records))
         angle, throttle = self.pilot.decode(outputs)
         return Inferred(frames, records, angle, throttle, [self._camera_sized(m) for m in maps], dropped)
@@ -126,7 +135,7 @@ class SaliencyJob:
         images = []
         for i, (frame, record) in enumerate(zip(inferred.frames, inferred.records)):
             user = _user_values(record) if o.user else None
-            pilot = (inferred.angle[i], inferred.throttle[i]) if o.pilot else None
+            pilot = (inferred.angle[i], inferred.throttle[i]) if o.pilot and np.isfinite(inferred.angle[i]) else None
             views = [MapView(maps[i], r.signed, r.title, r.ends) for r, maps in zip(self.requests, inferred.maps)]
             images.append(compose(frame.image, views, o.alpha, o.scale, record.get('_index', ''), user, pilot,
                                   self.panels))
@@ -137,9 +146,10 @@ class SaliencyJob:
     def open_writers(self, fps):
         from donkey_saliency.output import MapsWriter, VideoWriter
         video = VideoWriter(self.options.out, fps)
+        if not self.options.save_maps:
+            return Writers(video, None)
         primary = next((r for r in self.requests if r.output), self.requests[0]).key
-        maps = MapsWriter(self.options.save_maps, primary) if self.options.save_maps else None
-        return Writers(video, maps)
+        return Writers(video, MapsWriter(self.options.save_maps, primary))
 
 
 def _user_values(record):

@@ -73,14 +73,19 @@ def check(options):
     from donkey_saliency.methods import METHODS
     from donkey_saliency.output import VIDEO_SUFFIXES, check_destination
     from donkey_saliency.pilots import check_model_path
-    from donkey_saliency.tubs import check_tub
+    from donkey_saliency.tubs import OVERLAY_KEY, check_tub, recorded_keys
     if not options.tubs:
         raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
     for tub in options.tubs:
         check_tub(tub)
     if not options.model:
-        raise UserError('no pilot given; pass --model FILE (a .h5 or .savedmodel saved by donkeycar)')
-    check_model_path(options.model)
+        if not all(OVERLAY_KEY in recorded_keys(tub) for tub in options.tubs):
+            raise UserError('no pilot given; pass --model FILE (a .h5, .savedmodel, .keras or .tflite pilot), '
+                            f'or a tub recorded on the car with its overlay ({OVERLAY_KEY})')
+        if options.save_maps:
+            raise UserError('--save-maps needs a pilot (--model): a recorded overlay holds no map values')
+    else:
+        check_model_path(options.model)
     if options.method not in METHODS:
         raise UserError(f'unknown --method {options.method}; choose one of {", ".join(METHODS)}')
     if options.output not in ('angle', 'throttle', 'all'):
@@ -180,7 +185,8 @@ def run(options):
     from donkey_saliency.job import SaliencyJob
     cfg, from_car = carconfig.load(options.config)
     job = SaliencyJob(options, cfg, from_car)
-    summary = Summary(out=options.out, pilot=f'{job.pilot.kind} ({options.method})')
+    summary = Summary(out=options.out, pilot=f'{job.pilot.kind} ({options.method})' if job.pilot
+                      else 'none (overlays recorded on the car)')
     total = job.range_length()
     if total <= 0:
         raise UserError(f'no records in range: the tub(s) hold {job.records_available} records '

@@ -121,9 +121,9 @@ def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=Fal
     """The full video frame, enlarged by `scale`, with the steering lines and the HUD.
 
     One map without `panels`: the map over the camera frame. With `panels`: the camera frame, then one panel per
-    map side by side, each titled.
+    map side by side, each titled. No map: the frame as it is (an overlay recorded on the car).
     """
-    if not panels:
+    if views and not panels:
         image = _map_panel(frame, views[0], alpha, scale)
     else:
         image = _enlarge(frame.copy(), scale)
@@ -132,7 +132,7 @@ def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=Fal
     if pilot is not None:
         steering_line(image, *pilot, PILOT_COLOUR, side=+1)
     hud(image, index, user, pilot)
-    if not panels:
+    if not views or not panels:
         return image
     parts = [image]
     for view in views:

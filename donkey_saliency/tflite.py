@@ -6,6 +6,7 @@ latency, which is why an exported twin with the map built in is faster on the ca
 filter tensors; strides and padding are solved from the tensor shapes (the interpreter does not expose op options).
 The op list comes from the interpreter's `_get_ops_details()`, the only view of the graph it offers.
 """
+import functools
 import os
 from dataclasses import dataclass
 
@@ -27,11 +28,11 @@ class TensorSpec:
     shape: tuple
 
 
-def _interpreter(path):
+def _interpreter(path, preserve):
     from donkeycar.parts.interpreter import get_tflite_interpreter
     Interpreter = get_tflite_interpreter()
     try:
-        return Interpreter(model_path=path, experimental_preserve_all_tensors=True)
+        return Interpreter(model_path=path, experimental_preserve_all_tensors=preserve)
     except (ValueError, RuntimeError) as exc:
         raise UserError(f'cannot load {path} as a TFLite model ({str(exc).splitlines()[0]})') from None
 
@@ -47,24 +48,33 @@ def solve_axis(n_in, n_out, kernel):
 
 
 class TfLiteModel:
-    """The .tflite file as the rest of the package needs it: inputs, output names, run(), geometry, features."""
+    """The .tflite file as the rest of the package needs it: inputs, output names, run(), geometry, features.
+
+    A file made by `donkey saliency export` carries its maps as extra outputs (`exported`): read them with
+    `maps()`, no intermediate tensors needed. A plain file is opened so its conv outputs stay readable.
+    """
 
     def __init__(self, path):
+        from donkey_saliency.export import MAP_OUTPUTS
         self.path = path
-        self.interpreter = _interpreter(path)
+        self.interpreter = _interpreter(path, preserve=False)
         signature = self.interpreter.get_signature_list().get('serving_default')
         if not signature:
             raise UserError(f'{path} has no serving_default signature; convert it with donkeycar (keras_to_tflite)')
+        self.map_names = [name for name in signature['outputs'] if name in MAP_OUTPUTS]
+        self.exported = bool(self.map_names)
+        if not self.exported:
+            self.interpreter = _interpreter(path, preserve=True)
         runner = self.interpreter.get_signature_runner()
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
-        self.output_names = list(signature['outputs'])
+        self.output_names = [name for name in signature['outputs'] if name not in MAP_OUTPUTS]
         self.output_indexes = [outputs[name]['index'] for name in self.output_names]
+        self.map_indexes = {name: outputs[name]['index'] for name in self.map_names}
         self.output_width = lambda name: int(outputs[name]['shape'][-1])
         self.input_details = [inputs[name] for name in signature['inputs']]
         self.inputs = [TensorSpec(name, (None,) + tuple(int(v) for v in d['shape'][1:]))
                        for name, d in zip(signature['inputs'], self.input_details)]
         self.layers = []  # no Keras layers: type detection goes by input and output names
-        self.geometry = self._geometry()
         self._batch = None
 
     def run(self, inputs):
@@ -80,11 +90,17 @@ class TfLiteModel:
         self.interpreter.invoke()
         return [self.interpreter.get_tensor(index).copy() for index in self.output_indexes]
 
+    def maps(self, name):
+        """An exported map output of the last run(): (n, H, W)."""
+        return self.interpreter.get_tensor(self.map_indexes[name]).copy()
+
     def features(self):
         """The conv stages' outputs from the last run(), deepest last."""
         return [self.interpreter.get_tensor(stage.tensor) for stage in self.geometry.stages]
 
-    def _geometry(self):
+    @functools.cached_property
+    def geometry(self):
+        """The conv chain from the image input, read from the graph (only plain files need it)."""
         tensors = {t['index']: t for t in self.interpreter.get_tensor_details()}
         ops = self.interpreter._get_ops_details()
         image = next(d for d, spec in zip(self.input_details, self.inputs) if len(spec.shape) in (4, 5))
@@ -132,8 +148,11 @@ class TfLiteVBP:
         self.model = model
 
     def __call__(self, inputs):
+        from donkey_saliency.export import VBP_OUTPUT
         from donkey_saliency.numpy_saliency import vbp
         outputs = self.model.run(inputs)
+        if VBP_OUTPUT in self.model.map_names:
+            return outputs, self.model.maps(VBP_OUTPUT)
         return outputs, vbp(self.model.features(), self.model.geometry)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from donkey_saliency.errors import UserError
 
 IMAGE_KEY = 'cam/image_array'
+OVERLAY_KEY = 'saliency/image_array'  # recorded on the car by the SalientPilot part (SALIENCY_RECORD)
 
 
 @dataclass
@@ -45,6 +46,12 @@ class Skipped:
 
     def __str__(self):
         return ', '.join(f'{n} {why}' for why, n in self.reasons.items()) if self.reasons else 'none'
+
+
+def recorded_keys(path):
+    """The record keys a tub's manifest lists."""
+    with open(os.path.join(path, 'manifest.json')) as f:
+        return json.loads(f.readline())
 
 
 def check_tub(path):
@@ -115,10 +122,10 @@ class TubReader:
                 tub.close()
 
 
-def decode(images_dir, record):
-    """The record's camera image as uint8 RGB, or None when the file is missing or does not decode."""
+def decode(images_dir, record, key=IMAGE_KEY):
+    """The record's image under `key` as uint8 RGB, or None when it is absent, missing or does not decode."""
     import cv2
-    name = record.get(IMAGE_KEY)
+    name = record.get(key)
     if not name:
         return None
     image = cv2.imread(os.path.join(images_dir, name), cv2.IMREAD_COLOR)
@@ -127,7 +134,7 @@ def decode(images_dir, record):
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def frame_batches(reader, start, end, batch_size, workers=2):
+def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, workers=2):
     """Batches of the records at positions start..end-1, decoded in a small thread pool.
 
     Memory holds a few batches at a time, whatever the tub's length.
@@ -144,14 +151,14 @@ def frame_batches(reader, start, end, batch_size, workers=2):
         for item in positioned():
             pending.append(item)
             if len(pending) == batch_size:
-                yield _decode_batch(pool, pending, reader.skipped)
+                yield _decode_batch(pool, pending, reader.skipped, key)
                 pending = []
         if pending:
-            yield _decode_batch(pool, pending, reader.skipped)
+            yield _decode_batch(pool, pending, reader.skipped, key)
 
 
-def _decode_batch(pool, items, skipped):
-    images = pool.map(lambda item: decode(*item), items)
+def _decode_batch(pool, items, skipped, key):
+    images = pool.map(lambda item: decode(*item, key), items)
     frames = [Frame(image, record) for (_, record), image in zip(items, images) if image is not None]
     skipped.add('missing or unreadable images', len(items) - len(frames))
     return Batch(frames, len(items) - len(frames))

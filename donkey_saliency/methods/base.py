@@ -11,6 +11,7 @@ from donkey_saliency.quiet import import_tensorflow
 tf = import_tensorflow()  # this module is only imported once a method is chosen
 
 IMAGES_PER_CALL = 256
+TINY = 1e-12
 
 
 class SaliencyMethod:
@@ -65,7 +66,7 @@ class SaliencyMethod:
     def finish(self, raw):
         if self.signed:
             peak = tf.reduce_max(tf.abs(raw), axis=[1, 2], keepdims=True)
-            return tf.math.divide_no_nan(raw, peak)
+            return raw / tf.maximum(peak, TINY)
         return normalise(self.magnitude(raw))
 
     def _compile(self):
@@ -89,7 +90,10 @@ class SaliencyMethod:
 
 
 def normalise(maps):
-    """Min-max per frame to [0, 1]; a flat map becomes all zeros rather than dividing by zero."""
+    """Min-max per frame to [0, 1]; a flat map becomes all zeros rather than dividing by zero.
+
+    (Plain maximum and division rather than divide_no_nan, which TFLite has no built-in op for.)
+    """
     low = tf.reduce_min(maps, axis=[1, 2], keepdims=True)
     span = tf.reduce_max(maps, axis=[1, 2], keepdims=True) - low
-    return tf.math.divide_no_nan(maps - low, span)
+    return (maps - low) / tf.maximum(span, TINY)

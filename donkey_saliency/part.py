@@ -1,0 +1,216 @@
+"""Saliency live on the car: a donkeycar part that takes the pilot's place in the drive loop.
+
+`SalientPilot(kl, cfg, model_path)` has the pilot's inputs and outputs plus `saliency/image_array`, an RGB
+overlay of the map on the frame the pilot saw. One inference gives both: the Keras pilot runs the offline
+methods' combined graph; a .tflite pilot runs the exported twin (`donkey saliency export`) or, for a plain
+file, reads the conv outputs from the interpreter (slower, said once in the log). Memory and sequence pilots
+keep their own state in donkeycar's `run()`, so for them the map is a second call.
+
+On a Pi nothing here imports TensorFlow: the .tflite path needs only numpy, OpenCV and a TFLite runtime.
+
+myconfig.py keys (defaults):
+    SALIENCY_METHOD = 'vbp'       # or 'gradcam' (Keras pilots, or a file exported with --gradcam)
+    SALIENCY_EVERY = 1            # compute the map every N loops; the overlay holds in between
+    SALIENCY_ALPHA = 0.5          # overlay opacity
+    SALIENCY_THREADED = False     # True: maps in a background thread; the pilot never waits for them
+    SALIENCY_STREAM_PORT = 8891   # MJPEG stream of the overlay (None: no stream)
+    SALIENCY_RECORD = False       # True: record the overlay into the tub as saliency/image_array
+"""
+import logging
+import threading
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+OVERLAY_KEY = 'saliency/image_array'
+STATEFUL_TYPES = ('KerasMemory', 'KerasLSTM', 'Keras3D_CNN')
+DEFAULTS = {'SALIENCY_METHOD': 'vbp', 'SALIENCY_EVERY': 1, 'SALIENCY_ALPHA': 0.5, 'SALIENCY_THREADED': False,
+            'SALIENCY_STREAM_PORT': 8891, 'SALIENCY_RECORD': False}
+
+
+def setting(cfg, key):
+    return getattr(cfg, key, DEFAULTS[key]) if cfg is not None else DEFAULTS[key]
+
+
+class _KerasEngine:
+    """Pilot outputs and map from one call of the compiled graph of a Keras pilot's current model."""
+
+    def __init__(self, kl, method):
+        from donkey_saliency.methods import get_method, per_output
+        from donkey_saliency.quiet import import_tensorflow
+        from donkey_saliency.targets import score_functions
+        from donkey_saliency.pilots import detect_type
+        self.model = kl.interpreter.model
+        options = {}
+        if per_output(method):
+            tf = import_tensorflow()
+            kind = detect_type(self.model) or 'linear'
+            options = dict(score=score_functions(kind, getattr(kl, 'throttle_range', 0.8), tf.experimental.numpy)['angle'],
+                           signed=True)
+        self.method = get_method(method)(self.model, **options)
+        self.signed = per_output(method)
+
+    def current(self, kl):
+        return kl.interpreter.model is self.model
+
+    def __call__(self, inputs):
+        return self.method(inputs)
+
+
+class _TfLiteEngine:
+    """Pilot outputs and map from the .tflite file: its exported map output, or its conv outputs."""
+
+    def __init__(self, kl, method, model_path):
+        from donkey_saliency.export import GRADCAM_OUTPUT, VBP_OUTPUT
+        from donkey_saliency.tflite import TfLiteModel, TfLiteVBP
+        self.interpreter = kl.interpreter.interpreter
+        self.model = TfLiteModel(model_path)
+        self.signed = method == 'gradcam'
+        if self.signed and GRADCAM_OUTPUT not in self.model.map_names:
+            raise ValueError(f'{model_path} has no Grad-CAM output; export it with --gradcam or use vbp')
+        self.output = GRADCAM_OUTPUT if self.signed else VBP_OUTPUT
+        self.vbp = TfLiteVBP(self.model)
+        if not self.model.exported:
+            logger.warning(f'saliency: {model_path} has no map built in; reading its intermediate tensors '
+                           'is about twice as slow: make a twin with `donkey saliency export`')
+
+    def current(self, kl):
+        return kl.interpreter.interpreter is self.interpreter
+
+    def __call__(self, inputs):
+        if self.signed:
+            return self.model.run(inputs), self.model.maps(self.output)
+        return self.vbp(inputs)
+
+
+class SalientPilot:
+    """The car's pilot `kl` and its saliency map; add it to the loop in kl's place (see `add_saliency`)."""
+
+    def __init__(self, kl, cfg=None, model_path=None):
+        self.kl = kl
+        self.cfg = cfg
+        self.model_path = model_path
+        self.method = setting(cfg, 'SALIENCY_METHOD')
+        self.every = max(1, int(setting(cfg, 'SALIENCY_EVERY')))
+        self.alpha = float(setting(cfg, 'SALIENCY_ALPHA'))
+        self.engine = None
+        self.overlay = None
+        self.loops = 0
+        self.failed = False
+        self.stateful = type(kl).__name__ in STATEFUL_TYPES
+        self.worker = _Worker(self) if setting(cfg, 'SALIENCY_THREADED') else None
+
+    def run(self, img_arr, *other_arr):
+        """The pilot's outputs, unchanged, plus the latest overlay (None until the first map)."""
+        due = self.loops % self.every == 0
+        self.loops += 1
+        if self.worker:
+            outputs = self.kl.run(img_arr, *other_arr)
+            if due:
+                self.worker.submit(img_arr, other_arr)
+            return tuple(outputs) + (self.worker.overlay,)
+        if not due:
+            return tuple(self.kl.run(img_arr, *other_arr)) + (self.overlay,)
+        if self.stateful:
+            outputs = self.kl.run(img_arr, *other_arr)
+            self._guarded(self.saliency, img_arr, other_arr)
+            return tuple(outputs) + (self.overlay,)
+        result = self._guarded(self.saliency, img_arr, other_arr)
+        outputs = result if result is not None else self.kl.run(img_arr, *other_arr)
+        return tuple(outputs) + (self.overlay,)
+
+    def saliency(self, img_arr, other_arr):
+        """One inference: update the overlay, return the pilot's decoded outputs."""
+        from donkey_saliency.render import overlay
+        engine = self._engine()
+        inputs = [np.asarray(img_arr, np.float32)[None] * np.float32(1 / 255)]
+        inputs += [np.asarray(value, np.float32)[None] for value in other_arr]
+        outputs, maps = engine(inputs)
+        self.overlay = overlay(_rgb(img_arr), maps[0], self.alpha, engine.signed)
+        sample = outputs[0][0] if len(outputs) == 1 else [o[0] for o in outputs]
+        return self.kl.interpreter_to_output(sample)
+
+    def _engine(self):
+        """The engine for the pilot's current model; rebuilt after the car's hot reload replaced it."""
+        if self.engine is None or not self.engine.current(self.kl):
+            if type(self.kl.interpreter).__name__ == 'TfLite':
+                self.engine = _TfLiteEngine(self.kl, self.method, self.model_path)
+            else:
+                self.engine = _KerasEngine(self.kl, self.method)
+        return self.engine
+
+    def _guarded(self, work, *args):
+        """Run saliency work; a failure is logged once and never reaches the drive loop."""
+        try:
+            return work(*args)
+        except Exception:
+            if not self.failed:
+                logger.exception('saliency failed; the car keeps driving on the pilot alone')
+                self.failed = True
+            return None
+
+    def shutdown(self):
+        if self.worker:
+            self.worker.stop()
+
+
+class _Worker(threading.Thread):
+    """Computes maps from the latest submitted frame in the background; frames that arrive meanwhile replace it."""
+
+    def __init__(self, part):
+        super().__init__(daemon=True, name='saliency')
+        self.part = part
+        self.overlay = None
+        self.pending = None
+        self.ready = threading.Condition()
+        self.stopped = False
+        self.start()
+
+    def submit(self, img_arr, other_arr):
+        with self.ready:
+            self.pending = (np.array(img_arr), tuple(other_arr))
+            self.ready.notify()
+
+    def run(self):
+        while True:
+            with self.ready:
+                while self.pending is None and not self.stopped:
+                    self.ready.wait()
+                if self.stopped:
+                    return
+                img_arr, other_arr = self.pending
+                self.pending = None
+            self.part._guarded(self.part.saliency, img_arr, other_arr)
+            self.overlay = self.part.overlay
+
+    def stop(self):
+        with self.ready:
+            self.stopped = True
+            self.ready.notify()
+
+
+def _rgb(img_arr):
+    """The pilot's frame as uint8 RGB (greyscale pilots see one channel)."""
+    frame = np.asarray(img_arr, np.uint8)
+    frame = frame[..., None] if frame.ndim == 2 else frame
+    return np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame
+
+
+def add_saliency(V, cfg, kl, inputs, outputs, model_path=None, run_condition='run_pilot'):
+    """Put a SalientPilot in kl's place in the vehicle `V` (same inputs, outputs + saliency/image_array) and,
+    when SALIENCY_STREAM_PORT is set, an MJPEG stream of the overlay (donkeycar's WebFpv) on that port."""
+    part = SalientPilot(kl, cfg, model_path)
+    V.add(part, inputs=inputs, outputs=list(outputs) + [OVERLAY_KEY], run_condition=run_condition)
+    port = setting(cfg, 'SALIENCY_STREAM_PORT')
+    if port:
+        from donkeycar.parts.controller import WebFpv
+        V.add(WebFpv(port=int(port)), inputs=[OVERLAY_KEY], threaded=True)
+    return part
+
+
+def record_saliency(cfg, inputs, types):
+    """The TubWriter's inputs and types, plus the overlay when SALIENCY_RECORD is set."""
+    if setting(cfg, 'SALIENCY_RECORD'):
+        return list(inputs) + [OVERLAY_KEY], list(types) + ['image_array']
+    return inputs, types

@@ -1,0 +1,138 @@
+"""The car app template, driven for real: donkeycar's drive loop with a MOCK camera and the bundled trained pilot."""
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from donkey_saliency import carconfig, sample
+
+LOOPS = 120
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def car_run(tmp_path_factory):
+    """Create a car with `donkey createcar`, put the template's manage.py in, drive it, watch the stream."""
+    car = tmp_path_factory.mktemp('car') / 'mycar'
+    donkey = os.path.join(os.path.dirname(sys.executable), 'donkey')
+    subprocess.run([donkey, 'createcar', '--path', str(car)], check=True, capture_output=True, timeout=120)
+    shutil.copy(ROOT / 'templates' / 'manage.py', car / 'manage.py')
+    stream, web = free_port(), free_port()
+    with open(car / 'myconfig.py', 'a') as f:
+        f.write(f"\nCAMERA_TYPE = 'MOCK'\nDRIVE_TRAIN_TYPE = 'MOCK'\nMAX_LOOPS = {LOOPS}\nDRIVE_LOOP_HZ = 20\n"
+                f"WEB_INIT_MODE = 'local'\nWEB_CONTROL_PORT = {web}\nRECORD_DURING_AI = True\n"
+                f"AUTO_RECORD_ON_THROTTLE = False\nSALIENCY_STREAM_PORT = {stream}\nSALIENCY_RECORD = True\n")
+    memory = car / 'memory.npz'
+    process = subprocess.Popen([sys.executable, str(ROOT / 'tests' / 'car_runner.py'), str(car), sample.MODEL,
+                                'linear', str(memory)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    frames, page, viewers = read_stream(stream, web, process)
+    log, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, log
+    return car, np.load(memory), frames, page, viewers, log
+
+
+def read_stream(port, web, process):
+    """Once the loop runs: press record on the car's web controller, then read the overlay page, and the first
+    JPEG frame seen by each of three viewers at once."""
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        try:
+            asyncio.run(press_record(web))
+            page = urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=5).read().decode()
+            viewers = [urllib.request.urlopen(f'http://127.0.0.1:{port}/video', timeout=10) for _ in range(3)]
+            frames = [later_jpeg(v) for v in viewers]
+            for v in viewers:
+                v.close()  # viewers that leave: the loop must keep running to the end
+            return frames, page, len(viewers)
+        except (OSError, ValueError):
+            time.sleep(0.5)
+    return [], '', 0
+
+
+async def press_record(port):
+    """What the record button of the car's web page does: a message on its drive websocket."""
+    from tornado.websocket import websocket_connect
+    socket_ = await websocket_connect(f'ws://127.0.0.1:{port}/wsDrive')
+    await socket_.write_message(json.dumps({'recording': True}))
+    await asyncio.sleep(0.3)
+    socket_.close()
+
+
+def later_jpeg(response, skip=40):
+    """The JPEG frame after `skip` others (the very first ones may show the placeholder of an empty stream)."""
+    data, seen = b'', 0
+    while True:
+        data += response.read(4096)
+        start, end = data.find(b'\xff\xd8'), data.find(b'\xff\xd9')
+        if start >= 0 and end > start:
+            image = cv2.imdecode(np.frombuffer(data[start:end + 2], np.uint8), cv2.IMREAD_COLOR)
+            data = data[end + 2:]
+            seen += 1
+            if image is not None and seen > skip:
+                return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def expected_pilot():
+    """The plain pilot on the MOCK camera's frame (black), computed by donkeycar's own part."""
+    from donkeycar.utils import get_model_by_type
+    cfg, _ = carconfig.load(None)
+    kl = get_model_by_type('linear', cfg)
+    kl.load(sample.MODEL)
+    return kl.run(np.zeros((120, 160, 3), np.uint8))
+
+
+def test_memory_holds_the_pilots_outputs_and_the_overlay(car_run):
+    _, memory, _, _, _, log = car_run
+    angle, throttle = expected_pilot()
+    assert float(memory['pilot_angle']) == pytest.approx(angle, abs=1e-5)
+    assert float(memory['pilot_throttle']) == pytest.approx(throttle, abs=1e-5)
+    overlay = memory['saliency_image_array']
+    assert overlay.shape == (120, 160, 3) and overlay.dtype == np.uint8
+    assert 'saliency failed' not in log
+
+
+def test_the_tub_records_the_overlay(car_run):
+    car, memory, _, _, _, _ = car_run
+    from donkeycar.parts.tub_v2 import Tub
+    tub = Tub(str(car / 'data'), read_only=True)
+    records = list(tub)
+    tub.close()
+    assert len(records) > LOOPS // 4  # recording starts once the test has pressed record
+    with_overlay = [r for r in records if 'saliency/image_array' in r]
+    assert len(with_overlay) == len(records)
+    image = cv2.imread(str(car / 'data' / 'images' / with_overlay[-1]['saliency/image_array']))
+    assert image.shape == (120, 160, 3)
+    assert np.abs(cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(int) - memory['saliency_image_array']).mean() < 8
+
+
+def test_the_stream_serves_the_overlay_to_several_viewers(car_run):
+    _, memory, frames, page, viewers, _ = car_run
+    assert viewers == 3 and len(frames) == 3
+    assert '/video' in page
+    for frame in frames:
+        assert frame.shape == (120, 160, 3)
+        assert np.abs(frame.astype(int) - memory['saliency_image_array']).mean() < 8  # JPEG of the same overlay
+
+
+def test_a_recorded_tub_renders_without_a_model(car_run, tmp_path):
+    from conftest import read_video, run_cli
+    car = car_run[0]
+    result = run_cli('--tub', car / 'data', '--out', tmp_path / 'car.mp4', '--scale', 1)
+    assert result.returncode == 0, result.stderr
+    frames, _ = read_video(tmp_path / 'car.mp4')
+    assert frames.shape[1:] == (120, 160, 3) and len(frames) > LOOPS // 4
