@@ -43,7 +43,8 @@ setup(
     extras_require={
         # donkeycar[pc] minus albumentations, which would pull in a second OpenCV distribution
         'pc': ['tensorflow==2.15.*', 'opencv-contrib-python-headless==4.9.*'],
-        'test': ['pytest', 'pytest-timeout'],
+        # tflite-runtime: the Pi's TFLite runtime (as in donkeycar[pi]), for the tests of the TensorFlow-free path
+        'test': ['pytest', 'pytest-timeout', 'tflite-runtime'],
     },
     entry_points={'console_scripts': ['donkey-saliency = donkey_saliency.cli:console']},
     cmdclass={'build_py': BuildWithHook},

@@ -30,7 +30,8 @@ def export(pilot, out_path, gradcam=False):
         score = score_functions(pilot.kind, getattr(pilot.part, 'throttle_range', 0.8), tf.experimental.numpy)
         gradcam_method = get_method('gradcam')(model, score=score['angle'], signed=True)
     names = [t.name.split(':')[0] for t in model.inputs]
-    signature = [tf.TensorSpec((1,) + tuple(t.shape[1:]), tf.float32, name=name) for t, name in zip(model.inputs, names)]
+    signature = [tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32, name=name)
+                 for t, name in zip(model.inputs, names)]
 
     def serve(*inputs):
         outputs, raw = vbp.attribute(list(inputs))

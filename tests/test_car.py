@@ -16,7 +16,8 @@ import pytest
 from conftest import ROOT
 from donkey_saliency import carconfig, sample
 
-LOOPS = 120
+LOOPS = 200
+CHROMIUM = shutil.which('chromium')
 
 
 def free_port():
@@ -41,9 +42,21 @@ def car_run(tmp_path_factory):
     process = subprocess.Popen([sys.executable, str(ROOT / 'tests' / 'car_runner.py'), str(car), sample.MODEL,
                                 'linear', str(memory)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     frames, page, viewers = read_stream(stream, web, process)
+    screenshot = browse(stream, car) if CHROMIUM else None
     log, _ = process.communicate(timeout=300)
     assert process.returncode == 0, log
-    return car, np.load(memory), frames, page, viewers, log
+    return car, np.load(memory), frames, page, viewers, log, screenshot
+
+
+def browse(port, folder):
+    """A real headless Chromium opens the overlay page while the car drives; its screenshot, as RGB."""
+    shot = folder / 'page.png'
+    subprocess.run([CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                    f'--user-data-dir={folder / "chromium"}', '--window-size=640,480', '--timeout=4000',
+                    f'--screenshot={shot}', f'http://127.0.0.1:{port}/'], capture_output=True, timeout=120)
+    image = cv2.imread(str(shot))
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def read_stream(port, web, process):
@@ -97,7 +110,7 @@ def expected_pilot():
 
 
 def test_memory_holds_the_pilots_outputs_and_the_overlay(car_run):
-    _, memory, _, _, _, log = car_run
+    _, memory, _, _, _, log, _ = car_run
     angle, throttle = expected_pilot()
     assert float(memory['pilot_angle']) == pytest.approx(angle, abs=1e-5)
     assert float(memory['pilot_throttle']) == pytest.approx(throttle, abs=1e-5)
@@ -107,7 +120,7 @@ def test_memory_holds_the_pilots_outputs_and_the_overlay(car_run):
 
 
 def test_the_tub_records_the_overlay(car_run):
-    car, memory, _, _, _, _ = car_run
+    car, memory, _, _, _, _, _ = car_run
     from donkeycar.parts.tub_v2 import Tub
     tub = Tub(str(car / 'data'), read_only=True)
     records = list(tub)
@@ -121,7 +134,7 @@ def test_the_tub_records_the_overlay(car_run):
 
 
 def test_the_stream_serves_the_overlay_to_several_viewers(car_run):
-    _, memory, frames, page, viewers, _ = car_run
+    _, memory, frames, page, viewers, _, _ = car_run
     assert viewers == 3 and len(frames) == 3
     assert '/video' in page
     for frame in frames:
@@ -136,3 +149,16 @@ def test_a_recorded_tub_renders_without_a_model(car_run, tmp_path):
     assert result.returncode == 0, result.stderr
     frames, _ = read_video(tmp_path / 'car.mp4')
     assert frames.shape[1:] == (120, 160, 3) and len(frames) > LOOPS // 4
+
+
+@pytest.mark.skipif(not CHROMIUM, reason='needs Debian chromium (.ci/run installs it)')
+def test_a_browser_shows_the_overlay(car_run):
+    memory, screenshot = car_run[1], car_run[6]
+    assert screenshot is not None
+    overlay = memory['saliency_image_array']
+    # the page scales the stream to the window: find the overlay's look in the picture, not the placeholder's
+    small = cv2.resize(screenshot, (160, 120), interpolation=cv2.INTER_AREA).astype(int)
+    placeholder = cv2.imread(os.path.join(os.path.dirname(__import__('donkeycar').__file__), 'parts',
+                                          'web_controller', 'templates', 'static', 'img_placeholder.jpg'))
+    placeholder = cv2.resize(cv2.cvtColor(placeholder, cv2.COLOR_BGR2RGB), (160, 120)).astype(int)
+    assert np.abs(small - overlay).mean() < np.abs(small - placeholder).mean() / 2

@@ -1,0 +1,151 @@
+"""The SalientPilot part: the pilot's outputs unchanged, maps from the current model, never a crash."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import keras_pilot
+from donkey_saliency import carconfig, sample, synthetic
+from donkey_saliency.part import SalientPilot
+
+FRAMES = [s.image for s in synthetic.drive(6, seed=21)]
+
+
+class Config:
+    """A car config holding just the keys given (the part reads the rest from its defaults)."""
+
+    def __init__(self, **keys):
+        self.__dict__.update(keys)
+
+
+def loaded(kind, path):
+    from donkeycar.utils import get_model_by_type
+    cfg, _ = carconfig.load(None)
+    kl = get_model_by_type(kind, cfg)
+    kl.load(str(path))
+    return kl
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    from donkey_saliency.export import export
+    from donkey_saliency.pilots import load_pilot
+    folder = tmp_path_factory.mktemp('exported')
+    cfg, _ = carconfig.load(None)
+    pilot = load_pilot(sample.MODEL, None, cfg)
+    export(pilot, folder / 'pilot.saliency.tflite', gradcam=True)
+    from donkeycar.parts.interpreter import keras_to_tflite
+    keras_to_tflite(pilot.model, str(folder / 'pilot.tflite'))
+    return folder
+
+
+@pytest.mark.parametrize('kind', ['linear', 'categorical', 'imu'])
+def test_outputs_equal_the_unwrapped_pilot(kind, tmp_path):
+    kl = keras_pilot(kind)
+    other = [np.linspace(-1, 1, 6)] if kind == 'imu' else []
+    part = SalientPilot(kl, Config(SALIENCY_METHOD='gradcam'))
+    for image in FRAMES:
+        *outputs, overlay = part.run(image, *other)
+        np.testing.assert_allclose(outputs, kl.run(image, *other), atol=1e-5)
+        assert overlay.shape == (120, 160, 3) and overlay.dtype == np.uint8
+    assert not part.failed
+
+
+@pytest.mark.parametrize('file, method', [('pilot.saliency.tflite', 'vbp'), ('pilot.saliency.tflite', 'gradcam'),
+                                          ('pilot.tflite', 'vbp')])
+def test_tflite_outputs_equal_the_plain_tflite_pilot(exported, file, method):
+    kl = loaded('tflite_linear', exported / file)
+    plain = loaded('tflite_linear', exported / 'pilot.tflite')
+    part = SalientPilot(kl, Config(SALIENCY_METHOD=method), str(exported / file))
+    for image in FRAMES[:3]:
+        *outputs, overlay = part.run(image)
+        np.testing.assert_allclose(outputs, plain.run(image), atol=1e-5)
+        assert overlay.shape == (120, 160, 3)
+    assert not part.failed
+
+
+def test_exported_map_equals_the_offline_one(exported):
+    """The map built into the .tflite is the map `donkey saliency` draws for the same frame."""
+    from donkey_saliency.methods import get_method
+    from donkey_saliency.tflite import TfLiteModel
+    kl = loaded('linear', sample.MODEL)
+    x = np.stack(FRAMES[:2]).astype(np.float32) / 255
+    _, offline = get_method('vbp')(kl.interpreter.model)([x])
+    model = TfLiteModel(str(exported / 'pilot.saliency.tflite'))
+    model.run([x])
+    np.testing.assert_allclose(model.maps('saliency'), offline, atol=1e-3)
+
+
+def test_maps_follow_the_cars_hot_reload(tmp_path):
+    kl = keras_pilot('linear')
+    part = SalientPilot(kl)
+    first = part.run(FRAMES[0])[2]
+    kl.load(sample.MODEL)  # what the car's model reloader does: kl.interpreter.model is replaced
+    *outputs, after = part.run(FRAMES[0])
+    np.testing.assert_allclose(outputs, kl.run(FRAMES[0]), atol=1e-5)
+    assert part.engine.model is kl.interpreter.model
+    assert np.abs(after.astype(int) - first).mean() > 1  # a new model, a new map
+
+
+def test_every_n_loops_the_map_is_refreshed(tmp_path):
+    kl = loaded('linear', sample.MODEL)
+    part = SalientPilot(kl, Config(SALIENCY_EVERY=3))
+    overlays = [part.run(image)[2] for image in FRAMES]
+    same = [np.array_equal(a, b) for a, b in zip(overlays, overlays[1:])]
+    assert same == [True, True, False, True, True]  # new maps on loops 0 and 3 only
+
+
+def test_a_saliency_failure_is_logged_once_and_the_car_keeps_driving(caplog):
+    kl = loaded('linear', sample.MODEL)
+    part = SalientPilot(kl, Config(SALIENCY_METHOD='no-such-method'))
+    for image in FRAMES:
+        *outputs, overlay = part.run(image)
+        np.testing.assert_allclose(outputs, kl.run(image), atol=1e-5)
+        assert overlay is None
+    assert sum('saliency failed' in r.message for r in caplog.records) == 1
+
+
+def test_threaded_maps_never_hold_up_the_pilot():
+    """A slow method (occlusion: 108 pilot calls a map, after building its graph) in the background: every loop
+    still returns the pilot's own outputs at once, so many loops pass before the first map is ready."""
+    kl = loaded('linear', sample.MODEL)
+    part = SalientPilot(kl, Config(SALIENCY_THREADED=True, SALIENCY_METHOD='occlusion'))
+    loops = 0
+    while part.worker.overlay is None and loops < 100000:
+        image = FRAMES[loops % len(FRAMES)]
+        *outputs, overlay = part.run(image)
+        np.testing.assert_allclose(outputs, kl.run(image), atol=1e-5)
+        loops += 1
+    part.shutdown()
+    assert loops > 5 and part.worker.overlay.shape == (120, 160, 3) and not part.failed
+
+
+def test_the_pi_path_runs_without_tensorflow(exported):
+    """In a process where importing tensorflow fails (as on a Pi with tflite-runtime only), the part drives
+    with the exported .tflite and never imports TensorFlow."""
+    probe = (
+        'import sys\n'
+        'sys.modules["tensorflow"] = None  # import tensorflow now raises ImportError\n'
+        'import numpy as np\n'
+        'from donkey_saliency.quiet import import_donkeycar\n'
+        'dk = import_donkeycar()\n'
+        'from donkey_saliency.part import SalientPilot\n'
+        'cfg = dk.config.Config()\n'
+        'cfg.IMAGE_W, cfg.IMAGE_H, cfg.IMAGE_DEPTH = 160, 120, 3\n'
+        f'path = {str(exported / "pilot.saliency.tflite")!r}\n'
+        'kl = dk.utils.get_model_by_type("tflite_linear", cfg)\n'
+        'kl.load(path)\n'
+        'part = SalientPilot(kl, None, path)\n'
+        'angle, throttle, overlay = part.run(np.full((120, 160, 3), 90, np.uint8))\n'
+        'assert overlay.shape == (120, 160, 3) and not part.failed\n'
+        'assert sys.modules["tensorflow"] is None\n'
+        'print("angle", angle)\n'
+    )
+    env = dict(os.environ)
+    result = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    kl = loaded('linear', sample.MODEL)
+    angle, _ = kl.run(np.full((120, 160, 3), 90, np.uint8))
+    assert float(result.stdout.split('angle')[1]) == pytest.approx(angle, abs=1e-4)
