@@ -80,6 +80,7 @@ def build_parser(prog):
 def options_from(args):
     """Turn parsed arguments into movie.Options, filling the demo's inputs and the default config."""
     from donkey_saliency.movie import Options
+    from donkey_saliency.plan import SETTINGS
     tubs, model, out = args.tub, args.model, args.out
     if args.demo:
         from donkey_saliency import sample
@@ -91,7 +92,7 @@ def options_from(args):
         config = 'config.py'
     return Options(tubs=tubs or [], model=model, out=out or 'saliency.mp4', type=args.type, config=config,
                    method=args.method, output=args.output, layout=args.layout, signed=args.signed,
-                   settings={k: getattr(args, k) for k in ('samples', 'noise', 'steps', 'window', 'stride')},
+                   settings={k: getattr(args, k) for k in SETTINGS},
                    start=args.start, end=args.end, scale=args.scale, fps=args.fps,
                    batch_size=args.batch_size, alpha=args.alpha, user=args.user, pilot=args.pilot,
                    save_maps=args.save_maps, progress=args.progress)
