@@ -57,7 +57,7 @@ class MapMaker:
             cls = pilot.method_class(request.method)
             accepted = inspect.signature(cls.__init__).parameters
             options = {k: v for k, v in settings.items() if k in accepted and v is not None}
-            if cls.per_output:
+            if request.output:
                 options.update(score=scores[request.output], signed=request.signed)
             self.methods.append(cls(pilot.model, **options))
 

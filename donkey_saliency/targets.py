@@ -8,9 +8,6 @@ import numpy as np
 
 from donkey_saliency.quiet import import_donkeycar
 
-OUTPUTS = ('angle', 'throttle')
-
-
 def _bin_values(count, offset, span):
     """The value donkeycar's linear_unbin gives each bin, so expectations use donkeycar's own scale."""
     utils = import_donkeycar().utils

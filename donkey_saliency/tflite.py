@@ -142,7 +142,6 @@ def is_tflite(path):
 
 class TfLiteVBP:
     """VisualBackProp on a plain .tflite pilot, from the intermediate tensors: same call as the Keras methods."""
-    per_output = False
 
     def __init__(self, model):
         self.model = model
@@ -158,7 +157,6 @@ class TfLiteVBP:
 
 class TfLiteOcclusion:
     """Occlusion on a .tflite pilot: nothing but its outputs is needed."""
-    per_output = True
 
     def __init__(self, model, score=None, signed=False, window=24, stride=12):
         from donkey_saliency.numpy_saliency import window_masks

@@ -18,14 +18,12 @@ class SaliencyMethod:
     """Base of all methods: `method(inputs) -> (outputs, maps)` for a batch, inputs in model input order."""
 
     name = ''
-    per_output = False  # True: the map explains one output, chosen by `score`
     samples = 1         # model evaluations per frame; batches are split to keep IMAGES_PER_CALL
 
-    def __init__(self, model, score=None, signed=False, **settings):
+    def __init__(self, model, score=None, signed=False):
         self.model = model
         self.score = score
         self.signed = signed
-        self.settings = settings
         self.geometry = describe(model)
         self.image_index = [id(t) for t in model.inputs].index(id(image_input(model)))
         self._run = self._compile()

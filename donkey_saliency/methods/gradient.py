@@ -49,10 +49,8 @@ def with_hand_written_relu(model):
 class GradientMethod(SaliencyMethod):
     """A method that needs d(score)/d(something): runs on the hand-written-ReLU clone of the pilot."""
 
-    per_output = True
-
-    def __init__(self, model, score=None, signed=False, **settings):
-        super().__init__(with_hand_written_relu(model), score, signed, **settings)
+    def __init__(self, model, score=None, signed=False):
+        super().__init__(with_hand_written_relu(model), score, signed)
 
     def features(self):
         return []

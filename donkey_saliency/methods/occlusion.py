@@ -10,7 +10,6 @@ from donkey_saliency.numpy_saliency import window_masks
 
 class Occlusion(SaliencyMethod):
     name = 'occlusion'
-    per_output = True
 
     def __init__(self, model, score=None, signed=False, window=24, stride=12):
         from donkey_saliency.geometry import image_input
