@@ -99,10 +99,16 @@ class SalientPilot:
         self.loops = 0
         self.failed = False
         self.stateful = type(kl).__name__ in STATEFUL_TYPES
-        self.worker = _Worker(self) if setting(cfg, 'SALIENCY_THREADED') else None
+        self.unsupported = type(kl.interpreter).__name__ == 'TensorRT'
+        if self.unsupported:
+            logger.warning('saliency: TensorRT pilots are not supported; the car drives on its pilot, with no map. '
+                           'Use the Keras or .tflite file of the pilot to see its saliency.')
+        self.worker = _Worker(self) if setting(cfg, 'SALIENCY_THREADED') and not self.unsupported else None
 
     def run(self, img_arr, *other_arr):
         """The pilot's outputs, unchanged, plus the latest overlay (None until the first map)."""
+        if self.unsupported:
+            return tuple(self.kl.run(img_arr, *other_arr)) + (None,)
         due = self.loops % self.every == 0
         self.loops += 1
         if self.worker:

@@ -149,3 +149,13 @@ def test_the_pi_path_runs_without_tensorflow(exported):
     kl = loaded('linear', sample.MODEL)
     angle, _ = kl.run(np.full((120, 160, 3), 90, np.uint8))
     assert float(result.stdout.split('angle')[1]) == pytest.approx(angle, abs=1e-4)
+
+
+def test_a_tensorrt_pilot_gets_a_clear_line_and_no_saliency(caplog):
+    """TensorRT is out of scope: donkeycar's own TensorRT pilot object (no engine can be built here) is
+    recognised, one line says so, and the part will only pass the pilot's outputs through."""
+    from donkeycar.parts.interpreter import TensorRT
+    from donkeycar.parts.keras import KerasLinear
+    part = SalientPilot(KerasLinear(interpreter=TensorRT()), Config(SALIENCY_THREADED=True))
+    assert part.unsupported and part.worker is None and part.engine is None
+    assert sum('TensorRT pilots are not supported' in r.message for r in caplog.records) == 1
