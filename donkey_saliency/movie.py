@@ -192,16 +192,29 @@ def run(options):
         raise UserError(f'no records in range: the tub(s) hold {job.records_available} records '
                         f'and --start is {options.start}')
     loaded = job.batches()
-    first = next(loaded)
-    summary.startup = time.time() - started
-    summary.fps = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
-    writers = job.open_writers(summary.fps)
+    try:
+        first = next(loaded, None)
+        if first is None:
+            raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to render')
+        summary.startup = time.time() - started
+        summary.fps = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
+        summary.frames = _write(job, _chain(first, loaded), job.open_writers(summary.fps), total, options.progress)
+    finally:
+        loaded.close()  # after the threads have stopped: closes the tub
+    summary.skipped = job.reader.skipped
+    summary.seconds = time.time() - started
+    summary.maps = options.save_maps
+    return summary
+
+
+def _write(job, batches, writers, total, progress):
+    """Inference and rendering in two threads, writing on this one; the files are kept only when complete."""
     keep = False
-    infer = _Stage(_chain(first, loaded), job.infer)
+    infer = _Stage(batches, job.infer)
     render = _Stage(infer, job.render)
     infer.start()
     render.start()
-    bar = _progress(total, options.progress)
+    bar = _progress(total, progress)
     try:
         for rendered in render:
             for image in rendered.images:
@@ -212,17 +225,12 @@ def run(options):
         if not writers.video.frames:
             raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to render')
         keep = True
+        return writers.video.frames
     finally:
         render.stop()
         infer.stop()
         bar.close()
         writers.close(keep)
-        loaded.close()
-    summary.frames = writers.video.frames
-    summary.skipped = job.reader.skipped
-    summary.seconds = time.time() - started
-    summary.maps = options.save_maps
-    return summary
 
 
 def _chain(first, rest):

@@ -127,3 +127,13 @@ def test_interrupted_run_leaves_nothing(out_dir):
     assert 'interrupted; no output written' in rest
     assert os.listdir(out_dir) == []
     assert tree_digest(sample.TUB) == before
+
+
+def test_a_tub_with_no_readable_image(out_dir, small_tub, tmp_path):
+    import shutil
+    tub = tmp_path / 'tub'
+    shutil.copytree(small_tub, tub)
+    for image in (tub / 'images').iterdir():
+        image.write_bytes(b'')
+    result = run_cli('--tub', tub, '--model', sample.MODEL, '--out', out_dir / 'v.mp4', '--end', 10)
+    assert_user_error(result, out_dir, 'no readable records', '10 missing or unreadable images')
