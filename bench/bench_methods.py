@@ -25,13 +25,16 @@ def main():
     tf = import_tensorflow()
     pilot, forward = pilot_and_forward(args.model)
     images = np.stack([s.image for s in synthetic.drive(args.frames, seed=1)]).astype(np.float32) / 255
-    bare = frames_per_second(forward, [images])
-    print(f'machine: {machine()}; pilot: {args.model} ({pilot.kind}); batch of {args.frames} frames')
-    print(f'{"bare forward pass":22s} {bare:8.1f} frames/s')
     scores = score_functions(pilot.kind, xp=tf.experimental.numpy)
+    calls = {'bare forward pass': forward}
     for name in METHODS:
         options = dict(score=scores['angle'], signed=True) if per_output(name) else {}
-        rate = frames_per_second(get_method(name)(pilot.model, **options), [images])
+        calls[name] = get_method(name)(pilot.model, **options)
+    rates = frames_per_second(calls, [images], rounds=3)
+    bare = rates.pop('bare forward pass')
+    print(f'machine: {machine()}; pilot: {args.model} ({pilot.kind}); batch of {args.frames} frames')
+    print(f'{"bare forward pass":22s} {bare:8.1f} frames/s')
+    for name, rate in rates.items():
         print(f'{name:22s} {rate:8.1f} frames/s ({bare / rate:.1f}x the forward pass)')
 
 

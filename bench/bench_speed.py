@@ -44,8 +44,8 @@ def main():
     args = parser.parse_args()
     pilot, forward = pilot_and_forward(args.model)
     batch = [np.random.default_rng(0).random((args.batch_size,) + pilot.input_size, dtype=np.float32)]
-    bare = frames_per_second(forward, batch, 10)
-    vbp = frames_per_second(get_method('vbp')(pilot.model), batch, 10)
+    rates = frames_per_second({'bare': forward, 'vbp': get_method('vbp')(pilot.model)}, batch, 5)
+    bare, vbp = rates['bare'], rates['vbp']
     short_peak, _ = run_command(args, '--end', '600')
     peak, result = run_command(args)
     frames = int(re.search(r'wrote (\d+) frames', result.stdout).group(1))

@@ -2,6 +2,7 @@
 import os
 import platform
 import re
+import statistics
 import sys
 import time
 
@@ -34,13 +35,16 @@ def pilot_and_forward(path):
     return pilot, lambda inputs: [o.numpy() for o in graph(inputs)]
 
 
-def frames_per_second(call, inputs, repeats=1):
-    """Best of three timings of `repeats` calls, after a warm-up call; frames = length of the first input."""
-    call(inputs)
-    best = float('inf')
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            call(inputs)
-        best = min(best, time.perf_counter() - start)
-    return repeats * len(inputs[0]) / best
+def frames_per_second(calls, inputs, repeats=1, rounds=7):
+    """{name: frames/s} for several calls on the same inputs, each timed `rounds` times in turn (interleaved, so
+    the machine's ups and downs hit all alike) over `repeats` calls; the median round counts."""
+    timings = {name: [] for name in calls}
+    for call in calls.values():
+        call(inputs)  # warm-up: graphs are built here
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(repeats):
+                call(inputs)
+            timings[name].append(time.perf_counter() - start)
+    return {name: repeats * len(inputs[0]) / statistics.median(times) for name, times in timings.items()}
