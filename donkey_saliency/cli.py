@@ -43,8 +43,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(prog):
     p = _Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder to read (repeat for several tubs)')
-    p.add_argument('--model', metavar='FILE', help='the pilot: a Keras .h5 or .savedmodel saved by donkeycar')
-    p.add_argument('--type', help='pilot type (linear, categorical, inferred); default: read from the model file')
+    p.add_argument('--model', metavar='FILE', help='the pilot: .h5, .savedmodel, .keras or .tflite, as donkeycar saves them')
+    p.add_argument('--type', help='pilot type (linear, categorical, inferred, imu, memory, behavior, localizer, rnn, '
+                   '3d, with tflite_ allowed); default: read from the model file')
     p.add_argument('--config', help='the car\'s config.py (default: ./config.py when present)')
     p.add_argument('--out', help='video to write, .mp4 or .gif (default: saliency.mp4, demo.mp4 with --demo)')
     p.add_argument('--method', default='vbp', help='saliency method: vbp (VisualBackProp, default), gradcam, gradients, '

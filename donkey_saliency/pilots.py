@@ -93,12 +93,13 @@ class Pilot:
 
 
 def check_model_path(path):
-    """Refuse paths that are not a Keras model file before anything heavy is imported."""
+    """Refuse paths that cannot be a pilot before anything heavy is imported."""
     if not os.path.exists(path):
         raise UserError(f'model not found: {path}; pass the pilot file with --model (e.g. models/mypilot.h5)')
     suffix = os.path.splitext(path.rstrip('/'))[1].lower()
     if suffix in ('.trt', '.engine', '.onnx', '.pth', '.pt'):
-        raise UserError(f'{path}: {suffix} pilots are not supported; pass a Keras .h5 or .savedmodel file')
+        raise UserError(f'{path}: {suffix} pilots are not supported; pass a Keras (.h5, .savedmodel, .keras) '
+                        'or .tflite file')
 
 
 def _load_keras(path):
@@ -110,7 +111,7 @@ def _load_keras(path):
     except Exception as exc:  # Keras raises many types for a file that is not a model
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f'cannot load {path} as a Keras model ({first_line}); '
-                        'pass a pilot saved by donkeycar (.h5 or .savedmodel)') from None
+                        'pass a pilot saved by donkeycar (.h5, .savedmodel, .keras or .tflite)') from None
     return dk, interpreter
 
 
