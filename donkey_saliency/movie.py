@@ -50,7 +50,6 @@ class Summary:
     maps: str = None
     fps: float = 0.0
     pilot: str = ''
-    extra: list = field(default_factory=list)
 
     @property
     def rate(self):
@@ -73,13 +72,12 @@ def check(options):
     from donkey_saliency.methods import METHODS
     from donkey_saliency.output import VIDEO_SUFFIXES, check_destination
     from donkey_saliency.pilots import check_model_path
-    from donkey_saliency.tubs import OVERLAY_KEY, check_tub, recorded_keys
+    from donkey_saliency.tubs import OVERLAY_KEY, check_tub
     if not options.tubs:
         raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
-    for tub in options.tubs:
-        check_tub(tub)
+    keys = [check_tub(tub) for tub in options.tubs]
     if not options.model:
-        if not all(OVERLAY_KEY in recorded_keys(tub) for tub in options.tubs):
+        if not all(OVERLAY_KEY in tub_keys for tub_keys in keys):
             raise UserError('no pilot given; pass --model FILE (a .h5, .savedmodel, .keras or .tflite pilot), '
                             f'or a tub recorded on the car with its overlay ({OVERLAY_KEY})')
         if options.save_maps:

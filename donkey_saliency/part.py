@@ -21,9 +21,10 @@ import threading
 
 import numpy as np
 
+from donkey_saliency.tubs import OVERLAY_KEY
+
 logger = logging.getLogger(__name__)
 
-OVERLAY_KEY = 'saliency/image_array'
 STATEFUL_TYPES = ('KerasMemory', 'KerasLSTM', 'Keras3D_CNN')
 DEFAULTS = {'SALIENCY_METHOD': 'vbp', 'SALIENCY_EVERY': 1, 'SALIENCY_ALPHA': 0.5, 'SALIENCY_THREADED': False,
             'SALIENCY_STREAM_PORT': 8891, 'SALIENCY_RECORD': False}
@@ -34,28 +35,23 @@ def setting(cfg, key):
 
 
 class _KerasEngine:
-    """Pilot outputs and map from one call of the compiled graph of a Keras pilot's current model."""
+    """Pilot outputs and map from one call of the compiled graph of a Keras pilot's current model: the offline
+    job's MapMaker, asked for one map (steering, for output-specific methods)."""
 
     def __init__(self, kl, method):
-        from donkey_saliency.methods import get_method, per_output
-        from donkey_saliency.quiet import import_tensorflow
-        from donkey_saliency.targets import score_functions
-        from donkey_saliency.pilots import detect_type
+        from donkey_saliency import plan
+        from donkey_saliency.pilots import Pilot, detect_type
         self.model = kl.interpreter.model
-        options = {}
-        if per_output(method):
-            tf = import_tensorflow()
-            kind = detect_type(self.model) or 'linear'
-            options = dict(score=score_functions(kind, getattr(kl, 'throttle_range', 0.8), tf.experimental.numpy)['angle'],
-                           signed=True)
-        self.method = get_method(method)(self.model, **options)
-        self.signed = per_output(method)
+        (request,), _ = plan.requests(method)
+        self.signed = request.signed
+        self.maker = plan.MapMaker(Pilot(detect_type(self.model) or 'linear', None, kl), [request], {})
 
     def current(self, kl):
         return kl.interpreter.model is self.model
 
     def __call__(self, inputs):
-        return self.method(inputs)
+        outputs, (maps,) = self.maker(inputs)
+        return outputs, maps
 
 
 class _TfLiteEngine:

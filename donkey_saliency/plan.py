@@ -51,7 +51,6 @@ class MapMaker:
     def __init__(self, pilot, chosen, settings):
         from donkey_saliency.targets import score_functions
         scores = score_functions(pilot.kind, getattr(pilot.part, 'throttle_range', 0.8), pilot.array_api)
-        self.chosen = chosen
         self.methods = []
         for request in chosen:
             cls = pilot.method_class(request.method)

@@ -48,14 +48,8 @@ class Skipped:
         return ', '.join(f'{n} {why}' for why, n in self.reasons.items()) if self.reasons else 'none'
 
 
-def recorded_keys(path):
-    """The record keys a tub's manifest lists."""
-    with open(os.path.join(path, 'manifest.json')) as f:
-        return json.loads(f.readline())
-
-
 def check_tub(path):
-    """Raise a UserError unless `path` is a donkeycar v2 tub that can be read as it is."""
+    """The record keys of the donkeycar v2 tub at `path`; a UserError unless it can be read as it is."""
     if not os.path.isdir(path):
         raise UserError(f'tub not found: {path}; pass the folder that holds manifest.json with --tub')
     manifest = os.path.join(path, 'manifest.json')
@@ -79,6 +73,7 @@ def check_tub(path):
         catalog = os.path.join(path, name)
         if not os.path.isfile(catalog):
             raise UserError(f'{path} lists {name} in its manifest but the file is missing; the tub is incomplete')
+    return inputs
 
 
 class TubReader:
