@@ -74,6 +74,8 @@ class TfLiteModel:
         self.input_details = [inputs[name] for name in signature['inputs']]
         self.inputs = [TensorSpec(name, (None,) + tuple(int(v) for v in d['shape'][1:]))
                        for name, d in zip(signature['inputs'], self.input_details)]
+        self.image_index = next(i for i, spec in enumerate(self.inputs) if len(spec.shape) in (4, 5))
+        self.input_size = self.inputs[self.image_index].shape[-3:-1]
         self.layers = []  # no Keras layers: type detection goes by input and output names
         self._batch = None
 
@@ -103,11 +105,11 @@ class TfLiteModel:
         """The conv chain from the image input, read from the graph (only plain files need it)."""
         tensors = {t['index']: t for t in self.interpreter.get_tensor_details()}
         ops = self.interpreter._get_ops_details()
-        image = next(d for d, spec in zip(self.input_details, self.inputs) if len(spec.shape) in (4, 5))
+        image = self.input_details[self.image_index]
         if len(image['shape']) == 5:
             raise UserError(f'{self.path} is a sequence pilot (rnn/3d); as .tflite those are not supported, '
                             'use its Keras file')
-        geometry = Geometry(input_size=tuple(int(v) for v in image['shape'][1:3]))
+        geometry = Geometry(input_size=self.input_size)
         current = image['index']
         while True:
             op = next((o for o in ops if len(o['inputs']) and o['inputs'][0] == current), None)
@@ -161,12 +163,11 @@ class TfLiteOcclusion:
     def __init__(self, model, score=None, signed=False, window=24, stride=12):
         from donkey_saliency.numpy_saliency import window_masks
         self.model, self.score, self.signed = model, score, signed
-        self.masks = window_masks(model.geometry.input_size, int(window), int(stride))
+        self.masks = window_masks(model.input_size, int(window), int(stride))
 
     def __call__(self, inputs):
         from donkey_saliency.numpy_saliency import occlusion
-        index = next(i for i, spec in enumerate(self.model.inputs) if len(spec.shape) == 4)
-        return occlusion(self.model.run, self.score, inputs, index, self.masks, self.signed)
+        return occlusion(self.model.run, self.score, inputs, self.model.image_index, self.masks, self.signed)
 
 
 TFLITE_METHODS = {'vbp': TfLiteVBP, 'occlusion': TfLiteOcclusion}

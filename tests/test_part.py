@@ -159,3 +159,14 @@ def test_a_tensorrt_pilot_gets_a_clear_line_and_no_saliency(caplog):
     part = SalientPilot(KerasLinear(interpreter=TensorRT()), Config(SALIENCY_THREADED=True))
     assert part.unsupported and part.worker is None and part.engine is None
     assert sum('TensorRT pilots are not supported' in r.message for r in caplog.records) == 1
+
+
+def test_occlusion_reads_a_twin_like_the_plain_file(exported):
+    """Occlusion needs only the outputs: on the exported twin it equals occlusion on the plain .tflite."""
+    from donkey_saliency.targets import score_functions
+    from donkey_saliency.tflite import TfLiteModel, TfLiteOcclusion
+    x = [np.stack(FRAMES[:2]).astype(np.float32) / 255]
+    score = score_functions('linear')['angle']
+    twin = TfLiteOcclusion(TfLiteModel(str(exported / 'pilot.saliency.tflite')), score=score, signed=True)(x)[1]
+    plain = TfLiteOcclusion(TfLiteModel(str(exported / 'pilot.tflite')), score=score, signed=True)(x)[1]
+    np.testing.assert_allclose(twin, plain, atol=2e-3)
