@@ -16,34 +16,29 @@ MAP_OUTPUTS = (VBP_OUTPUT, GRADCAM_OUTPUT)
 
 def export(pilot, out_path, gradcam=False):
     """Write the exported file for a loaded Keras pilot; returns the names of its outputs."""
-    from donkey_saliency.methods import get_method
+    from donkey_saliency import plan
     from donkey_saliency.output import AtomicFile
     from donkey_saliency.quiet import import_tensorflow
-    from donkey_saliency.targets import score_functions
     tf = import_tensorflow()
     if pilot.tflite:
         raise UserError(f'{pilot.path} is already a .tflite file; export needs the Keras pilot (.h5, .savedmodel, .keras)')
     model = pilot.model
-    vbp = get_method('vbp')(model)
-    gradcam_method = None
+    chosen = {VBP_OUTPUT: plan.MapRequest('vbp')}
     if gradcam:
-        score = score_functions(pilot.kind, getattr(pilot.part, 'throttle_range', 0.8), tf.experimental.numpy)
-        gradcam_method = get_method('gradcam')(model, score=score['angle'], signed=True)
+        chosen[GRADCAM_OUTPUT] = plan.MapRequest('gradcam', 'angle', signed=True)
+    methods = dict(zip(chosen, plan.MapMaker(pilot, list(chosen.values()), {}).methods))
     names = [t.name.split(':')[0] for t in model.inputs]
     signature = [tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32, name=name)
                  for t, name in zip(model.inputs, names)]
 
     def serve(*inputs):
-        outputs, raw = vbp.attribute(list(inputs))
-        result = dict(zip(model.output_names, outputs))
-        result[VBP_OUTPUT] = vbp.finish(raw)
-        if gradcam_method:
-            _, raw = gradcam_method.attribute(list(inputs))
-            result[GRADCAM_OUTPUT] = gradcam_method.finish(raw)
+        attributed = {output: method.attribute(list(inputs)) for output, method in methods.items()}
+        result = dict(zip(model.output_names, attributed[VBP_OUTPUT][0]))  # the pilot's outputs
+        result.update({output: methods[output].finish(raw) for output, (_, raw) in attributed.items()})
         return result
 
     module = tf.Module()
-    module.models = [m.extended for m in (vbp, gradcam_method) if m]  # tracks every weight the graph reads
+    module.models = [method.extended for method in methods.values()]  # tracks every weight the graph reads
     module.serve = tf.function(serve, input_signature=signature)
     with tempfile.TemporaryDirectory() as folder:  # a SavedModel carries the named serving_default signature
         tf.saved_model.save(module, folder, signatures={'serving_default': module.serve.get_concrete_function()})
@@ -61,4 +56,4 @@ def export(pilot, out_path, gradcam=False):
         target.commit()
     finally:
         target.discard()
-    return list(model.output_names) + [VBP_OUTPUT] + ([GRADCAM_OUTPUT] if gradcam else [])
+    return list(model.output_names) + list(methods)
