@@ -16,10 +16,11 @@ import numpy as np
 
 from common import machine
 
-from donkey_saliency import carconfig, sample, synthetic
-from donkey_saliency.export import export
+from donkey_saliency import sample, synthetic
+from donkey_saliency.core import carconfig
+from donkey_saliency.car.export import export
 from donkey_saliency.part import SalientPilot
-from donkey_saliency.pilots import load_pilot
+from donkey_saliency.core.pilot import load_pilot
 from donkey_saliency.quiet import import_donkeycar
 
 

@@ -12,9 +12,9 @@ import numpy as np
 from common import frames_per_second, machine, pilot_and_forward
 
 from donkey_saliency import sample, synthetic
-from donkey_saliency.methods import METHODS, get_method, per_output
+from donkey_saliency.core.methods import METHODS
 from donkey_saliency.quiet import import_tensorflow
-from donkey_saliency.targets import score_functions
+from donkey_saliency.core.scores import score_functions
 
 
 def main():
@@ -27,9 +27,8 @@ def main():
     images = np.stack([s.image for s in synthetic.drive(args.frames, seed=1)]).astype(np.float32) / 255
     scores = score_functions(pilot.kind, xp=tf.experimental.numpy)
     calls = {'bare forward pass': forward}
-    for name in METHODS:
-        options = dict(score=scores['angle'], signed=True) if per_output(name) else {}
-        calls[name] = get_method(name)(pilot.model, **options)
+    for name, method in METHODS.items():
+        calls[name] = method.create(pilot.model, scores['angle'], signed=True)
     rates = frames_per_second(calls, [images], rounds=3)
     bare = rates.pop('bare forward pass')
     print(f'machine: {machine()}; pilot: {args.model} ({pilot.kind}); batch of {args.frames} frames')

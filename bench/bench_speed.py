@@ -20,7 +20,7 @@ import numpy as np
 from common import ROOT, frames_per_second, machine, pilot_and_forward
 
 from donkey_saliency import sample
-from donkey_saliency.methods import get_method
+from donkey_saliency.core.methods import METHODS
 
 SHARED_TUB = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'shimoda_realcar_v2', 'data')
 
@@ -44,7 +44,7 @@ def main():
     args = parser.parse_args()
     pilot, forward = pilot_and_forward(args.model)
     batch = [np.random.default_rng(0).random((args.batch_size,) + pilot.input_size, dtype=np.float32)]
-    rates = frames_per_second({'bare': forward, 'vbp': get_method('vbp')(pilot.model)}, batch, 5)
+    rates = frames_per_second({'bare': forward, 'vbp': METHODS['vbp'].create(pilot.model)}, batch, 5)
     bare, vbp = rates['bare'], rates['vbp']
     short_peak, _ = run_command(args, '--end', '600')
     peak, result = run_command(args)

@@ -9,8 +9,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from donkey_saliency import carconfig  # noqa: E402
-from donkey_saliency.pilots import load_pilot  # noqa: E402
+from donkey_saliency.core import carconfig  # noqa: E402
+from donkey_saliency.core.pilot import load_pilot  # noqa: E402
 from donkey_saliency.quiet import import_tensorflow  # noqa: E402
 
 

@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 
+from donkey_saliency.core import methods
 from donkey_saliency.errors import UserError
 
 DESCRIPTION = """\
@@ -22,11 +23,9 @@ examples:
   donkey saliency --demo          (the bundled sample tub and pilot)
   donkey saliency export --model models/pilot.h5   (a .tflite with the map built in, for the car)
 
-Methods: vbp shows what drives the pilot's convolution features (one map for steering and throttle, cheapest);
-gradcam, gradients, smoothgrad and integrated-gradients explain one output, signed for steering (red pushes
-right, blue pushes left); occlusion hides windows of the frame and needs nothing but the pilot's outputs.
+Maps that explain one output are signed for steering (red pushes right, blue pushes left).
 Pilots: Keras .h5, .savedmodel and .keras files of every donkeycar type (linear, categorical, inferred, imu,
-memory, behavior, localizer, rnn, 3d); the inputs beyond the image come from the records.
+memory, behavior, localizer, rnn, 3d), and .tflite files; the inputs beyond the image come from the records.
 
 The car's config.py (and its myconfig.py) is optional: with it, the pilot sees frames through the car's
 TRANSFORMATIONS and the video runs at DRIVE_LOOP_HZ; without it, ./config.py is used when present, else the
@@ -40,16 +39,26 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f'{message} (see {self.prog} --help)')
 
 
+def methods_help():
+    """The methods part of --help, from the registry."""
+    lines = ['methods (--method):']
+    for m in methods.METHODS.values():
+        files = 'Keras or .tflite pilots' if m.tflite else 'Keras pilots'
+        lines.append(f'  {m.name:21s} {m.answers} ({"one output, " if m.per_output else ""}{files})')
+    return '\n'.join(lines)
+
+
 def build_parser(prog):
-    p = _Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog=prog, description=DESCRIPTION, epilog=methods_help() + '\n\n' + EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder to read (repeat for several tubs)')
     p.add_argument('--model', metavar='FILE', help='the pilot: .h5, .savedmodel, .keras or .tflite, as donkeycar saves them')
     p.add_argument('--type', help='pilot type (linear, categorical, inferred, imu, memory, behavior, localizer, rnn, '
                    '3d, with tflite_ allowed); default: read from the model file')
     p.add_argument('--config', help='the car\'s config.py (default: ./config.py when present)')
     p.add_argument('--out', help='video to write, .mp4 or .gif (default: saliency.mp4, demo.mp4 with --demo)')
-    p.add_argument('--method', default='vbp', help='saliency method: vbp (VisualBackProp, default), gradcam, gradients, '
-                   'smoothgrad, integrated-gradients, occlusion (see below)')
+    p.add_argument('--method', default='vbp', help=f'saliency method: {", ".join(methods.METHODS)} (default vbp; '
+                   'see below)')
     p.add_argument('--output', default='angle', help='what an output-specific method explains: angle (default), '
                    'throttle, or all (one panel each)')
     p.add_argument('--layout', default='overlay', help='overlay (default): the map over the camera frame; panels: '
@@ -58,11 +67,9 @@ def build_parser(prog):
     sign.add_argument('--signed', dest='signed', action='store_true', default=None,
                       help='signed maps for every output (default: steering signed, throttle unsigned)')
     sign.add_argument('--unsigned', dest='signed', action='store_false', help='unsigned maps for every output')
-    p.add_argument('--samples', type=int, metavar='N', help='smoothgrad: noisy samples per frame (default 25)')
-    p.add_argument('--noise', type=float, metavar='S', help='smoothgrad: noise std-dev, image range 0..1 (default 0.15)')
-    p.add_argument('--steps', type=int, metavar='N', help='integrated-gradients: steps from black (default 32)')
-    p.add_argument('--window', type=int, metavar='PX', help='occlusion: window size in pixels (default 24)')
-    p.add_argument('--stride', type=int, metavar='PX', help='occlusion: window step in pixels (default 12)')
+    for name, (setting, users) in methods.all_settings().items():
+        p.add_argument(f'--{name}', metavar=setting.metavar,
+                       help=f'{", ".join(users)}: {setting.help} (default {setting.default})')
     p.add_argument('--start', type=int, default=0, metavar='N', help='first record to show, counted from 0 (default 0)')
     p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record; -1 = to the end (default)')
     p.add_argument('--scale', type=int, default=2, help='enlarge the camera frame this many times (default 2)')
@@ -79,9 +86,8 @@ def build_parser(prog):
 
 
 def options_from(args):
-    """Turn parsed arguments into movie.Options, filling the demo's inputs and the default config."""
-    from donkey_saliency.movie import Options
-    from donkey_saliency.plan import SETTINGS
+    """Turn parsed arguments into video.Options, filling the demo's inputs and the default config."""
+    from donkey_saliency.offline.video import Options
     tubs, model, out = args.tub, args.model, args.out
     if args.demo:
         from donkey_saliency import sample
@@ -92,8 +98,8 @@ def options_from(args):
     if config is None and not args.demo and os.path.isfile('config.py'):
         config = 'config.py'
     return Options(tubs=tubs or [], model=model, out=out or 'saliency.mp4', type=args.type, config=config,
-                   method=args.method, output=args.output, layout=args.layout, signed=args.signed,
-                   settings={k: getattr(args, k) for k in SETTINGS},
+                   method=args.method, target=args.output, layout=args.layout, signed=args.signed,
+                   settings={k: getattr(args, k) for k in methods.all_settings()},
                    start=args.start, end=args.end, scale=args.scale, fps=args.fps,
                    batch_size=args.batch_size, alpha=args.alpha, user=args.user, pilot=args.pilot,
                    save_maps=args.save_maps, progress=args.progress)
@@ -120,10 +126,10 @@ def build_export_parser(prog):
 def run_export(argv, prog):
     """`donkey saliency export ...`: returns the lines to print."""
     args = build_export_parser(prog).parse_args(argv)
-    from donkey_saliency import carconfig
-    from donkey_saliency.export import export
-    from donkey_saliency.output import check_destination
-    from donkey_saliency.pilots import check_model_path, load_pilot
+    from donkey_saliency.core import carconfig
+    from donkey_saliency.car.export import export
+    from donkey_saliency.offline.writers import check_destination
+    from donkey_saliency.core.pilot import check_model_path, load_pilot
     out = args.out or os.path.splitext(args.model.rstrip('/'))[0] + '.saliency.tflite'
     check_model_path(args.model)
     check_destination(out, ('.tflite',))
@@ -140,7 +146,7 @@ def main(argv=None, prog='donkey saliency'):
             lines = run_export(argv[1:], prog)
         else:
             args = build_parser(prog).parse_args(argv)
-            from donkey_saliency.movie import run
+            from donkey_saliency.offline.video import run
             lines = run(options_from(args)).lines()
     except UserError as exc:
         print(f'{prog}: error: {exc}', file=sys.stderr)

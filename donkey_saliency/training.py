@@ -20,7 +20,7 @@ def train(kind, tub_path, model_path, epochs=10, seed=0, batch_size=32):
     from donkeycar.parts.tub_v2 import Tub
     from donkeycar.pipeline.types import TubRecord
     from donkeycar.utils import get_model_by_type, normalize_image
-    from donkey_saliency import carconfig
+    from donkey_saliency.core import carconfig
 
     tf.keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()

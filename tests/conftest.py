@@ -49,7 +49,7 @@ def keras_pilot(kind, **cfg_values):
     In the Keras 3 environment (no donkeycar: upstream's stack) the tests that need one are skipped there; they
     run in the main environment."""
     pytest.importorskip('donkeycar')
-    from donkey_saliency import carconfig
+    from donkey_saliency.core import carconfig
     from donkeycar.utils import get_model_by_type
     cfg, _ = carconfig.load(None)
     for key, value in cfg_values.items():
@@ -60,6 +60,7 @@ def keras_pilot(kind, **cfg_values):
 @pytest.fixture(scope='session')
 def small_tub(tmp_path_factory):
     """40 records of the synthetic road at 50 Hz."""
+    pytest.importorskip('donkeycar')  # tubs are written with donkeycar's Tub
     return synthetic.write_tub(tmp_path_factory.mktemp('tubs') / 'small', synthetic.drive(40, seed=1), hz=50.0)
 
 

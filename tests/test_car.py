@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from donkey_saliency import carconfig, sample
+from donkey_saliency import sample
+from donkey_saliency.core import carconfig
 
 LOOPS = 200
 CHROMIUM = shutil.which('chromium')

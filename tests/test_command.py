@@ -57,8 +57,8 @@ def test_saved_maps_match_the_pilot_and_the_records(small_tub, sample_pilot_path
     assert saved['maps'].min() >= 0 and saved['maps'].max() <= 1
     assert np.allclose(saved['maps'].max(axis=(1, 2)), 1.0)
     assert saved['index'].tolist() == list(range(10, 30))
-    from donkey_saliency import carconfig
-    from donkey_saliency.pilots import load_pilot
+    from donkey_saliency.core import carconfig
+    from donkey_saliency.core.pilot import load_pilot
     cfg, _ = carconfig.load(None)
     pilot = load_pilot(str(sample_pilot_path), None, cfg)
     for position, image in zip((0, 19), camera_frames(small_tub, (10, 29))):
@@ -104,7 +104,7 @@ def test_car_transformations_are_what_the_pilot_sees(small_tub, sample_pilot_pat
     saved = np.load(maps_file)
     from donkeycar.parts.image_transformations import ImageTransformations
     import donkeycar
-    from donkey_saliency.pilots import load_pilot
+    from donkey_saliency.core.pilot import load_pilot
     cfg = donkeycar.load_config(str(car / 'config.py'))
     pilot = load_pilot(str(sample_pilot_path), None, cfg)
     crop = ImageTransformations(cfg, 'TRANSFORMATIONS')

@@ -3,24 +3,22 @@ import numpy as np
 import pytest
 
 from conftest import keras_pilot
-from donkey_saliency import carconfig, sample, synthetic
-from donkey_saliency.methods import METHODS, get_method, per_output
-from donkey_saliency.pilots import load_pilot
+from donkey_saliency import sample, synthetic
+from donkey_saliency.core import carconfig
+from donkey_saliency.core.methods import METHODS
+from donkey_saliency.core.pilot import load_pilot
 from donkey_saliency.quiet import import_tensorflow
-from donkey_saliency.targets import score_functions
+from donkey_saliency.core.scores import score_functions
 
 tf = import_tensorflow()
 layers = tf.keras.layers
-PER_OUTPUT = [name for name in METHODS if per_output(name)]
+PER_OUTPUT = [name for name, m in METHODS.items() if m.per_output]
 SETTINGS = {'smoothgrad': {'samples': 16}, 'integrated-gradients': {'steps': 16}, 'occlusion': {'window': 11, 'stride': 11}}
 
 
 def make(name, model, output='angle', signed=True, kind='linear', settings=SETTINGS):
-    cls = get_method(name)
-    if not per_output(name):
-        return cls(model)
-    return cls(model, score=score_functions(kind, xp=tf.experimental.numpy)[output], signed=signed,
-               **settings.get(name, {}))
+    score = score_functions(kind, xp=tf.experimental.numpy)[output]
+    return METHODS[name].create(model, score, signed, **settings.get(name, {}))
 
 
 def region_model(region):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import keras_pilot
-from donkey_saliency import carconfig, sample, synthetic
+from donkey_saliency import sample, synthetic
+from donkey_saliency.core import carconfig
 from donkey_saliency.part import SalientPilot
 
 FRAMES = [s.image for s in synthetic.drive(6, seed=21)]
@@ -30,8 +31,8 @@ def loaded(kind, path):
 
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
-    from donkey_saliency.export import export
-    from donkey_saliency.pilots import load_pilot
+    from donkey_saliency.car.export import export
+    from donkey_saliency.core.pilot import load_pilot
     folder = tmp_path_factory.mktemp('exported')
     cfg, _ = carconfig.load(None)
     pilot = load_pilot(sample.MODEL, None, cfg)
@@ -68,11 +69,11 @@ def test_tflite_outputs_equal_the_plain_tflite_pilot(exported, file, method):
 
 def test_exported_map_equals_the_offline_one(exported):
     """The map built into the .tflite is the map `donkey saliency` draws for the same frame."""
-    from donkey_saliency.methods import get_method
-    from donkey_saliency.tflite import TfLiteModel
+    from donkey_saliency.core.methods import METHODS
+    from donkey_saliency.core.tflite import TfLiteModel
     kl = loaded('linear', sample.MODEL)
     x = np.stack(FRAMES[:2]).astype(np.float32) / 255
-    _, offline = get_method('vbp')(kl.interpreter.model)([x])
+    _, offline = METHODS['vbp'].create(kl.interpreter.model)([x])
     model = TfLiteModel(str(exported / 'pilot.saliency.tflite'))
     model.run([x])
     np.testing.assert_allclose(model.maps('saliency'), offline, atol=1e-3)
@@ -98,13 +99,26 @@ def test_every_n_loops_the_map_is_refreshed(tmp_path):
 
 
 def test_a_saliency_failure_is_logged_once_and_the_car_keeps_driving(caplog):
+    """The car's hot reload brings a pilot no map can be made of (no conv layer): the loop keeps the pilot's own
+    outputs, the old overlay is dropped rather than shown as the new pilot's, one line is logged, and the
+    engine is not rebuilt on every loop; a later reload to a CNN brings the maps back."""
+    from donkey_saliency.quiet import import_tensorflow
+    layers = import_tensorflow().keras.layers
     kl = loaded('linear', sample.MODEL)
-    part = SalientPilot(kl, Config(SALIENCY_METHOD='no-such-method'))
+    part = SalientPilot(kl)
+    assert part.run(FRAMES[0])[2] is not None
+    image_in = layers.Input((120, 160, 3), name='img_in')
+    flat = layers.Flatten()(image_in)
+    cnn = kl.interpreter.model
+    kl.interpreter.model = import_tensorflow().keras.Model(
+        image_in, [layers.Dense(1, name='n_outputs0')(flat), layers.Dense(1, name='n_outputs1')(flat)])
     for image in FRAMES:
         *outputs, overlay = part.run(image)
         np.testing.assert_allclose(outputs, kl.run(image), atol=1e-5)
-        assert overlay is None
+        assert overlay is None and part.engine is None and part.built_for is kl.interpreter.model
     assert sum('saliency failed' in r.message for r in caplog.records) == 1
+    kl.interpreter.model = cnn
+    assert part.run(FRAMES[0])[2] is not None and part.engine.model is cnn
 
 
 def test_threaded_maps_never_hold_up_the_pilot():
@@ -163,10 +177,10 @@ def test_a_tensorrt_pilot_gets_a_clear_line_and_no_saliency(caplog):
 
 def test_occlusion_reads_a_twin_like_the_plain_file(exported):
     """Occlusion needs only the outputs: on the exported twin it equals occlusion on the plain .tflite."""
-    from donkey_saliency.targets import score_functions
-    from donkey_saliency.tflite import TfLiteModel, TfLiteOcclusion
+    from donkey_saliency.core.engine import Engine, MapRequest
+    from donkey_saliency.core.pilot import load_pilot
     x = [np.stack(FRAMES[:2]).astype(np.float32) / 255]
-    score = score_functions('linear')['angle']
-    twin = TfLiteOcclusion(TfLiteModel(str(exported / 'pilot.saliency.tflite')), score=score, signed=True)(x)[1]
-    plain = TfLiteOcclusion(TfLiteModel(str(exported / 'pilot.tflite')), score=score, signed=True)(x)[1]
+    request = MapRequest('occlusion', 'angle', signed=True)
+    (twin,) = Engine(load_pilot(str(exported / 'pilot.saliency.tflite')), [request])(x)[1]
+    (plain,) = Engine(load_pilot(str(exported / 'pilot.tflite')), [request])(x)[1]
     np.testing.assert_allclose(twin, plain, atol=2e-3)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from donkey_saliency import render
+from donkey_saliency.offline import draw as render
 
 
 def luminance(rgb):

@@ -5,9 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from donkey_saliency import carconfig, sample, synthetic
-from donkey_saliency.methods import get_method
-from donkey_saliency.pilots import load_pilot
+from donkey_saliency import sample, synthetic
+from donkey_saliency.core import carconfig
+from donkey_saliency.core.methods import METHODS
+from donkey_saliency.core.pilot import load_pilot
 
 COUNT = 400
 SEED = 2026  # scripts/make_sample.py
@@ -44,8 +45,7 @@ def test_sample_pilot_steers_by_the_lines(scenes, pilot):
 
 def test_vbp_looks_at_the_lines_not_at_the_distractors(scenes, pilot):
     """The distractors are random and carry no information; a pilot that learned the road ignores them."""
-    method = get_method('vbp')(pilot.model)
-    _, maps = method([sample_images(range(COUNT)).astype(np.float32) / 255])
+    _, maps = METHODS['vbp'].create(pilot.model)([sample_images(range(COUNT)).astype(np.float32) / 255])
     on_lines = np.array([m[s.lines].mean() for s, m in zip(scenes, maps)])
     on_shapes = np.array([m[s.distractors].mean() for s, m in zip(scenes, maps)])
     background = np.array([m[~s.lines & ~s.distractors].mean() for s, m in zip(scenes, maps)])
@@ -54,13 +54,30 @@ def test_vbp_looks_at_the_lines_not_at_the_distractors(scenes, pilot):
     assert np.median(on_lines / background) > 5
 
 
-def test_the_script_reproduces_the_bundled_pilot(tmp_path):
-    """Training again with the script's settings gives the same pilot (seeds fixed, deterministic ops)."""
+def lines_to_distractors(model, scenes, images):
+    """Median over frames of the VBP map's mean on the lane lines over its mean on the distractors."""
+    _, maps = METHODS['vbp'].create(model)([images.astype(np.float32) / 255])
+    return np.median([m[s.lines].mean() / m[s.distractors].mean() for s, m in zip(scenes, maps)])
+
+
+def test_the_script_reproduces_the_bundled_pilot(tmp_path, scenes):
+    """Training again with the script's settings gives a pilot that behaves like the bundled one.
+
+    TensorFlow promises no bit-identical training across machines and builds, so this asserts what the claim
+    means, with a tolerance set by measurement: the same script and seed on two machines of the same kind gave
+    pilots 0.008 apart in steering and 0.009 in throttle (largest over these 20 frames), while seeds 1 and 2 on
+    one machine gave 0.10 and 0.15 (steering correlation with the bundled pilot 0.997 and 0.996, against 1.0000).
+    So: within 0.03 of the bundled outputs, steering correlation above 0.999, and maps on the lines.
+    """
     from donkey_saliency import training
     tub = synthetic.write_tub(tmp_path / 'tub', synthetic.drive(COUNT, seed=SEED), hz=1000)
     retrained, _ = training.train('linear', tub, tmp_path / 'pilot.h5', epochs=15, seed=0)
-    cfg, _ = carconfig.load(None)
-    bundled = load_pilot(sample.MODEL, None, cfg)
-    x = sample_images(range(0, COUNT, 20)).astype(np.float32) / 255
-    np.testing.assert_allclose(retrained.interpreter.model(x, training=False)[0],
-                               bundled.model(x, training=False)[0], atol=2e-3)
+    bundled = load_pilot(sample.MODEL)
+    frames = range(0, COUNT, 20)
+    x = sample_images(frames).astype(np.float32) / 255
+    ours = np.concatenate([o.numpy() for o in retrained.interpreter.model(x, training=False)], axis=1)
+    theirs = np.concatenate([o.numpy() for o in bundled.model(x, training=False)], axis=1)
+    np.testing.assert_allclose(ours, theirs, atol=0.03)
+    assert np.corrcoef(ours[:, 0], theirs[:, 0])[0, 1] > 0.999
+    chosen = [scenes[i] for i in frames]
+    assert lines_to_distractors(retrained.interpreter.model, chosen, sample_images(frames)) > 10

@@ -3,12 +3,14 @@ import numpy as np
 import pytest
 
 from conftest import SHARED, keras_pilot, read_video, run_cli
-from donkey_saliency import carconfig, sample, synthetic
-from donkey_saliency.methods import get_method
-from donkey_saliency.pilots import load_pilot
+from donkey_saliency import sample, synthetic
+from donkey_saliency.core import carconfig
+from donkey_saliency.core.engine import Engine, MapRequest
+from donkey_saliency.core.methods import METHODS
+from donkey_saliency.core.pilot import load_pilot
 from donkey_saliency.quiet import import_tensorflow
-from donkey_saliency.targets import score_functions
-from donkey_saliency.tflite import TfLiteModel, TfLiteOcclusion, TfLiteVBP, solve_axis
+from donkey_saliency.core.scores import score_functions
+from donkey_saliency.core.tflite import TfLiteModel, solve_axis
 
 tf = import_tensorflow()
 
@@ -31,25 +33,25 @@ def scenes_batch():
 
 def test_geometry_read_from_the_graph_matches_the_keras_one(converted):
     pilot, path = converted
-    keras_layers = get_method('vbp')(pilot.model).geometry.layers
+    keras_layers = METHODS['vbp'].create(pilot.model).geometry.layers
     tflite_layers = TfLiteModel(str(path)).geometry.layers
     assert [(l.rows, l.cols) for l in tflite_layers] == [(l.rows, l.cols) for l in keras_layers]
 
 
 def test_vbp_from_tflite_equals_vbp_in_the_keras_graph(converted, scenes_batch):
     pilot, path = converted
-    keras_outputs, keras_maps = get_method('vbp')(pilot.model)([scenes_batch])
-    outputs, maps = TfLiteVBP(TfLiteModel(str(path)))([scenes_batch])
+    keras_outputs, keras_maps = METHODS['vbp'].create(pilot.model)([scenes_batch])
+    outputs, (maps,) = Engine(load_pilot(str(path)), [MapRequest('vbp')])([scenes_batch])
     np.testing.assert_allclose(outputs[0], keras_outputs[0], atol=1e-4)
     np.testing.assert_allclose(maps, keras_maps, atol=1e-3)
 
 
 def test_occlusion_on_tflite_equals_occlusion_in_the_keras_graph(converted, scenes_batch):
     pilot, path = converted
-    keras = get_method('occlusion')(pilot.model, score=score_functions('linear', xp=tf.experimental.numpy)['angle'],
-                                    signed=True)
-    lite = TfLiteOcclusion(TfLiteModel(str(path)), score=score_functions('linear')['angle'], signed=True)
-    np.testing.assert_allclose(lite([scenes_batch[:2]])[1], keras([scenes_batch[:2]])[1], atol=2e-3)
+    keras = METHODS['occlusion'].create(pilot.model, score_functions('linear', xp=tf.experimental.numpy)['angle'],
+                                        signed=True)
+    lite = Engine(load_pilot(str(path)), [MapRequest('occlusion', 'angle', signed=True)])
+    np.testing.assert_allclose(lite([scenes_batch[:2]])[1][0], keras([scenes_batch[:2]])[1], atol=2e-3)
 
 
 def test_command_on_a_tflite_pilot(converted, small_tub, tmp_path):
@@ -68,7 +70,7 @@ def test_gradient_methods_are_refused_naming_what_works(converted, small_tub, tm
     _, path = converted
     result = run_cli('--tub', small_tub, '--model', path, '--method', method, '--out', tmp_path / 'v.mp4')
     assert result.returncode == 2 and 'Traceback' not in result.stderr
-    assert 'vbp and occlusion work' in result.stderr
+    assert 'it answers vbp, occlusion; pass the Keras file' in result.stderr
     assert not (tmp_path / 'v.mp4').exists()
 
 

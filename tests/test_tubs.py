@@ -7,7 +7,7 @@ import pytest
 
 from conftest import tree_digest
 from donkey_saliency.errors import UserError
-from donkey_saliency.tubs import TubReader, check_tub, frame_batches
+from donkey_saliency.offline.tubs import TubReader, check_tub, frame_batches
 
 
 @pytest.fixture

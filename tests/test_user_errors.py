@@ -97,12 +97,14 @@ def test_pilot_that_takes_another_image_size(out_dir, small_tub, odd_pilots):
     (['--batch-size', '0'], '--batch-size'),
     (['--start', '100'], 'no records in range'),
     (['--start', '5', '--end', '5'], 'empty range'),
-    (['--method', 'magic'], 'unknown --method'),
+    (['--method', 'magic'], "unknown method 'magic'; choose one of vbp, gradcam"),
     (['--config', '{out}/config.py'], 'car config not found'),
     (['--save-maps', '{out}/maps.txt'], '.npz'),
     (['--save-maps', '{out}/v.mp4'], 'same file'),
     (['--frobnicate'], 'unrecognized arguments'),
     (['--scale', 'two'], 'invalid int value'),
+    (['--method', 'occlusion', '--window', '0'], '--window must be positive'),
+    (['--method', 'smoothgrad', '--samples', 'two'], '--samples takes a whole number'),
 ])
 def test_bad_flags(out_dir, small_tub, flags, phrase):
     flags = [f.format(out=out_dir) for f in flags]

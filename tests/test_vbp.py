@@ -4,8 +4,8 @@ import pytest
 
 from conftest import keras_pilot
 from donkey_saliency.errors import UserError
-from donkey_saliency.geometry import describe
-from donkey_saliency.methods import get_method
+from donkey_saliency.core.geometry import describe
+from donkey_saliency.core.methods import METHODS
 from donkey_saliency.quiet import import_tensorflow
 import vbp_reference
 
@@ -40,7 +40,7 @@ def reference_steps(geometry):
 
 
 def check_against_reference(model, frames=3):
-    method = get_method('vbp')(model)
+    method = METHODS['vbp'].create(model)
     shape = tuple(model.inputs[0].shape[1:])
     x = np.random.default_rng(3).random((frames,) + shape, dtype=np.float32)
     outputs, maps = method([x])
@@ -138,7 +138,7 @@ def test_a_model_without_convolutions_is_refused():
 
 
 def test_batches_of_any_size_share_one_graph():
-    method = get_method('vbp')(keras_pilot('linear').interpreter.model)
+    method = METHODS['vbp'].create(keras_pilot('linear').interpreter.model)
     x = np.random.default_rng(0).random((5, 120, 160, 3), dtype=np.float32)
     _, maps_5 = method([x])
     _, maps_2 = method([x[:2]])

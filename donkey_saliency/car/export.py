@@ -7,33 +7,29 @@ outputs keep the Keras names, so donkeycar's own TFLite part can drive with the 
 """
 import tempfile
 
+from donkey_saliency import keys
 from donkey_saliency.errors import UserError
-
-VBP_OUTPUT = 'saliency'
-GRADCAM_OUTPUT = 'saliency_gradcam_angle'
-MAP_OUTPUTS = (VBP_OUTPUT, GRADCAM_OUTPUT)
 
 
 def export(pilot, out_path, gradcam=False):
     """Write the exported file for a loaded Keras pilot; returns the names of its outputs."""
-    from donkey_saliency import plan
-    from donkey_saliency.output import AtomicFile
+    from donkey_saliency.core.engine import EXPORTABLE, Engine
+    from donkey_saliency.offline.writers import AtomicFile
     from donkey_saliency.quiet import import_tensorflow
     tf = import_tensorflow()
     if pilot.tflite:
         raise UserError(f'{pilot.path} is already a .tflite file; export needs the Keras pilot (.h5, .savedmodel, .keras)')
     model = pilot.model
-    chosen = {VBP_OUTPUT: plan.MapRequest('vbp')}
-    if gradcam:
-        chosen[GRADCAM_OUTPUT] = plan.MapRequest('gradcam', 'angle', signed=True)
-    methods = dict(zip(chosen, plan.MapMaker(pilot, list(chosen.values()), {}).methods))
+    names = [name for name, r in EXPORTABLE.items() if r.method == 'vbp' or gradcam]
+    methods = dict(zip(names, Engine(pilot, [EXPORTABLE[name] for name in names]).backend.methods))
+    vbp_output = keys.map_output('vbp')
     names = [t.name.split(':')[0] for t in model.inputs]
     signature = [tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32, name=name)
                  for t, name in zip(model.inputs, names)]
 
     def serve(*inputs):
         attributed = {output: method.attribute(list(inputs)) for output, method in methods.items()}
-        result = dict(zip(model.output_names, attributed[VBP_OUTPUT][0]))  # the pilot's outputs
+        result = dict(zip(model.output_names, attributed[vbp_output][0]))  # the pilot's outputs
         result.update({output: methods[output].finish(raw) for output, (_, raw) in attributed.items()})
         return result
 

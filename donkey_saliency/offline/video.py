@@ -1,4 +1,4 @@
-"""The offline job: tub(s) + pilot -> saliency video (and optionally the maps), streamed batch by batch.
+"""The video: tub(s) + pilot -> saliency video (and optionally the maps), streamed batch by batch.
 
 Reading/decoding, inference and rendering/encoding run overlapped in three threads joined by small bounded
 queues, so memory stays flat and the slow stages hide each other.
@@ -23,10 +23,10 @@ class Options:
     type: str = None
     config: str = None
     method: str = 'vbp'
-    output: str = 'angle'
+    target: str = 'angle'  # --output: what an output-specific map explains (angle, throttle, all)
     layout: str = 'overlay'
     signed: bool = None  # None: steering maps signed, throttle maps unsigned
-    settings: dict = field(default_factory=dict)  # method settings: samples, noise, steps, window, stride
+    settings: dict = field(default_factory=dict)  # method settings by name (see core.methods); None: default
     start: int = 0
     end: int = -1
     scale: int = 2
@@ -69,10 +69,11 @@ class Summary:
 
 def check(options):
     """Every check that needs no TensorFlow, so a mistyped flag fails in a fraction of a second."""
-    from donkey_saliency.methods import METHODS
-    from donkey_saliency.output import VIDEO_SUFFIXES, check_destination
-    from donkey_saliency.pilots import check_model_path
-    from donkey_saliency.tubs import OVERLAY_KEY, check_tub
+    from donkey_saliency.core import methods
+    from donkey_saliency.offline.writers import VIDEO_SUFFIXES, check_destination
+    from donkey_saliency.core.pilot import check_model_path
+    from donkey_saliency.keys import OVERLAY_KEY
+    from donkey_saliency.offline.tubs import check_tub
     if not options.tubs:
         raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
     keys = [check_tub(tub) for tub in options.tubs]
@@ -84,15 +85,12 @@ def check(options):
             raise UserError('--save-maps needs a pilot (--model): a recorded overlay holds no map values')
     else:
         check_model_path(options.model)
-    if options.method not in METHODS:
-        raise UserError(f'unknown --method {options.method}; choose one of {", ".join(METHODS)}')
-    if options.output not in ('angle', 'throttle', 'all'):
-        raise UserError(f'unknown --output {options.output}; choose angle, throttle or all')
+    methods.get(options.method)
+    if options.target not in ('angle', 'throttle', 'all'):
+        raise UserError(f'unknown --output {options.target}; choose angle, throttle or all')
     if options.layout not in ('overlay', 'panels'):
         raise UserError(f'unknown --layout {options.layout}; choose overlay or panels')
-    for name, value in options.settings.items():
-        if value is not None and value <= 0:
-            raise UserError(f'--{name} must be positive, not {value}')
+    methods.settings_for(options.method, options.settings)
     if options.scale < 1:
         raise UserError(f'--scale must be a whole number of at least 1, not {options.scale}')
     if not 0.0 <= options.alpha <= 1.0:
@@ -179,10 +177,10 @@ def run(options):
     """Make the video; returns a Summary. Raises UserError for anything the user can fix."""
     check(options)
     started = time.time()
-    from donkey_saliency import carconfig
-    from donkey_saliency.job import SaliencyJob
+    from donkey_saliency.core import carconfig
+    from donkey_saliency.offline.stages import VideoJob
     cfg, from_car = carconfig.load(options.config)
-    job = SaliencyJob(options, cfg, from_car)
+    job = VideoJob(options, cfg, from_car)
     summary = Summary(out=options.out, pilot=f'{job.pilot.kind} ({options.method})' if job.pilot
                       else 'none (overlays recorded on the car)')
     total = job.range_length()

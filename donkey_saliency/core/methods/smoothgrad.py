@@ -1,11 +1,10 @@
 """SmoothGrad (Smilkov et al. 2017): input gradients averaged over noisy copies of each frame, all in one call."""
-from donkey_saliency.methods.gradient import GradientMethod, tf
+from donkey_saliency.core.methods.gradient import GradientMethod, tf
 
 
 class SmoothGrad(GradientMethod):
-    name = 'smoothgrad'
 
-    def __init__(self, model, score=None, signed=False, samples=25, noise=0.15):
+    def __init__(self, model, score=None, signed=False, *, samples, noise):
         self.samples, self.noise = int(samples), float(noise)  # noise: std-dev, images span 0..1
         super().__init__(model, score, signed)
 

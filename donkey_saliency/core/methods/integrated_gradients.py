@@ -3,13 +3,12 @@
 attribution = image * mean over k=1..steps of gradient at (k/steps) * image; its sum over pixels approaches
 score(image) - score(black) as steps grow.
 """
-from donkey_saliency.methods.gradient import GradientMethod, tf
+from donkey_saliency.core.methods.gradient import GradientMethod, tf
 
 
 class IntegratedGradients(GradientMethod):
-    name = 'integrated-gradients'
 
-    def __init__(self, model, score=None, signed=False, steps=32):
+    def __init__(self, model, score=None, signed=False, *, steps):
         self.samples = int(steps)
         super().__init__(model, score, signed)
 

@@ -1,6 +1,6 @@
-"""The stages of one offline run, each a plain function of its input: load, infer, render.
+"""The stages of one video run, each a plain function of its input: load, infer, render.
 
-`movie.run` wires them into threads; keeping them here, free of threading, keeps each one testable and short.
+`video.run` wires them into threads; keeping them here, free of threading, keeps each one testable and short.
 """
 from dataclasses import dataclass
 
@@ -43,21 +43,22 @@ class Writers:
                 self.maps.close(keep)
 
 
-class SaliencyJob:
-    """Holds what a run needs (pilot, method, car transformations, tub reader) and does one stage per call."""
+class VideoJob:
+    """Holds what a run needs (pilot, engine, car transformations, tub reader) and does one stage per call."""
 
     def __init__(self, options, cfg, from_car):
-        from donkey_saliency import carconfig, plan
-        from donkey_saliency.inputs import PilotInputs
-        from donkey_saliency.pilots import load_pilot
-        from donkey_saliency.tubs import TubReader
+        from donkey_saliency.core import carconfig
+        from donkey_saliency.core.engine import Engine, requests_for
+        from donkey_saliency.core.pilot import load_pilot
+        from donkey_saliency.offline.inputs import PilotInputs
+        from donkey_saliency.offline.tubs import TubReader
         self.options = options
         self.pilot = load_pilot(options.model, options.type, cfg) if options.model else None
         if self.pilot:
-            self.requests, self.panels = plan.requests(options.method, options.output, options.layout,
-                                                       options.signed)
-            self.maker = plan.MapMaker(self.pilot, self.requests, options.settings)
-            self.maker(self.pilot.zero_inputs(1))  # build the graphs before the clock runs
+            self.requests, self.panels = requests_for(options.method, options.target, options.layout,
+                                                      options.signed)
+            self.engine = Engine(self.pilot, self.requests, options.settings)
+            self.engine(self.pilot.zero_inputs(1))  # build the graphs before the clock runs
             self.inputs = PilotInputs(self.pilot)
         else:  # a tub recorded with SALIENCY_RECORD: its overlays are the frames
             self.requests, self.panels = [], False
@@ -74,7 +75,8 @@ class SaliencyJob:
         return end - self.options.start
 
     def batches(self):
-        from donkey_saliency.tubs import IMAGE_KEY, OVERLAY_KEY, frame_batches
+        from donkey_saliency.keys import OVERLAY_KEY
+        from donkey_saliency.offline.tubs import IMAGE_KEY, frame_batches
         end = None if self.options.end == -1 else self.options.end
         key = IMAGE_KEY if self.pilot else OVERLAY_KEY
         return frame_batches(self.reader, self.options.start, end, self.options.batch_size, key)
@@ -105,7 +107,7 @@ class SaliencyJob:
                                for k in ('pilot/angle', 'pilot/throttle'))
             return Inferred(frames, records, angle, throttle, [], dropped)
         images = np.stack([self.pilot_input(f.image) for f in frames]).astype(np.float32) * np.float32(1 / 255)
-        outputs, maps = self.maker(self.inputs(images, records))
+        outputs, maps = self.engine(self.inputs(images, records))
         angle, throttle = self.pilot.decode(outputs)
         return Inferred(frames, records, angle, throttle, [self._camera_sized(m) for m in maps], dropped)
 
@@ -130,7 +132,7 @@ class SaliencyJob:
 
     def render(self, inferred):
         """Compose every video frame of a batch."""
-        from donkey_saliency.render import MapView, compose
+        from donkey_saliency.offline.draw import MapView, compose
         o = self.options
         images = []
         for i, (frame, record) in enumerate(zip(inferred.frames, inferred.records)):
@@ -144,11 +146,11 @@ class SaliencyJob:
         return Rendered(images, (maps, indexes, inferred.angle, inferred.throttle), inferred.dropped)
 
     def open_writers(self, fps):
-        from donkey_saliency.output import MapsWriter, VideoWriter
+        from donkey_saliency.offline.writers import MapsWriter, VideoWriter
         video = VideoWriter(self.options.out, fps)
         if not self.options.save_maps:
             return Writers(video, None)
-        primary = next((r for r in self.requests if r.output), self.requests[0]).key
+        primary = next((r for r in self.requests if r.target is not None), self.requests[0]).key
         return Writers(video, MapsWriter(self.options.save_maps, primary))
 
 

@@ -1,4 +1,4 @@
-"""A .tflite pilot: batched inference, conv geometry read from its graph, and saliency without TensorFlow.
+"""A .tflite pilot: batched inference, and its conv geometry read from its graph, without TensorFlow.
 
 Runs on donkeycar's TFLite interpreter (tflite-runtime, ai-edge-litert, or TensorFlow's), created with
 `experimental_preserve_all_tensors` so the conv layers' outputs can be read after `invoke()`; that roughly doubles
@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from donkey_saliency.errors import UserError
-from donkey_saliency.geometry import AxisStep, FeatureStage, Geometry, SpatialLayer
+from donkey_saliency.keys import is_map_output
+from donkey_saliency.core.geometry import AxisStep, FeatureStage, Geometry, SpatialLayer
 
 CONV_OPS = {'CONV_2D', 'DEPTHWISE_CONV_2D'}
 POOL_OPS = {'MAX_POOL_2D', 'AVERAGE_POOL_2D'}
 PASS_OPS = {'RELU', 'RELU6', 'LEAKY_RELU', 'LOGISTIC', 'TANH', 'ADD', 'MUL', 'SUB', 'QUANTIZE', 'DEQUANTIZE'}
-GRADIENT_METHODS_HINT = 'vbp and occlusion work on .tflite pilots; the gradient methods need the Keras file'
 
 
 @dataclass
@@ -28,9 +28,26 @@ class TensorSpec:
     shape: tuple
 
 
+def interpreter_class():
+    """The TFLite Interpreter class of whichever runtime is installed: donkeycar's choice when donkeycar is there,
+    else ai-edge-litert, tflite-runtime, then TensorFlow's own (the Pi has no TensorFlow)."""
+    try:
+        from donkey_saliency.quiet import import_donkeycar
+        import_donkeycar()
+        from donkeycar.parts.interpreter import get_tflite_interpreter
+        return get_tflite_interpreter()
+    except ImportError:
+        pass
+    for module in ('ai_edge_litert.interpreter', 'tflite_runtime.interpreter', 'tensorflow.lite'):
+        try:
+            return __import__(module, fromlist=['Interpreter']).Interpreter
+        except ImportError:
+            continue
+    raise UserError('no TFLite runtime is installed; pip install ai-edge-litert (or tflite-runtime, or tensorflow)')
+
+
 def _interpreter(path, preserve):
-    from donkeycar.parts.interpreter import get_tflite_interpreter
-    Interpreter = get_tflite_interpreter()
+    Interpreter = interpreter_class()
     try:
         return Interpreter(model_path=path, experimental_preserve_all_tensors=preserve)
     except (ValueError, RuntimeError) as exc:
@@ -55,19 +72,18 @@ class TfLiteModel:
     """
 
     def __init__(self, path):
-        from donkey_saliency.export import MAP_OUTPUTS
         self.path = path
         self.interpreter = _interpreter(path, preserve=False)
         signature = self.interpreter.get_signature_list().get('serving_default')
         if not signature:
             raise UserError(f'{path} has no serving_default signature; convert it with donkeycar (keras_to_tflite)')
-        self.map_names = [name for name in signature['outputs'] if name in MAP_OUTPUTS]
+        self.map_names = [name for name in signature['outputs'] if is_map_output(name)]
         self.exported = bool(self.map_names)
         if not self.exported:
             self.interpreter = _interpreter(path, preserve=True)
         runner = self.interpreter.get_signature_runner()
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
-        self.output_names = [name for name in signature['outputs'] if name not in MAP_OUTPUTS]
+        self.output_names = [name for name in signature['outputs'] if not is_map_output(name)]
         self.output_indexes = [outputs[name]['index'] for name in self.output_names]
         self.map_indexes = {name: outputs[name]['index'] for name in self.map_names}
         self.output_width = lambda name: int(outputs[name]['shape'][-1])
@@ -140,34 +156,3 @@ class TfLiteModel:
 
 def is_tflite(path):
     return os.path.splitext(path.rstrip('/'))[1].lower() == '.tflite'
-
-
-class TfLiteVBP:
-    """VisualBackProp on a plain .tflite pilot, from the intermediate tensors: same call as the Keras methods."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def __call__(self, inputs):
-        from donkey_saliency.export import VBP_OUTPUT
-        from donkey_saliency.numpy_saliency import vbp
-        outputs = self.model.run(inputs)
-        if VBP_OUTPUT in self.model.map_names:
-            return outputs, self.model.maps(VBP_OUTPUT)
-        return outputs, vbp(self.model.features(), self.model.geometry)
-
-
-class TfLiteOcclusion:
-    """Occlusion on a .tflite pilot: nothing but its outputs is needed."""
-
-    def __init__(self, model, score=None, signed=False, window=24, stride=12):
-        from donkey_saliency.numpy_saliency import window_masks
-        self.model, self.score, self.signed = model, score, signed
-        self.masks = window_masks(model.input_size, int(window), int(stride))
-
-    def __call__(self, inputs):
-        from donkey_saliency.numpy_saliency import occlusion
-        return occlusion(self.model.run, self.score, inputs, self.model.image_index, self.masks, self.signed)
-
-
-TFLITE_METHODS = {'vbp': TfLiteVBP, 'occlusion': TfLiteOcclusion}

@@ -1,9 +1,8 @@
 """Vanilla input gradients (Simonyan et al. 2013): how each pixel's brightness moves the chosen output."""
-from donkey_saliency.methods.gradient import GradientMethod
+from donkey_saliency.core.methods.gradient import GradientMethod
 
 
 class Gradients(GradientMethod):
-    name = 'gradients'
 
     def attribute(self, inputs):
         outputs, gradients = self.input_gradients(inputs, inputs[self.image_index])

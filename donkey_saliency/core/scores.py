@@ -6,13 +6,33 @@ pilots through donkeycar's own throttle-from-steering formula. Bin values and co
 """
 import numpy as np
 
+from donkey_saliency.errors import UserError
 from donkey_saliency.quiet import import_donkeycar
+
+
+def _donkeycar_utils(kind):
+    try:
+        return import_donkeycar().utils
+    except ImportError:
+        raise UserError(f'a {kind} pilot is decoded with donkeycar\'s own constants; install donkeycar '
+                        '(pip install "donkey-saliency[pc]")') from None
+
 
 def _bin_values(count, offset, span):
     """The value donkeycar's linear_unbin gives each bin, so expectations use donkeycar's own scale."""
-    utils = import_donkeycar().utils
+    utils = _donkeycar_utils('categorical')
     return np.array([utils.linear_unbin(np.eye(count)[b], N=count, offset=offset, R=span) for b in range(count)],
                     np.float32)
+
+
+def _column(out, index, xp):
+    """Column `index` of a (batch, units) output, as a product rather than a slice (see score_functions)."""
+    return xp.tensordot(out, np.eye(int(out.shape[-1]), dtype=np.float32)[index], axes=1)
+
+
+def column_score(output_index, xp=np):
+    """The first unit of model output `output_index`: what a map explains for a plain (non-donkeycar) model."""
+    return lambda out: _column(out[output_index], 0, xp)
 
 
 def score_functions(kind, throttle_range=0.8, xp=np):
@@ -22,7 +42,7 @@ def score_functions(kind, throttle_range=0.8, xp=np):
     Columns are picked with a product, not a slice, so gradients stay TFLite built-in ops at any batch size.
     """
     def column(out, index):
-        return xp.tensordot(out, np.eye(int(out.shape[-1]), dtype=np.float32)[index], axes=1)
+        return _column(out, index, xp)
 
     if kind in ('categorical', 'behavior'):
         angle_values = _bin_values(15, -1.0, 2.0)
@@ -32,7 +52,7 @@ def score_functions(kind, throttle_range=0.8, xp=np):
     if kind in ('rnn', '3d'):
         return {'angle': lambda out: column(out[0], 0), 'throttle': lambda out: column(out[0], 1)}
     if kind == 'inferred':
-        utils = import_donkeycar().utils
+        utils = _donkeycar_utils(kind)
 
         def throttle(out):
             low, high = utils.STEERING_MIN, utils.STEERING_MAX

@@ -3,7 +3,7 @@
 The pilot's ReLUs are swapped (in a clone with the same weights) for a ReLU whose gradient is written by hand,
 `dy * (y > 0)`, so the gradient graph uses plain multiply/compare ops and converts to TFLite built-in ops.
 """
-from donkey_saliency.methods.base import SaliencyMethod, tf
+from donkey_saliency.core.methods.base import SaliencyMethod, tf
 
 
 @tf.custom_gradient

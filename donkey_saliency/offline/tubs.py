@@ -14,7 +14,6 @@ import numpy as np
 from donkey_saliency.errors import UserError
 
 IMAGE_KEY = 'cam/image_array'
-OVERLAY_KEY = 'saliency/image_array'  # recorded on the car by the SalientPilot part (SALIENCY_RECORD)
 
 
 @dataclass

@@ -6,13 +6,11 @@ so it is done exactly as two small matrix products (rows, then columns) built fr
 far cheaper than a full-resolution conv2d_transpose and converts to TFLite built-in ops. It ignores the dense
 head, so it draws one map for steering and throttle alike.
 """
-from donkey_saliency.methods.base import SaliencyMethod, tf
+from donkey_saliency.core.methods.base import SaliencyMethod, tf
 
 
 class VisualBackProp(SaliencyMethod):
     """One map per frame showing which pixels drive the conv features (for sequences: the newest frame's)."""
-
-    name = 'vbp'
 
     def raw_maps(self, features, inputs):
         transitions = self.geometry.transitions()

@@ -5,7 +5,7 @@ A method says how to get raw maps (N, H, W) from a batch inside the graph: from 
 for any batch size, splits batches so that many-sample methods stay within memory, and normalises the maps:
 unsigned maps to [0, 1]; signed maps to [-1, 1], positive where the pixels push the output up (steering right).
 """
-from donkey_saliency.geometry import describe, image_input
+from donkey_saliency.core.geometry import describe, image_input
 from donkey_saliency.quiet import import_tensorflow
 
 tf = import_tensorflow()  # this module is only imported once a method is chosen
@@ -17,7 +17,6 @@ TINY = 1e-12
 class SaliencyMethod:
     """Base of all methods: `method(inputs) -> (outputs, maps)` for a batch, inputs in model input order."""
 
-    name = ''
     samples = 1         # model evaluations per frame; batches are split to keep IMAGES_PER_CALL
 
     def __init__(self, model, score=None, signed=False):

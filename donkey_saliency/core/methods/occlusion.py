@@ -4,15 +4,14 @@ Needs nothing but the pilot's outputs, so it works for any model. All windows of
 one call; a pixel's value is the mean change over the windows that cover it, positive where hiding the region
 lowers the output (the region pushes steering right / throttle up).
 """
-from donkey_saliency.methods.base import SaliencyMethod, tf
-from donkey_saliency.numpy_saliency import window_masks
+from donkey_saliency.core.methods.base import SaliencyMethod, tf
+from donkey_saliency.core.methods.occlusion_numpy import window_masks
 
 
 class Occlusion(SaliencyMethod):
-    name = 'occlusion'
 
-    def __init__(self, model, score=None, signed=False, window=24, stride=12):
-        from donkey_saliency.geometry import image_input
+    def __init__(self, model, score=None, signed=False, *, window, stride):
+        from donkey_saliency.core.geometry import image_input
         size = tuple(int(v) for v in image_input(model).shape[-3:-1])
         self.masks = window_masks(size, int(window), int(stride))
         self.samples = len(self.masks) + 1

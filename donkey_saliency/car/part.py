@@ -1,0 +1,210 @@
+"""Saliency live on the car: a donkeycar part that takes the pilot's place in the drive loop.
+
+`SalientPilot(kl, cfg, model_path)` has the pilot's inputs and outputs plus `saliency/image_array`, an RGB
+overlay of the map on the frame the pilot saw. One inference gives both, through the one engine every entry
+point uses: the Keras pilot runs the methods' combined graph; a .tflite pilot runs the exported twin
+(`donkey saliency export`) or, for a plain file, reads the conv outputs from the interpreter (slower, said once
+in the log). Memory and sequence pilots keep their own state in donkeycar's `run()`, so for them the map is a
+second call.
+
+On a Pi nothing here imports TensorFlow: the .tflite path needs only numpy, OpenCV and a TFLite runtime.
+
+myconfig.py keys (defaults):
+    SALIENCY_METHOD = 'vbp'       # any method the pilot file answers (see `donkey saliency --help`)
+    SALIENCY_LAYER, SALIENCY_WINDOW, ...  # a method's settings, SALIENCY_<NAME> (default: the registered one)
+    SALIENCY_EVERY = 1            # compute the map every N loops; the overlay holds in between
+    SALIENCY_ALPHA = 0.5          # overlay opacity
+    SALIENCY_THREADED = False     # True: maps in a background thread; the pilot never waits for them
+    SALIENCY_STREAM_PORT = 8891   # MJPEG stream of the overlay (None: no stream)
+    SALIENCY_RECORD = False       # True: record the overlay into the tub as saliency/image_array
+"""
+import logging
+import threading
+
+import numpy as np
+
+from donkey_saliency.core import methods
+from donkey_saliency.keys import OVERLAY_KEY
+
+logger = logging.getLogger(__name__)
+
+STATEFUL_TYPES = ('KerasMemory', 'KerasLSTM', 'Keras3D_CNN')
+DEFAULTS = {'SALIENCY_METHOD': 'vbp', 'SALIENCY_EVERY': 1, 'SALIENCY_ALPHA': 0.5, 'SALIENCY_THREADED': False,
+            'SALIENCY_STREAM_PORT': 8891, 'SALIENCY_RECORD': False}
+
+
+def setting(cfg, key):
+    return getattr(cfg, key, DEFAULTS[key]) if cfg is not None else DEFAULTS[key]
+
+
+def method_settings(cfg, method):
+    """The chosen method's settings from the car config: SALIENCY_<NAME> for each setting it registers (None:
+    the registered default)."""
+    return {s.name: getattr(cfg, f'SALIENCY_{s.name.upper()}', None) for s in methods.get(method).settings}
+
+
+class SalientPilot:
+    """The car's pilot `kl` and its saliency map; add it to the loop in kl's place (see `add_saliency`).
+
+    The engine is built here, at start-up: a method the pilot file cannot answer (or a misspelt one) stops the
+    car before it drives, with one line naming the valid choices; nothing is ever silently substituted.
+    """
+
+    def __init__(self, kl, cfg=None, model_path=None):
+        from donkey_saliency.core.engine import requests_for
+        self.kl = kl
+        self.cfg = cfg
+        self.model_path = model_path
+        self.method = setting(cfg, 'SALIENCY_METHOD')
+        self.settings = method_settings(cfg, self.method)
+        (self.request,), _ = requests_for(self.method)
+        self.every = max(1, int(setting(cfg, 'SALIENCY_EVERY')))
+        self.alpha = float(setting(cfg, 'SALIENCY_ALPHA'))
+        self.engine = None
+        self.overlay = None
+        self.loops = 0
+        self.failed = False
+        self.stateful = type(kl).__name__ in STATEFUL_TYPES
+        self.unsupported = type(kl.interpreter).__name__ == 'TensorRT'
+        if self.unsupported:
+            logger.warning('saliency: TensorRT pilots are not supported; the car drives on its pilot, with no map. '
+                           'Use the Keras or .tflite file of the pilot to see its saliency.')
+        else:
+            self.built_for = self._current_model()
+            self.engine = self._build()
+        self.worker = _Worker(self) if setting(cfg, 'SALIENCY_THREADED') and not self.unsupported else None
+
+    def run(self, img_arr, *other_arr):
+        """The pilot's outputs, unchanged, plus the latest overlay (None until the first map)."""
+        if self.unsupported:
+            return tuple(self.kl.run(img_arr, *other_arr)) + (None,)
+        due = self.loops % self.every == 0
+        self.loops += 1
+        if self.worker:
+            outputs = self.kl.run(img_arr, *other_arr)
+            if due:
+                self.worker.submit(img_arr, other_arr)
+            return tuple(outputs) + (self.worker.overlay,)
+        if not due:
+            return tuple(self.kl.run(img_arr, *other_arr)) + (self.overlay,)
+        if self.stateful:
+            outputs = self.kl.run(img_arr, *other_arr)
+            self._guarded(self.saliency, img_arr, other_arr)
+            return tuple(outputs) + (self.overlay,)
+        result = self._guarded(self.saliency, img_arr, other_arr)
+        outputs = result if result is not None else self.kl.run(img_arr, *other_arr)
+        return tuple(outputs) + (self.overlay,)
+
+    def saliency(self, img_arr, other_arr):
+        """One inference: update the overlay, return the pilot's decoded outputs (None without an engine)."""
+        from donkey_saliency.offline.draw import overlay
+        engine = self._current_engine()
+        if engine is None:
+            return None
+        inputs = [np.asarray(img_arr, np.float32)[None] * np.float32(1 / 255)]
+        inputs += [np.asarray(value, np.float32)[None] for value in other_arr]
+        outputs, maps = engine(inputs)
+        self.overlay = overlay(_rgb(img_arr), maps[0][0], self.alpha, self.request.signed)
+        sample = outputs[0][0] if len(outputs) == 1 else [o[0] for o in outputs]
+        return self.kl.interpreter_to_output(sample)
+
+    def _current_model(self):
+        """What the car's hot reload replaces: the Keras model, or the TFLite interpreter."""
+        interpreter = self.kl.interpreter
+        return interpreter.interpreter if type(interpreter).__name__ == 'TfLite' else interpreter.model
+
+    def _build(self):
+        from donkey_saliency.core.engine import Engine
+        from donkey_saliency.core.pilot import of_part
+        pilot = of_part(self.kl, self.model_path)
+        engine = Engine(pilot, [self.request], self.settings)
+        if pilot.tflite and not pilot.tflite.exported:
+            logger.warning(f'saliency: {self.model_path} has no map built in; reading its intermediate tensors '
+                           'is about twice as slow: make a twin with `donkey saliency export`')
+        return engine
+
+    def _current_engine(self):
+        """The engine for the pilot's current model, rebuilt after the car's hot reload replaced it. A rebuild that
+        fails is not tried again until the model changes once more."""
+        model = self._current_model()
+        if model is not self.built_for:
+            self.engine, self.built_for = None, model
+            self.engine = self._build()
+        return self.engine
+
+    def _guarded(self, work, *args):
+        """Run saliency work; a failure is logged once and never reaches the drive loop, and the overlay it
+        could not refresh is dropped rather than shown as current."""
+        try:
+            return work(*args)
+        except Exception:
+            self.overlay = None
+            if not self.failed:
+                logger.exception('saliency failed; the car keeps driving on the pilot alone')
+                self.failed = True
+            return None
+
+    def shutdown(self):
+        if self.worker:
+            self.worker.stop()
+
+
+class _Worker(threading.Thread):
+    """Computes maps from the latest submitted frame in the background; frames that arrive meanwhile replace it."""
+
+    def __init__(self, part):
+        super().__init__(daemon=True, name='saliency')
+        self.part = part
+        self.overlay = None
+        self.pending = None
+        self.ready = threading.Condition()
+        self.stopped = False
+        self.start()
+
+    def submit(self, img_arr, other_arr):
+        with self.ready:
+            self.pending = (np.array(img_arr), tuple(other_arr))
+            self.ready.notify()
+
+    def run(self):
+        while True:
+            with self.ready:
+                while self.pending is None and not self.stopped:
+                    self.ready.wait()
+                if self.stopped:
+                    return
+                img_arr, other_arr = self.pending
+                self.pending = None
+            self.part._guarded(self.part.saliency, img_arr, other_arr)
+            self.overlay = self.part.overlay
+
+    def stop(self):
+        with self.ready:
+            self.stopped = True
+            self.ready.notify()
+
+
+def _rgb(img_arr):
+    """The pilot's frame as uint8 RGB (greyscale pilots see one channel)."""
+    frame = np.asarray(img_arr, np.uint8)
+    frame = frame[..., None] if frame.ndim == 2 else frame
+    return np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame
+
+
+def add_saliency(V, cfg, kl, inputs, outputs, model_path=None, run_condition='run_pilot'):
+    """Put a SalientPilot in kl's place in the vehicle `V` (same inputs, outputs + saliency/image_array) and,
+    when SALIENCY_STREAM_PORT is set, an MJPEG stream of the overlay (donkeycar's WebFpv) on that port."""
+    part = SalientPilot(kl, cfg, model_path)
+    V.add(part, inputs=inputs, outputs=list(outputs) + [OVERLAY_KEY], run_condition=run_condition)
+    port = setting(cfg, 'SALIENCY_STREAM_PORT')
+    if port:
+        from donkeycar.parts.controller import WebFpv
+        V.add(WebFpv(port=int(port)), inputs=[OVERLAY_KEY], threaded=True)
+    return part
+
+
+def record_saliency(cfg, inputs, types):
+    """The TubWriter's inputs and types, plus the overlay when SALIENCY_RECORD is set."""
+    if setting(cfg, 'SALIENCY_RECORD'):
+        return list(inputs) + [OVERLAY_KEY], list(types) + ['image_array']
+    return inputs, types

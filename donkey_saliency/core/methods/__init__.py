@@ -1,0 +1,126 @@
+"""The saliency methods, each registered here once: its name, what it answers, its settings, and which pilot
+files can answer it. Everything else (the CLI flags and --help, the car's config check, the README's method
+table, the engine) reads this registry. Registering imports nothing heavy: a method's module is imported only
+when the method is used (the Keras module needs TensorFlow; its numpy twin, for a plain .tflite, does not).
+
+Adding a method: one module with a class on `base.SaliencyMethod` (and, if it can run on a .tflite without
+TensorFlow, a numpy twin beside it), plus one `Method(...)` line below.
+"""
+import importlib
+from dataclasses import dataclass
+
+from donkey_saliency.errors import UserError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A method's setting: its flag (--NAME), car key (SALIENCY_NAME), default and help."""
+    name: str
+    kind: type
+    default: object
+    help: str
+    metavar: str = 'N'
+
+    def parse(self, value):
+        """`value` as this setting takes it (a UserError naming the flag when it does not fit)."""
+        if self.name == 'layer':
+            return parse_layer(value)
+        try:
+            parsed = self.kind(value)
+        except (TypeError, ValueError):
+            what = 'a whole number' if self.kind is int else 'a number'
+            raise UserError(f'--{self.name} takes {what}, not {value!r}') from None
+        if parsed <= 0:
+            raise UserError(f'--{self.name} must be positive, not {value}')
+        return parsed
+
+
+def parse_layer(value):
+    """A target layer: a conv stage number (1 the first, -1 the last) or a layer name."""
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip()
+        try:
+            number = int(text)
+        except ValueError:
+            return text
+    if number == 0:
+        raise UserError('--layer counts conv stages from 1 (the first) or from -1 (the last); 0 is neither')
+    return number
+
+
+@dataclass(frozen=True)
+class Method:
+    """One registration. `keras`/`tflite` are 'module:Class' under this package, imported on use; `tflite` is the
+    numpy twin that answers on a plain .tflite pilot (None: only a Keras file, or an exported twin that carries
+    the map, can answer). `exportable`: `donkey saliency export` can build its default map into a .tflite twin
+    (its graph converts to TFLite built-in ops)."""
+    name: str
+    answers: str          # one line for --help and the README
+    per_output: bool      # True: explains one chosen output (steering or throttle)
+    keras: str
+    tflite: str = None
+    settings: tuple = ()
+    exportable: bool = False
+
+    def create(self, model, score=None, signed=False, backend='keras', **given):
+        """The method on `model` (a Keras model, or a TfLiteModel for backend 'tflite'), its settings the
+        registered defaults overridden by the non-None values `given`; `score` picks the output it explains."""
+        module, cls = getattr(self, backend).split(':')
+        options = settings_for(self.name, given)
+        if self.per_output:
+            options.update(score=score, signed=signed)
+        return getattr(importlib.import_module(f'{__name__}.{module}'), cls)(model, **options)
+
+
+LAYER = Setting('layer', str, -1, 'the layer explained: a conv stage number (1 the first, -1 the last) or a layer '
+                'name; earlier stages are finer', 'NAME|N')
+
+METHODS = {m.name: m for m in (
+    Method('vbp', 'what drives the conv features (one map for steering and throttle)', False,
+           'vbp:VisualBackProp', tflite='vbp_numpy:VisualBackProp', exportable=True),
+    Method('gradcam', 'which regions push the chosen output, on one conv layer (--layer)', True,
+           'gradcam:GradCAM', settings=(LAYER,), exportable=True),
+    Method('gradients', "how each pixel's brightness moves the output", True, 'gradients:Gradients'),
+    Method('smoothgrad', 'gradients averaged over --samples noisy copies', True, 'smoothgrad:SmoothGrad',
+           settings=(Setting('samples', int, 25, 'noisy samples per frame'),
+                     Setting('noise', float, 0.15, 'noise std-dev, image range 0..1', 'S'))),
+    Method('integrated-gradients', 'attribution from a black frame in --steps steps', True,
+           'integrated_gradients:IntegratedGradients', settings=(Setting('steps', int, 32, 'steps from black'),)),
+    Method('occlusion', 'how far the output moves when a --window is blacked out; needs only the outputs', True,
+           'occlusion:Occlusion', tflite='occlusion_numpy:Occlusion',
+           settings=(Setting('window', int, 24, 'window size in pixels', 'PX'),
+                     Setting('stride', int, 12, 'window step in pixels', 'PX'))),
+)}
+
+
+def get(name):
+    """The registration of method `name`; a UserError naming the valid choices otherwise."""
+    if name not in METHODS:
+        raise UserError(f'unknown method {name!r}; choose one of {", ".join(METHODS)}')
+    return METHODS[name]
+
+
+def all_settings():
+    """Every setting of every method, once each, in registration order: {name: (Setting, [method names])}."""
+    found = {}
+    for method in METHODS.values():
+        for setting in method.settings:
+            found.setdefault(setting.name, (setting, []))[1].append(method.name)
+    return found
+
+
+def settings_for(name, given):
+    """Method `name`'s settings: the registered defaults, overridden by the non-None values in `given`."""
+    return {s.name: s.default if given.get(s.name) is None else s.parse(given[s.name]) for s in get(name).settings}
+
+
+def markdown_table():
+    """The README's table of methods, made from the registry (a test keeps the README in step)."""
+    rows = ['| method | answers | settings | runs on |', '| --- | --- | --- | --- |']
+    for m in METHODS.values():
+        settings = ', '.join(f'`--{s.name}` ({s.default})' for s in m.settings) or '-'
+        files = 'Keras' + (', .tflite' if m.tflite else '') + (', exported twin' if m.exportable else '')
+        rows.append(f'| `{m.name}` | {m.answers} | {settings} | {files} |')
+    return '\n'.join(rows)

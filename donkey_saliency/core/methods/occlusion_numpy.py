@@ -1,0 +1,58 @@
+"""Occlusion in plain numpy: the twin of `occlusion.py` for a .tflite pilot, where TensorFlow may be absent (the
+Pi). It needs nothing but the pilot's outputs. `window_masks` is shared with the in-graph method.
+"""
+import numpy as np
+
+from donkey_saliency.core.methods.numpy_scaling import normalise, signed_normalise
+
+
+def window_masks(size, window, stride):
+    """(K, H, W) float masks of square windows sliding over an image of `size`, the last ones flush with the edges."""
+    def starts(length):
+        points = list(range(0, max(length - window, 0) + 1, stride))
+        return points if points[-1] == max(length - window, 0) else points + [length - window]
+    rows, cols = size
+    masks = []
+    for top in starts(rows):
+        for left in starts(cols):
+            mask = np.zeros(size, np.float32)
+            mask[top:top + window, left:left + window] = 1.0
+            masks.append(mask)
+    return np.stack(masks)
+
+
+def occlusion(predict, score, inputs, base, image_index, masks, signed):
+    """Occlusion maps for a batch: `predict(inputs) -> outputs`, `score(outputs) -> (n,)` for the chosen output,
+    `base` the scores of the unchanged inputs.
+
+    Each frame's windows go through `predict` in one call; the value of a pixel is the mean change of the score
+    over the windows that cover it, positive where hiding the region lowers the output.
+    """
+    coverage = np.maximum(masks.sum(axis=0), 1.0)
+    keep = (1.0 - masks)[..., None]
+    maps = []
+    for frame in range(len(inputs[0])):
+        many = [np.repeat(x[frame:frame + 1], len(masks), axis=0) for x in inputs]
+        image = many[image_index]
+        if image.ndim == 5:  # a sequence: hide the window in the newest frame only
+            image[:, -1] *= keep
+        else:
+            image *= keep
+        deltas = base[frame] - score(predict(many))
+        maps.append(np.tensordot(deltas, masks, axes=1) / coverage)
+    maps = np.stack(maps).astype(np.float32)
+    return signed_normalise(maps) if signed else normalise(np.abs(maps))
+
+
+class Occlusion:
+    """Occlusion on a .tflite pilot, window by window through its interpreter."""
+
+    reads_last_run = False  # invokes the interpreter again, once per window
+
+    def __init__(self, model, score=None, signed=False, *, window, stride):
+        self.model, self.score, self.signed = model, score, signed
+        self.masks = window_masks(model.input_size, int(window), int(stride))
+
+    def maps(self, inputs, outputs):
+        return occlusion(self.model.run, self.score, inputs, self.score(outputs), self.model.image_index,
+                         self.masks, self.signed)

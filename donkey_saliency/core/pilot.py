@@ -1,0 +1,242 @@
+"""Load a pilot from a model file (or take one in memory, or from the car), find out its type, decode its outputs.
+
+With donkeycar installed the pilot is donkeycar's own part (`get_model_by_type`), so decoding (categorical bins,
+inferred throttle) is donkeycar's, and its Keras model is looked up through `part.interpreter.model` each time,
+never cached (the car's hot reload replaces it). Without donkeycar (upstream's newer stack, a notebook) the file
+is loaded with Keras or a TFLite runtime and decoded by the same scores the maps explain.
+"""
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from donkey_saliency.errors import UserError
+from donkey_saliency.core.geometry import image_input
+from donkey_saliency.quiet import import_donkeycar
+
+SUPPORTED_TYPES = ('linear', 'categorical', 'inferred', 'imu', 'memory', 'behavior', 'localizer', 'rnn', '3d')
+
+
+def detect_type(model):
+    """The donkeycar model type a Keras model's inputs and outputs reveal, or None when they reveal none."""
+    inputs = {t.name.split(':')[0] for t in model.inputs}
+    outputs = set(model.output_names)
+    layer_kinds = {type(layer).__name__ for layer in model.layers}
+    if 'TimeDistributed' in layer_kinds:
+        return 'rnn'
+    if 'Conv3D' in layer_kinds:
+        return '3d'
+    if 'imu_in' in inputs:
+        return 'imu'
+    if 'mem_in' in inputs:
+        return 'memory'
+    if 'xbehavior_in' in inputs:
+        return 'behavior'
+    if 'zloc' in outputs:
+        return 'localizer'
+    if {'angle_out', 'throttle_out'} <= outputs:
+        return 'categorical'
+    if {'n_outputs0', 'n_outputs1'} <= outputs:
+        return 'linear'
+    if len(outputs) == 1:
+        return 'inferred'
+    return None
+
+
+PART_KINDS = {'KerasLinear': 'linear', 'KerasCategorical': 'categorical', 'KerasInferred': 'inferred',
+              'KerasIMU': 'imu', 'KerasMemory': 'memory', 'KerasBehavioral': 'behavior',
+              'KerasLocalizer': 'localizer', 'KerasLSTM': 'rnn', 'Keras3D_CNN': '3d'}
+PLAIN = 'model'  # the kind of a plain Keras image model (not donkeycar's): outputs chosen by index or name
+
+
+@dataclass
+class Pilot:
+    """A loaded pilot: a donkeycar part (`part`) over a Keras model or a .tflite file (`tflite`), or a plain Keras
+    model (`keras`, kind 'model') when donkeycar is not installed or the model is not a donkeycar pilot."""
+    kind: str
+    path: str
+    part: object = None    # the donkeycar KerasPilot, which decodes the outputs as the car does
+    tflite: object = None  # the TfLiteModel of a .tflite pilot
+    keras: object = None   # the Keras model of a pilot that has no donkeycar part
+
+    @property
+    def model(self):
+        """The Keras model (looked up each time: the car's hot reload replaces it), or the TfLiteModel."""
+        if self.tflite:
+            return self.tflite
+        return self.part.interpreter.model if self.part is not None else self.keras
+
+    @property
+    def array_api(self):
+        """numpy, or its TensorFlow twin for Keras pilots, whose outputs are tensors inside a graph."""
+        if self.tflite:
+            return np
+        import tensorflow as tf
+        return tf.experimental.numpy
+
+    def score(self, target, xp=np):
+        """The function of the model's outputs that a map for `target` explains, one number per frame: steering
+        or throttle for a donkeycar pilot; for a plain model, the first unit of the output of that index or name."""
+        from donkey_saliency.core import scores
+        if self.kind != PLAIN:
+            if target not in ('angle', 'throttle'):
+                raise UserError(f'a {self.kind} pilot explains angle or throttle, not {target!r}')
+            return scores.score_functions(self.kind, getattr(self.part, 'throttle_range', 0.8), xp)[target]
+        names = list(self.model.output_names)
+        index = names.index(target) if target in names else target
+        if not isinstance(index, int) or not -len(names) <= index < len(names):
+            raise UserError(f'the model has no output {target!r}; choose an index below {len(names)} or one of '
+                            f'{", ".join(names)}')
+        return scores.column_score(index, xp)
+
+    @property
+    def input_size(self):
+        """(height, width, depth) of one image the pilot takes (sequence pilots take several)."""
+        return tuple(int(v) for v in image_input(self.model).shape[-3:])
+
+    def zero_inputs(self, count):
+        """All-zero inputs for `count` frames, in model input order."""
+        return [np.zeros((count,) + tuple(int(v) for v in t.shape[1:]), np.float32) for t in self.model.inputs]
+
+    def decode(self, outputs):
+        """Angle and throttle arrays for a batch of raw model outputs: decoded by the donkeycar part itself, as on
+        the car; without donkeycar, by the scores the maps explain; (None, None) for a plain model."""
+        if self.part is None:
+            if self.kind == PLAIN:
+                return None, None
+            return tuple(np.asarray(self.score(t)(outputs), np.float32) for t in ('angle', 'throttle'))
+        angles, throttles = [], []
+        for i in range(len(outputs[0])):
+            sample = outputs[0][i] if len(outputs) == 1 else [o[i] for o in outputs]
+            angle, throttle = self.part.interpreter_to_output(sample)[:2]
+            angles.append(float(np.squeeze(angle)))
+            throttles.append(float(np.squeeze(throttle)))
+        return np.array(angles, np.float32), np.array(throttles, np.float32)
+
+
+def check_model_path(path):
+    """Refuse paths that cannot be a pilot before anything heavy is imported."""
+    if not os.path.exists(path):
+        raise UserError(f'model not found: {path}; pass the pilot file with --model (e.g. models/mypilot.h5)')
+    suffix = os.path.splitext(path.rstrip('/'))[1].lower()
+    if suffix in ('.trt', '.engine', '.onnx', '.pth', '.pt'):
+        raise UserError(f'{path}: {suffix} pilots are not supported; pass a Keras (.h5, .savedmodel, .keras) '
+                        'or .tflite file')
+
+
+def _load_keras(path, dk):
+    """(Keras model, donkeycar's KerasInterpreter holding it or None without donkeycar) for the file at `path`."""
+    try:
+        if dk is None:
+            from donkey_saliency.quiet import import_tensorflow
+            return import_tensorflow().keras.models.load_model(path, compile=False), None
+        from donkeycar.parts.interpreter import KerasInterpreter
+        interpreter = KerasInterpreter()
+        interpreter.load(path)
+        return interpreter.model, interpreter
+    except Exception as exc:  # Keras raises many types for a file that is not a model
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f'cannot load {path} as a Keras model ({first_line}); '
+                        'pass a pilot saved by donkeycar (.h5, .savedmodel, .keras or .tflite)') from None
+
+
+def _donkeycar():
+    """donkeycar, or None where it is not installed (upstream's newer stack, a notebook without it)."""
+    try:
+        return import_donkeycar()
+    except ImportError:
+        return None
+
+
+def _config_for(model, cfg):
+    """A copy of the car config whose model settings match the file, so donkeycar builds the matching pilot."""
+    from donkey_saliency.core.carconfig import copy
+    cfg = copy(cfg)  # the car's own IMAGE_* stay as they are
+    image = image_input(model)
+    cfg.IMAGE_H, cfg.IMAGE_W, cfg.IMAGE_DEPTH = (int(v) for v in image.shape[-3:])
+    if len(image.shape) == 5:
+        cfg.SEQUENCE_LENGTH = int(image.shape[1])
+    shapes = {t.name.split(':')[0]: t.shape for t in model.inputs}
+    if 'xbehavior_in' in shapes:
+        cfg.BEHAVIOR_LIST = [f'behaviour {i}' for i in range(int(shapes['xbehavior_in'][-1]))]
+    if 'mem_in' in shapes:
+        cfg.SEQUENCE_LENGTH = int(shapes['mem_in'][-1]) // 2
+    if 'zloc' in model.output_names:
+        cfg.NUM_LOCATIONS = model.output_width('zloc') if hasattr(model, 'output_width') \
+            else int(model.get_layer('zloc').output.shape[-1])
+    return cfg
+
+
+def load_pilot(path, model_type=None, cfg=None):
+    """Load `path` as a pilot of `model_type` (None: detect it from the file). With donkeycar installed the pilot
+    is donkeycar's own part (`get_model_by_type`), configured from `cfg` (None: donkeycar's defaults)."""
+    check_model_path(path)
+    from donkey_saliency.core.tflite import TfLiteModel, is_tflite
+    if model_type and model_type.startswith('tensorrt_'):
+        raise UserError(f'--type {model_type}: TensorRT pilots are not supported; pass the Keras or .tflite file')
+    if model_type and model_type.startswith('tflite_') and not is_tflite(path):
+        raise UserError(f'--type {model_type} needs a .tflite file, and {path} is not one')
+    dk = _donkeycar()
+    model, interpreter = (TfLiteModel(path), None) if is_tflite(path) else _load_keras(path, dk)
+    found = detect_type(model)
+    requested = model_type.replace('tflite_', '') if model_type else None
+    kind = requested or found
+    if kind is None:
+        raise UserError(f'cannot tell the pilot type of {path} from its outputs {model.output_names}; '
+                        f'pass --type ({", ".join(SUPPORTED_TYPES)})')
+    if requested and found and requested != found:
+        raise UserError(f'--type {requested} contradicts {path}, which is a {found} pilot; '
+                        f'pass --type {found} or leave --type out')
+    if kind not in SUPPORTED_TYPES:
+        raise UserError(f'unknown --type {kind}; supported: {", ".join(SUPPORTED_TYPES)}')
+    tflite = model if is_tflite(path) else None
+    if dk is None:
+        return Pilot(kind, path, tflite=tflite, keras=None if tflite else model)
+    if cfg is None:
+        from donkey_saliency.core import carconfig
+        cfg, _ = carconfig.load(None)
+    config = _config_for(model, cfg)
+    if tflite:  # donkeycar's own TFLite part decodes the outputs; no Keras model is built
+        return Pilot(kind, path, dk.utils.get_model_by_type(f'tflite_{kind}', config), tflite)
+    part = dk.utils.get_model_by_type(kind, config)
+    part.interpreter = interpreter
+    return Pilot(kind, path, part)
+
+
+def from_model(model, kind=None):
+    """A Pilot for a Keras model in memory: a donkeycar `kind` (with donkeycar installed, decoded by its part),
+    or a plain image model whose outputs are chosen by index or name (kind None)."""
+    if kind is None:
+        return Pilot(PLAIN, getattr(model, 'name', 'model'), keras=model)
+    dk = _donkeycar()
+    if dk is None:
+        return Pilot(kind, getattr(model, 'name', 'model'), keras=model)
+    from donkey_saliency.core import carconfig
+    cfg, _ = carconfig.load(None)
+    from types import SimpleNamespace
+    from donkeycar.parts.interpreter import KerasInterpreter
+    part = dk.utils.get_model_by_type(kind, _config_for(model, cfg))
+    part.interpreter = KerasInterpreter()
+    part.interpreter.set_model(SimpleNamespace(create_model=lambda: model))  # donkeycar's way to hand it a model
+    return Pilot(kind, getattr(model, 'name', 'model'), part)
+
+
+def of_part(kl, model_path=None):
+    """The Pilot of a donkeycar part as the car built it (its kind from its class); a .tflite part's file is
+    opened again (`model_path`) to read its maps or intermediate tensors."""
+    kind = PART_KINDS.get(type(kl).__name__) or next(
+        (k for name, k in PART_KINDS.items() if isinstance(kl, _part_class(name))), None)
+    if kind is None:
+        raise UserError(f'{type(kl).__name__} is not a donkeycar pilot this tool knows ({", ".join(PART_KINDS)})')
+    if type(kl.interpreter).__name__ == 'TfLite':
+        if not model_path:
+            raise UserError('a .tflite pilot needs its model_path: add_saliency(V, cfg, kl, inputs, outputs, '
+                            'model_path)')
+        from donkey_saliency.core.tflite import TfLiteModel
+        return Pilot(kind, model_path, kl, TfLiteModel(model_path))
+    return Pilot(kind, model_path, kl)
+
+
+def _part_class(name):
+    import donkeycar.parts.keras as keras_parts
+    return getattr(keras_parts, name)
