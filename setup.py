@@ -25,24 +25,27 @@ class BuildWithHook(build_py):
 setup(
     name='donkey-saliency',
     version='0.1.0',
-    description='Saliency maps for donkeycar pilots: `donkey saliency` videos from tubs, and live on the car',
+    description='Saliency maps for donkeycar pilots: `donkey saliency` videos from tubs, live on the car, and a '
+                'Python API',
     long_description=open(os.path.join(HERE, 'README.md')).read(),
     long_description_content_type='text/markdown',
     license='MIT',
-    python_requires='>=3.11,<3.12',
+    python_requires='>=3.11,<3.14',
     packages=find_packages(include=['donkey_saliency', 'donkey_saliency.*']),
     py_modules=['_donkey_saliency_hook'],
     package_data={'donkey_saliency': ['sample_data/pilot.h5', 'sample_data/tub/*.json', 'sample_data/tub/*.catalog*',
                                       'sample_data/tub/images/*.jpg']},
+    # the core and the Python API: no donkeycar, so they install on upstream donkeycar's newer Pythons too
     install_requires=[
-        'donkeycar==5.3.*',
-        'numpy>=1.25,<2',
+        'numpy>=1.25',
+        'opencv-contrib-python-headless',
         'moviepy>=2,<3',
         'tqdm',
     ],
     extras_require={
-        # donkeycar[pc] minus albumentations, which would pull in a second OpenCV distribution
-        'pc': ['tensorflow==2.15.*', 'opencv-contrib-python-headless==4.9.*'],
+        # the `donkey saliency` command on donkeycar 5.3 (Python 3.11): donkeycar[pc] minus albumentations, which
+        # would pull in a second OpenCV distribution
+        'pc': ['donkeycar==5.3.*', 'numpy<2', 'tensorflow==2.15.*', 'opencv-contrib-python-headless==4.9.*'],
         # tflite-runtime: the Pi's TFLite runtime (as in donkeycar[pi]), for the tests of the TensorFlow-free path
         'test': ['pytest', 'pytest-timeout', 'tflite-runtime'],
     },

@@ -11,7 +11,10 @@ from donkey_saliency.quiet import import_donkeycar
 
 def load(config_path):
     """(cfg, from_car): the car's config when `config_path` is given, donkeycar's template defaults when not."""
-    dk = import_donkeycar()
+    try:
+        dk = import_donkeycar()
+    except ImportError:
+        raise UserError('reading a car config needs donkeycar: pip install "donkey-saliency[pc]"') from None
     if config_path:
         path = os.path.expanduser(config_path)
         if os.path.isdir(path):

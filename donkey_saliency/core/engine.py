@@ -9,6 +9,8 @@ checks at once that the pilot file can answer every request, and says what it ca
 """
 from dataclasses import dataclass
 
+import numpy as np
+
 from donkey_saliency import keys
 from donkey_saliency.core import methods
 from donkey_saliency.errors import UserError
@@ -121,7 +123,6 @@ class _TfLiteMaps:
     """One invoke() for the outputs; maps read from it (exported or intermediate tensors) or from more invokes."""
 
     def __init__(self, pilot, requests, settings):
-        import numpy as np
         model = pilot.tflite
         self.model = model
         self.computers = []

@@ -195,30 +195,23 @@ def load_pilot(path, model_type=None, cfg=None):
     if cfg is None:
         from donkey_saliency.core import carconfig
         cfg, _ = carconfig.load(None)
-    config = _config_for(model, cfg)
-    if tflite:  # donkeycar's own TFLite part decodes the outputs; no Keras model is built
-        return Pilot(kind, path, dk.utils.get_model_by_type(f'tflite_{kind}', config), tflite)
-    part = dk.utils.get_model_by_type(kind, config)
+    part = _part(dk, kind, model, cfg)
+    if tflite:
+        return Pilot(kind, path, part, tflite)
     part.interpreter = interpreter
     return Pilot(kind, path, part)
 
 
-def from_model(model, kind=None):
-    """A Pilot for a Keras model in memory: a donkeycar `kind` (with donkeycar installed, decoded by its part),
-    or a plain image model whose outputs are chosen by index or name (kind None)."""
-    if kind is None:
-        return Pilot(PLAIN, getattr(model, 'name', 'model'), keras=model)
-    dk = _donkeycar()
-    if dk is None:
-        return Pilot(kind, getattr(model, 'name', 'model'), keras=model)
-    from donkey_saliency.core import carconfig
-    cfg, _ = carconfig.load(None)
-    from types import SimpleNamespace
-    from donkeycar.parts.interpreter import KerasInterpreter
-    part = dk.utils.get_model_by_type(kind, _config_for(model, cfg))
-    part.interpreter = KerasInterpreter()
-    part.interpreter.set_model(SimpleNamespace(create_model=lambda: model))  # donkeycar's way to hand it a model
-    return Pilot(kind, getattr(model, 'name', 'model'), part)
+def _part(dk, kind, model, cfg):
+    """donkeycar's part of `kind` configured for `model`, built as a TFLite part so that donkeycar builds no
+    default Keras model of its own (which fails for small inputs); a Keras pilot then gets its interpreter."""
+    return dk.utils.get_model_by_type(f'tflite_{kind}', _config_for(model, cfg))
+
+
+def from_model(model):
+    """A Pilot for a plain Keras image model in memory (not necessarily donkeycar's): its outputs are chosen by
+    index or name. A donkeycar pilot file is better loaded with `load_pilot`, which decodes it as the car does."""
+    return Pilot(PLAIN, getattr(model, 'name', 'model'), keras=model)
 
 
 def of_part(kl, model_path=None):

@@ -1,0 +1,125 @@
+"""The Python API: the README's snippet as written, the same maps as the CLI, plain Keras models, a light import."""
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_cli
+
+import donkey_saliency as ds
+from donkey_saliency import sample, synthetic
+from donkey_saliency.errors import UserError
+from donkey_saliency.quiet import import_tensorflow
+
+tf = import_tensorflow()
+layers = tf.keras.layers
+
+
+def readme_snippet():
+    text = (ROOT / 'README.md').read_text()
+    blocks = re.findall(r'```python\n(.*?)```', text, re.S)
+    return next(b for b in blocks if 'import donkey_saliency as ds' in b)
+
+
+def sample_frames(count):
+    import cv2
+    return np.stack([cv2.cvtColor(cv2.imread(str(ROOT / 'donkey_saliency' / 'sample_data' / 'tub' / 'images' /
+                                                 f'{i}_cam_image_array_.jpg')), cv2.COLOR_BGR2RGB)
+                     for i in range(count)])
+
+
+def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch):
+    """In a folder where models/pilot.h5 is the sample pilot and `images` holds camera frames."""
+    pytest.importorskip('donkeycar')
+    (tmp_path / 'models').mkdir()
+    (tmp_path / 'models' / 'pilot.h5').write_bytes(open(sample.MODEL, 'rb').read())
+    monkeypatch.chdir(tmp_path)
+    images = sample_frames(6)
+    namespace = {'images': images}
+    exec(readme_snippet(), namespace)
+    result, picture = namespace['result'], namespace['picture']
+    assert result.maps.shape == (6, 120, 160) and result.angle.shape == result.throttle.shape == (6,)
+    assert picture.shape == (120, 160, 3) and picture.dtype == np.uint8
+    assert np.abs(picture.astype(int) - images[0]).mean() > 3  # the heat map is drawn over the frame
+
+
+def test_api_maps_equal_the_saved_maps_of_the_command(small_tub, tmp_path):
+    """`ds.saliency` and `donkey saliency --save-maps` go through one engine: same frames, same numbers."""
+    pytest.importorskip('donkeycar')
+    from donkeycar.parts.tub_v2 import Tub
+    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--method', 'gradcam', '--layer', 2, '--end', 8,
+                     '--out', tmp_path / 'v.mp4', '--save-maps', tmp_path / 'm.npz')
+    assert result.returncode == 0, result.stderr
+    import cv2
+    tub = Tub(str(small_tub), read_only=True)
+    images = np.stack([cv2.cvtColor(cv2.imread(f'{tub.images_base_path}/{r["cam/image_array"]}'), cv2.COLOR_BGR2RGB)
+                       for _, r in zip(range(8), tub)])
+    tub.close()
+    saved = np.load(tmp_path / 'm.npz')
+    api = ds.saliency(ds.load_pilot(sample.MODEL), images, method='gradcam', layer=2)
+    np.testing.assert_allclose(api.maps, saved['maps'], atol=1e-4)
+    np.testing.assert_allclose(api.angle, saved['angle'], atol=1e-5)
+    np.testing.assert_allclose(api.throttle, saved['throttle'], atol=1e-5)
+
+
+def plain_model():
+    """Not a donkeycar pilot: a 48x64 image model with two named outputs, the first reading only the right half."""
+    image = layers.Input((48, 64, 3))
+    features = layers.Conv2D(4, 3, strides=2, activation='relu')(image)
+    right = layers.Cropping2D(((0, 0), (16, 0)))(features)
+    steer = layers.Dense(1, name='steer')(layers.Flatten()(right))
+    speed = layers.Dense(1, name='speed')(layers.Flatten()(features))
+    return tf.keras.Model(image, [steer, speed])
+
+
+def test_a_plain_keras_model_with_outputs_by_index_or_name():
+    model = plain_model()
+    frames = np.random.default_rng(0).integers(0, 256, (3, 48, 64, 3), dtype=np.uint8)
+    by_index = ds.saliency(model, frames, method='gradients', output=0)
+    by_name = ds.saliency(model, frames, method='gradients', output='steer')
+    np.testing.assert_allclose(by_index.maps, by_name.maps, atol=1e-6)
+    assert by_index.angle is None and by_index.outputs[0].shape == (3, 1)
+    np.testing.assert_allclose(by_index.outputs[0], model(frames / 255.0)[0].numpy(), atol=1e-5)
+    left, right = np.abs(by_index.maps[:, :, :30]).sum(), np.abs(by_index.maps[:, :, 36:]).sum()
+    assert left < 0.01 * right  # 'steer' reads only the right half of the image
+    speed = ds.saliency(model, frames, method='gradients', output='speed')
+    assert np.abs(speed.maps[:, :, :30]).sum() > 0.1 * np.abs(speed.maps[:, :, 36:]).sum()
+    with pytest.raises(UserError, match='no output'):
+        ds.saliency(model, frames, method='gradients', output='throttle')
+
+
+def test_bad_api_input_is_one_clear_error():
+    model = plain_model()
+    with pytest.raises(UserError, match='uint8 RGB'):
+        ds.saliency(model, np.zeros((2, 48, 64, 3), np.float32))
+    with pytest.raises(UserError, match='unknown setting'):
+        ds.saliency(model, np.zeros((2, 48, 64, 3), np.uint8), method='occlusion', windw=8)
+    with pytest.raises(UserError, match='choose one of'):
+        ds.saliency(model, np.zeros((2, 48, 64, 3), np.uint8), method='gradcm')
+    with pytest.raises(UserError, match='takes 64x48'):
+        ds.saliency(model, np.zeros((2, 40, 64, 3), np.uint8))
+
+
+def test_import_stays_light():
+    probe = ('import sys, donkey_saliency as ds; ds.METHODS; '
+             'print(" ".join(m for m in ("tensorflow", "keras", "moviepy", "donkeycar") if m in sys.modules))')
+    result = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == '', result.stdout + result.stderr
+
+
+def test_a_keras_file_without_donkeycar_detected_type(tmp_path):
+    """On upstream's stack (no donkeycar) a donkeycar-shaped .keras file loads as its type and decodes by columns."""
+    image = layers.Input((48, 64, 3), name='img_in')
+    flat = layers.Flatten()(layers.Conv2D(4, 5, strides=2, activation='relu')(image))
+    model = tf.keras.Model(image, [layers.Dense(1, name='n_outputs0')(flat), layers.Dense(1, name='n_outputs1')(flat)])
+    model.save(tmp_path / 'pilot.keras')
+    pilot = ds.load_pilot(tmp_path / 'pilot.keras')
+    assert pilot.kind == 'linear'
+    frames = np.random.default_rng(1).integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    result = ds.saliency(pilot, frames, method='vbp')
+    expected = model(frames / 255.0)
+    np.testing.assert_allclose(result.angle, expected[0].numpy()[:, 0], atol=1e-5)
+    np.testing.assert_allclose(result.throttle, expected[1].numpy()[:, 0], atol=1e-5)
+    assert result.maps.shape == (2, 48, 64) and 0 <= result.maps.min() and result.maps.max() == pytest.approx(1)
