@@ -1,5 +1,9 @@
 # donkey-saliency: add to your car's myconfig.py (these are the defaults).
-SALIENCY_METHOD = 'vbp'       # 'vbp', or 'gradcam' (Keras pilots, or a .tflite exported with --gradcam)
+SALIENCY_METHOD = 'vbp'       # any method the pilot file answers (`donkey saliency --help`); another stops the car
+                              # at start-up naming the choices. A .tflite answers vbp and occlusion, and gradcam
+                              # when exported with `donkey saliency export --gradcam`
+SALIENCY_LAYER = -1           # gradcam's layer: a conv stage number (1 the first, -1 the last) or a layer name;
+                              # other method settings likewise: SALIENCY_WINDOW, SALIENCY_SAMPLES, ...
 SALIENCY_EVERY = 1            # compute the map every N drive loops; the overlay holds in between
 SALIENCY_ALPHA = 0.5          # overlay opacity
 SALIENCY_THREADED = False     # True: maps in a background thread, the pilot never waits for them

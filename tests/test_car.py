@@ -163,3 +163,19 @@ def test_a_browser_shows_the_overlay(car_run):
                                           'web_controller', 'templates', 'static', 'img_placeholder.jpg'))
     placeholder = cv2.resize(cv2.cvtColor(placeholder, cv2.COLOR_BGR2RGB), (160, 120)).astype(int)
     assert np.abs(small - overlay).mean() < np.abs(small - placeholder).mean() / 2
+
+
+def test_a_method_the_pilot_cannot_answer_stops_the_car_before_it_drives(tmp_path):
+    """manage.py drive with a misspelt SALIENCY_METHOD: one line naming the choices, no traceback, no loop."""
+    car = tmp_path / 'mycar'
+    donkey = os.path.join(os.path.dirname(sys.executable), 'donkey')
+    subprocess.run([donkey, 'createcar', '--path', str(car)], check=True, capture_output=True, timeout=120)
+    shutil.copy(ROOT / 'templates' / 'manage.py', car / 'manage.py')
+    with open(car / 'myconfig.py', 'a') as f:
+        f.write("\nCAMERA_TYPE = 'MOCK'\nDRIVE_TRAIN_TYPE = 'MOCK'\nMAX_LOOPS = 20\nSALIENCY_METHOD = 'occlusoin'\n")
+    result = subprocess.run([sys.executable, 'manage.py', 'drive', '--model', sample.MODEL, '--type', 'linear'],
+                            cwd=car, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("donkey-saliency: unknown method 'occlusoin'; choose one of vbp, gradcam")
+    assert 'Starting vehicle' not in result.stdout + result.stderr

@@ -184,3 +184,55 @@ def test_occlusion_reads_a_twin_like_the_plain_file(exported):
     (twin,) = Engine(load_pilot(str(exported / 'pilot.saliency.tflite')), [request])(x)[1]
     (plain,) = Engine(load_pilot(str(exported / 'pilot.tflite')), [request])(x)[1]
     np.testing.assert_allclose(twin, plain, atol=2e-3)
+
+
+class _Frames:
+    """A camera for the drive loop: the synthetic road, one frame a loop, with the sensors some pilots read."""
+
+    def __init__(self):
+        self.scenes = [s.image for s in synthetic.drive(12, seed=5)]
+        self.loop = 0
+
+    def run(self):
+        image = self.scenes[self.loop % len(self.scenes)]
+        self.loop += 1
+        return image, np.linspace(-0.5, 0.5, 6) * self.loop, np.array([1.0, 0.0] if self.loop % 2 else [0.0, 1.0])
+
+
+class _Keep:
+    """Keeps what the loop's memory held for the given keys, loop after loop."""
+
+    def __init__(self):
+        self.seen = []
+
+    def run(self, *values):
+        self.seen.append(values)
+
+
+@pytest.mark.parametrize('kind', ['linear', 'categorical', 'inferred', 'imu', 'memory', 'behavior', 'localizer',
+                                  'rnn', '3d'])
+def test_every_pilot_type_gets_a_map_each_loop_in_the_drive_loop(kind):
+    """donkeycar's own drive loop (Vehicle.start) with the part in the pilot's place: every loop yields the map,
+    and the outputs are those of an unwrapped twin of the pilot fed the same frames (the same weights, its own
+    state), so the map disturbs neither the outputs nor the state of memory and sequence pilots."""
+    from donkeycar.vehicle import Vehicle
+    from donkey_saliency.quiet import import_tensorflow
+    import_tensorflow().keras.utils.set_random_seed(3)
+    settings = dict(SEQUENCE_LENGTH=3, BEHAVIOR_LIST=['left', 'right'], NUM_LOCATIONS=4)
+    kl, twin = keras_pilot(kind, **settings), keras_pilot(kind, **settings)
+    twin.interpreter.model.set_weights(kl.interpreter.model.get_weights())
+    extra = {'imu': ['imu'], 'behavior': ['behavior']}.get(kind, [])
+    outputs = ['pilot/angle', 'pilot/throttle'] + (['pilot/loc'] if kind == 'localizer' else [])
+    vehicle, keep = Vehicle(), _Keep()
+    vehicle.add(_Frames(), outputs=['cam/image_array', 'imu', 'behavior'])
+    part = SalientPilot(kl, Config(SALIENCY_METHOD='gradcam'))
+    vehicle.add(part, inputs=['cam/image_array'] + extra, outputs=outputs + ['saliency/image_array'])
+    vehicle.add(keep, inputs=['cam/image_array'] + extra + outputs + ['saliency/image_array'])
+    vehicle.start(rate_hz=1000, max_loop_count=8)
+    assert len(keep.seen) == 8 and not part.failed
+    for image, *rest in keep.seen:
+        sensors, values, overlay = rest[:len(extra)], rest[len(extra):-1], rest[-1]
+        expected = twin.run(image, *sensors)
+        np.testing.assert_allclose(np.array(values[:2], float), np.array(expected[:2], float), atol=1e-5)
+        assert overlay.shape == (120, 160, 3) and overlay.dtype == np.uint8
+        assert np.abs(overlay.astype(int) - image).mean() > 1  # a map is drawn over the frame

@@ -4,8 +4,8 @@
 overlay of the map on the frame the pilot saw. One inference gives both, through the one engine every entry
 point uses: the Keras pilot runs the methods' combined graph; a .tflite pilot runs the exported twin
 (`donkey saliency export`) or, for a plain file, reads the conv outputs from the interpreter (slower, said once
-in the log). Memory and sequence pilots keep their own state in donkeycar's `run()`, so for them the map is a
-second call.
+in the log). Memory and sequence pilots keep their own state in donkeycar's `run()`: they run as always, and
+their map is a second call on the very inputs that run built (previous outputs, frame history).
 
 On a Pi nothing here imports TensorFlow: the .tflite path needs only numpy, OpenCV and a TFLite runtime.
 
@@ -24,6 +24,7 @@ import threading
 import numpy as np
 
 from donkey_saliency.core import methods
+from donkey_saliency.errors import UserError
 from donkey_saliency.keys import OVERLAY_KEY
 
 logger = logging.getLogger(__name__)
@@ -80,33 +81,52 @@ class SalientPilot:
             return tuple(self.kl.run(img_arr, *other_arr)) + (None,)
         due = self.loops % self.every == 0
         self.loops += 1
-        if self.worker:
-            outputs = self.kl.run(img_arr, *other_arr)
-            if due:
-                self.worker.submit(img_arr, other_arr)
-            return tuple(outputs) + (self.worker.overlay,)
         if not due:
-            return tuple(self.kl.run(img_arr, *other_arr)) + (self.overlay,)
-        if self.stateful:
-            outputs = self.kl.run(img_arr, *other_arr)
-            self._guarded(self.saliency, img_arr, other_arr)
-            return tuple(outputs) + (self.overlay,)
-        result = self._guarded(self.saliency, img_arr, other_arr)
-        outputs = result if result is not None else self.kl.run(img_arr, *other_arr)
+            return tuple(self.kl.run(img_arr, *other_arr)) + (self.worker.overlay if self.worker else self.overlay,)
+        if self.stateful:  # the pilot keeps its own state: it runs as always, and the map reads what it saw
+            outputs, inputs = self._run_and_keep_inputs(img_arr, other_arr)
+        else:
+            outputs, inputs = None, self._inputs(img_arr, other_arr)
+        if self.worker:
+            self.worker.submit(img_arr, inputs)
+            return tuple(outputs or self.kl.run(img_arr, *other_arr)) + (self.worker.overlay,)
+        result = self._guarded(self.saliency, img_arr, inputs)
+        outputs = outputs or result or self.kl.run(img_arr, *other_arr)
         return tuple(outputs) + (self.overlay,)
 
-    def saliency(self, img_arr, other_arr):
-        """One inference: update the overlay, return the pilot's decoded outputs (None without an engine)."""
+    def saliency(self, img_arr, inputs):
+        """One inference on the model's `inputs`: update the overlay, return the pilot's decoded outputs (None
+        without an engine)."""
         from donkey_saliency.offline.draw import overlay
         engine = self._current_engine()
         if engine is None:
             return None
-        inputs = [np.asarray(img_arr, np.float32)[None] * np.float32(1 / 255)]
-        inputs += [np.asarray(value, np.float32)[None] for value in other_arr]
         outputs, maps = engine(inputs)
         self.overlay = overlay(_rgb(img_arr), maps[0][0], self.alpha, self.request.signed)
         sample = outputs[0][0] if len(outputs) == 1 else [o[0] for o in outputs]
         return self.kl.interpreter_to_output(sample)
+
+    def _inputs(self, img_arr, other_arr):
+        """The model's inputs for one frame, as donkeycar's run() builds them for a stateless pilot."""
+        inputs = [np.asarray(img_arr, np.float32)[None] * np.float32(1 / 255)]
+        return inputs + [np.asarray(value, np.float32)[None] for value in other_arr]
+
+    def _run_and_keep_inputs(self, img_arr, other_arr):
+        """kl.run as the car calls it (its state moves on as always), and the exact inputs it built from that
+        state (memory: its previous outputs; rnn, 3d: its frame history), read at its inference_from_dict."""
+        seen = {}
+        infer = self.kl.inference_from_dict
+
+        def keeping_inputs(input_dict):
+            seen.update(input_dict)
+            return infer(input_dict)
+        self.kl.inference_from_dict = keeping_inputs
+        try:
+            outputs = self.kl.run(img_arr, *other_arr)
+        finally:
+            del self.kl.inference_from_dict
+        names = [t.name.split(':')[0] for t in self.engine.pilot.model.inputs] if self.engine else []
+        return outputs, [np.asarray(seen[name], np.float32)[None] for name in names]
 
     def _current_model(self):
         """What the car's hot reload replaces: the Keras model, or the TFLite interpreter."""
@@ -161,9 +181,9 @@ class _Worker(threading.Thread):
         self.stopped = False
         self.start()
 
-    def submit(self, img_arr, other_arr):
+    def submit(self, img_arr, inputs):
         with self.ready:
-            self.pending = (np.array(img_arr), tuple(other_arr))
+            self.pending = (np.array(img_arr), [np.array(x) for x in inputs])
             self.ready.notify()
 
     def run(self):
@@ -173,9 +193,9 @@ class _Worker(threading.Thread):
                     self.ready.wait()
                 if self.stopped:
                     return
-                img_arr, other_arr = self.pending
+                img_arr, inputs = self.pending
                 self.pending = None
-            self.part._guarded(self.part.saliency, img_arr, other_arr)
+            self.part._guarded(self.part.saliency, img_arr, inputs)
             self.overlay = self.part.overlay
 
     def stop(self):
@@ -194,7 +214,10 @@ def _rgb(img_arr):
 def add_saliency(V, cfg, kl, inputs, outputs, model_path=None, run_condition='run_pilot'):
     """Put a SalientPilot in kl's place in the vehicle `V` (same inputs, outputs + saliency/image_array) and,
     when SALIENCY_STREAM_PORT is set, an MJPEG stream of the overlay (donkeycar's WebFpv) on that port."""
-    part = SalientPilot(kl, cfg, model_path)
+    try:
+        part = SalientPilot(kl, cfg, model_path)
+    except UserError as exc:  # before the car drives: one line, no traceback
+        raise SystemExit(f'donkey-saliency: {exc} (check the SALIENCY_* keys in myconfig.py)') from None
     V.add(part, inputs=inputs, outputs=list(outputs) + [OVERLAY_KEY], run_condition=run_condition)
     port = setting(cfg, 'SALIENCY_STREAM_PORT')
     if port:

@@ -76,10 +76,8 @@ class Engine:
 
     def __init__(self, pilot, requests, settings=None):
         self.pilot = pilot
-        self.requests = list(requests)
-        settings = settings or {}
         backend = _TfLiteMaps if pilot.tflite else _KerasMaps
-        self.backend = backend(pilot, self.requests, settings)
+        self.backend = backend(pilot, list(requests), settings or {})
         self.model = pilot.model  # what the maps were built for (the car's hot reload replaces the pilot's)
 
     def __call__(self, inputs):
@@ -148,7 +146,7 @@ class _TfLiteMaps:
 
 def _cannot(pilot, request):
     what = f'{request.method} for {request.target}' if request.target is not None else request.method
-    exported = ' or export a twin that carries it (donkey saliency export --gradcam)' \
-        if request.method == 'gradcam' else ''
+    exported = f' or export a twin that carries it (donkey saliency export --{request.method})' \
+        if methods.get(request.method).exportable else ''
     return (f'{what} cannot be computed from {pilot.path}, a .tflite pilot: it answers '
             f'{", ".join(answerable(pilot))}; pass the Keras file (.h5, .savedmodel, .keras){exported}')
