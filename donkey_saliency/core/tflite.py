@@ -2,9 +2,9 @@
 
 Runs on donkeycar's TFLite interpreter (tflite-runtime, ai-edge-litert, or TensorFlow's), created with
 `experimental_preserve_all_tensors` so the conv layers' outputs can be read after `invoke()`; that roughly doubles
-latency, which is why an exported twin with the map built in is faster on the car. Kernel sizes come from the
-filter tensors; strides and padding are solved from the tensor shapes (the interpreter does not expose op options).
-The op list comes from the interpreter's `_get_ops_details()`, the only view of the graph it offers.
+latency, which is why an exported twin with the map built in is faster on the car. The interpreter does not
+expose op options, so each spatial op's window is found by trial on a probe input (see `geometry`). The op list
+comes from the interpreter's `_get_ops_details()`, the only view of the graph it offers.
 """
 import functools
 import os
@@ -52,16 +52,6 @@ def _interpreter(path, preserve):
         return Interpreter(model_path=path, experimental_preserve_all_tensors=preserve)
     except (ValueError, RuntimeError) as exc:
         raise UserError(f'cannot load {path} as a TFLite model ({str(exc).splitlines()[0]})') from None
-
-
-def solve_axis(n_in, n_out, kernel):
-    """(stride, pad) that make a window of `kernel` map n_in positions to n_out, VALID tried before SAME."""
-    for stride in range(1, 9):
-        if (n_in - kernel) // stride + 1 == n_out:
-            return stride, 0
-        if -(-n_in // stride) == n_out:
-            return stride, max((n_out - 1) * stride + kernel - n_in, 0) // 2
-    raise UserError(f'cannot tell the stride of a {kernel}-wide window from {n_in} to {n_out} positions')
 
 
 class TfLiteModel:
@@ -118,30 +108,46 @@ class TfLiteModel:
 
     @functools.cached_property
     def geometry(self):
-        """The conv chain from the image input, read from the graph (only plain files need it)."""
+        """The conv chain from the image input, read from the graph (only plain files need it).
+
+        The interpreter shows no op options (strides, padding, dilation, pooling windows, fused activations), so
+        each spatial op's geometry is found by trial: among the windows that give its output shape, the one
+        whose numpy result equals what the op computed on a probe input. An op that no window explains, or that
+        cannot be traced (dilation rewritten as SPACE_TO_BATCH_ND, padding ops), is refused with one line:
+        never a map from a guessed geometry.
+        """
         tensors = {t['index']: t for t in self.interpreter.get_tensor_details()}
         ops = self.interpreter._get_ops_details()
         image = self.input_details[self.image_index]
         if len(image['shape']) == 5:
             raise UserError(f'{self.path} is a sequence pilot (rnn/3d); as .tflite those are not supported, '
                             'use its Keras file')
+        probe = [np.random.default_rng(0).random((1,) + tuple(spec.shape[1:]), dtype=np.float32)
+                 if i == self.image_index else np.zeros((1,) + tuple(spec.shape[1:]), np.float32)
+                 for i, spec in enumerate(self.inputs)]
+        self.run(probe)
+        value = self.interpreter.get_tensor
         geometry = Geometry(input_size=self.input_size)
         current = image['index']
         while True:
-            op = next((o for o in ops if len(o['inputs']) and o['inputs'][0] == current), None)
-            if op is None or op['op_name'] not in CONV_OPS | POOL_OPS | PASS_OPS:
-                break
-            out = op['outputs'][0]
+            consumers = [o for o in ops if len(o['inputs']) and o['inputs'][0] == current]
+            if len(consumers) != 1 or len(tensors[consumers[0]['outputs'][0]]['shape']) != 4:
+                break  # the spatial chain ends (flatten, global pooling, dense) or branches
+            op = consumers[0]
+            name, out = op['op_name'], op['outputs'][0]
+            if name not in CONV_OPS | POOL_OPS | PASS_OPS:
+                raise UserError(f'{self.path}: cannot trace its {name} op (op {op["index"]}) back to the image, '
+                                'so VisualBackProp cannot be read from it; make a twin with the map built in from '
+                                'the Keras file (donkey saliency export)')
             in_size = tuple(int(v) for v in tensors[current]['shape'][1:3])
             out_size = tuple(int(v) for v in tensors[out]['shape'][1:3])
-            if op['op_name'] in CONV_OPS | POOL_OPS:
-                if op['op_name'] in CONV_OPS:
-                    kernel = tuple(int(v) for v in tensors[op['inputs'][1]]['shape'][1:3])
-                else:  # pooling windows are not in any tensor: the smallest window that fits the shapes
-                    kernel = tuple(max(1, -(-n_in // n_out)) for n_in, n_out in zip(in_size, out_size))
-                steps = [AxisStep(kernel[a], *solve_axis(in_size[a], out_size[a], kernel[a]), 1, in_size[a],
-                                  out_size[a]) for a in range(2)]
-                kind = 'conv' if op['op_name'] in CONV_OPS else 'pool'
+            if name in CONV_OPS | POOL_OPS:
+                weights = [value(i) for i in op['inputs'][1:] if i >= 0]
+                steps = _solve_window(name, value(current)[0], value(out)[0], weights, in_size, out_size)
+                if steps is None:
+                    raise UserError(f'{self.path}: no window explains its {name} op (op {op["index"]}); make a '
+                                    'twin with the map built in from the Keras file (donkey saliency export)')
+                kind = 'conv' if name in CONV_OPS else 'pool'
                 geometry.layers.append(SpatialLayer(f'op{op["index"]}', kind, *steps))
                 if kind == 'conv':
                     geometry.stages.append(FeatureStage(f'op{op["index"]}', out, out_size))
@@ -152,6 +158,65 @@ class TfLiteModel:
         if not geometry.stages:
             raise UserError(f'{self.path} has no convolution after its image input; saliency needs a CNN pilot')
         return geometry
+
+
+def _axis_candidates(n_in, n_out, kernels, dilations):
+    """AxisSteps (VALID and SAME padding, strides 1-8) that map n_in positions to n_out."""
+    found = []
+    for kernel in kernels:
+        for dilation in dilations:
+            span = (kernel - 1) * dilation + 1
+            for stride in range(1, 9):
+                if n_in >= span and (n_in - span) // stride + 1 == n_out:
+                    found.append(AxisStep(kernel, stride, 0, dilation, n_in, n_out))
+                if -(-n_in // stride) == n_out:
+                    pad = max((n_out - 1) * stride + span - n_in, 0) // 2
+                    found.append(AxisStep(kernel, stride, pad, dilation, n_in, n_out))
+    return found
+
+
+def _windows(x, rows, cols):
+    """(rows out, cols out, kernel rows, kernel cols, channels) windows of x (H, W, C); NaN outside the image."""
+    r = np.arange(rows.n_out)[:, None] * rows.stride - rows.pad + np.arange(rows.kernel)[None, :] * rows.dilation
+    c = np.arange(cols.n_out)[:, None] * cols.stride - cols.pad + np.arange(cols.kernel)[None, :] * cols.dilation
+    margin = int(max(0, -r.min(), -c.min(), r.max() - x.shape[0] + 1, c.max() - x.shape[1] + 1))
+    padded = np.pad(x.astype(np.float64), ((margin, margin), (margin, margin), (0, 0)), constant_values=np.nan)
+    return padded[(r + margin)[:, None, :, None], (c + margin)[None, :, None, :]]
+
+
+def _op_result(name, windows, weights):
+    """What op `name` computes from its windows, before any fused activation."""
+    if name == 'MAX_POOL_2D':
+        return np.nanmax(windows, axis=(2, 3))
+    if name == 'AVERAGE_POOL_2D':
+        return np.nanmean(windows, axis=(2, 3))
+    filters, bias = weights[0].astype(np.float64), (weights[1] if len(weights) > 1 else 0.0)
+    windows = np.nan_to_num(windows)
+    if name == 'CONV_2D':  # filters (out, kh, kw, in)
+        return np.einsum('hwijc,oijc->hwo', windows, filters) + bias
+    multiplier = filters.shape[-1] // windows.shape[-1]  # DEPTHWISE_CONV_2D: filters (1, kh, kw, in * multiplier)
+    per_channel = filters[0].reshape(filters.shape[1], filters.shape[2], windows.shape[-1], multiplier)
+    return np.einsum('hwijc,ijcm->hwcm', windows, per_channel).reshape(windows.shape[:2] + (-1,)) + bias
+
+
+def _solve_window(name, x, y, weights, in_size, out_size):
+    """(rows, cols) AxisSteps of the window whose result on `x` is the op's output `y`, or None."""
+    pooling = name in POOL_OPS
+    kernels = [range(1, min(n, 8) + 1) if pooling else [int(k)] for n, k in
+               zip(in_size, (0, 0) if pooling else weights[0].shape[1:3])]
+    dilations = [1] if pooling else range(1, 5)
+    rows = _axis_candidates(in_size[0], out_size[0], kernels[0], dilations)
+    cols = _axis_candidates(in_size[1], out_size[1], kernels[1], dilations)
+    scale = np.abs(y).max() + 1e-6
+    for row in rows:
+        for col in cols:
+            if not pooling and (row.dilation != col.dilation):
+                continue
+            result = _op_result(name, _windows(x, row, col), weights)
+            for activation in (lambda v: v, lambda v: np.maximum(v, 0), lambda v: np.clip(v, 0, 6)):
+                if np.allclose(activation(result), y, atol=1e-4 * scale):
+                    return row, col
+    return None
 
 
 def is_tflite(path):
