@@ -13,7 +13,8 @@ from donkey_saliency.core.scores import score_functions
 tf = import_tensorflow()
 layers = tf.keras.layers
 PER_OUTPUT = [name for name, m in METHODS.items() if m.per_output]
-SETTINGS = {'smoothgrad': {'samples': 16}, 'integrated-gradients': {'steps': 16}, 'occlusion': {'window': 11, 'stride': 11}}
+SETTINGS = {'smoothgrad': {'samples': 16}, 'integrated-gradients': {'steps': 16}, 'occlusion': {'window': 11, 'stride': 11},
+            'gradcam': {'layer': 2}}  # the last conv stage is too coarse for thin lines (test_engine)
 
 
 def make(name, model, output='angle', signed=True, kind='linear', settings=SETTINGS):
@@ -124,15 +125,19 @@ def test_on_the_trained_pilot_every_method_looks_at_the_lines(name, sample_case)
     """The sample pilot steers by the lane lines; the coloured shapes carry no information.
 
     Occlusion is left out: a black window is itself a strong new feature to this pilot wherever it lands
-    (measured: lines/shapes ratio 0.6 to 1.2 for windows of 24 to 8 px); the region test covers it."""
+    (measured: lines/shapes ratio 0.6 to 1.2 for windows of 24 to 8 px); the region test covers it. The
+    magnitude of the signed map is compared: unsigned Grad-CAM keeps only what pushes right, and is all zero
+    on a third of these frames, where no ratio can be taken."""
     pilot, scenes, x = sample_case
-    _, maps = make(name, pilot.model, signed=False)([x])
+    _, maps = make(name, pilot.model, signed=True)([x])
+    maps = np.abs(maps)
     import cv2
     near_lines = [cv2.dilate(s.lines.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~s.distractors
                   for s in scenes]
     on_lines = np.array([m[near].mean() for m, near in zip(maps, near_lines)])
     on_shapes = np.array([m[s.distractors & ~near].mean() for m, s, near in zip(maps, scenes, near_lines)])
-    assert np.nanmedian(on_lines / on_shapes) > 1.5, (on_lines, on_shapes)
+    assert np.all(on_shapes > 0), on_shapes  # every ratio is a number
+    assert np.median(on_lines / on_shapes) > 1.5, (on_lines, on_shapes)
 
 
 def test_gradient_graphs_use_no_relu_grad_op():

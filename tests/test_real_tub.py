@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from conftest import SHARED, read_video, run_cli, tree_digest
+from conftest import SHARED, SHARED_ABSENT, SHARED_READY, read_video, run_cli, tree_digest
 from donkey_saliency import sample
 
 TUB = SHARED / 'data'
-pytestmark = pytest.mark.skipif(not TUB.is_dir(), reason='../shared/data/shimoda_realcar_v2 is not beside this clone')
+pytestmark = pytest.mark.skipif(not SHARED_READY, reason=SHARED_ABSENT)
 
 
 def test_whole_real_tub_across_its_catalogs(tmp_path):

@@ -31,10 +31,23 @@ def sample_images(indexes):
 
 
 def test_the_script_reproduces_the_bundled_tub(tmp_path):
+    """Same records and the same pictures. JPEG bytes depend on the encoder's build (Pillow, libjpeg), so the
+    images are compared decoded: within a JPEG's rounding (measured here: identical; a different libjpeg moves
+    a few pixels by a level or two)."""
+    from donkeycar.parts.tub_v2 import Tub
     path = synthetic.write_tub(tmp_path / 'tub', synthetic.drive(COUNT, seed=SEED), hz=1000)
+    made, bundled = Tub(str(path), read_only=True), Tub(sample.TUB, read_only=True)
+    ours, theirs = list(made), list(bundled)
+    made.close()
+    bundled.close()
+    assert len(ours) == len(theirs) == COUNT
+    for key in ('user/angle', 'user/throttle', 'user/mode', 'cam/image_array'):
+        assert [r[key] for r in ours] == [r[key] for r in theirs], key
     for i in (0, 137, COUNT - 1):
         name = f'{i}_cam_image_array_.jpg'
-        assert (path / 'images' / name).read_bytes() == open(os.path.join(sample.TUB, 'images', name), 'rb').read()
+        made_image = cv2.imread(str(path / 'images' / name)).astype(int)
+        bundled_image = cv2.imread(os.path.join(sample.TUB, 'images', name)).astype(int)
+        assert np.abs(made_image - bundled_image).mean() < 0.5 and np.abs(made_image - bundled_image).max() <= 8
 
 
 def test_sample_pilot_steers_by_the_lines(scenes, pilot):

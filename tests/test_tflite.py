@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import SHARED, keras_pilot, read_video, run_cli
+from conftest import SHARED, SHARED_ABSENT, SHARED_READY, keras_pilot, read_video, run_cli
 from donkey_saliency import sample, synthetic
 from donkey_saliency.core import carconfig
 from donkey_saliency.core.engine import Engine, MapRequest
@@ -113,7 +113,7 @@ def test_a_plain_tflite_gives_the_keras_maps_or_says_why_not(kind, tmp_path):
     np.testing.assert_allclose(maps, keras_maps, atol=1e-3)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason='../shared/data/shimoda_realcar_v2 is not beside this clone')
+@pytest.mark.skipif(not SHARED_READY, reason=SHARED_ABSENT)
 def test_the_real_tflite_pilot_on_its_own_tub(tmp_path):
     maps_file = tmp_path / 'maps.npz'
     result = run_cli('--tub', SHARED / 'data', '--model', SHARED / 'models' / 'final_1.tflite', '--end', 600,
