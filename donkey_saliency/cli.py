@@ -135,7 +135,8 @@ def run_export(argv, prog):
     check_destination(out, ('.tflite',))
     cfg, _ = carconfig.load(None)
     outputs = export(load_pilot(args.model, args.type, cfg), out, gradcam=args.gradcam)
-    return [f'wrote {out} with outputs {", ".join(outputs)}']
+    return [f'wrote {out} with outputs {", ".join(outputs)}',
+            'built-in TFLite ops only: it runs with tflite-runtime or ai-edge-litert, without TensorFlow']
 
 
 def main(argv=None, prog='donkey saliency'):

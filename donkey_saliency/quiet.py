@@ -3,6 +3,7 @@ import contextlib
 import io
 import logging
 import os
+import warnings
 
 
 def import_donkeycar():
@@ -13,12 +14,19 @@ def import_donkeycar():
     logging.getLogger().setLevel(logging.WARNING)
     for name in ('donkeycar', 'tensorflow', 'absl', 'h5py'):
         logging.getLogger(name).setLevel(logging.ERROR)
+    _keras_advice_off()
     return donkeycar
 
 
 def import_tensorflow():
-    """TensorFlow, with its C++ and Python INFO logs off."""
+    """TensorFlow, with its C++ and Python INFO logs off, and Keras's advice to developers (legacy formats,
+    Lambda layers) kept out of what the user reads."""
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     import tensorflow as tf
     tf.get_logger().setLevel(logging.ERROR)
+    _keras_advice_off()
     return tf
+
+
+def _keras_advice_off():
+    warnings.filterwarnings('ignore', category=UserWarning, module=r'keras(\.|$)')

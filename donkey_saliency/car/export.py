@@ -5,6 +5,9 @@ Grad-CAM for steering), converted with TFLite built-in ops only, so tflite-runti
 Raspberry Pi without TensorFlow: one invoke() gives the steering, the throttle and the map. Inputs and pilot
 outputs keep the Keras names, so donkeycar's own TFLite part can drive with the file too.
 """
+import contextlib
+import os
+import re
 import tempfile
 
 from donkey_saliency import keys
@@ -41,10 +44,13 @@ def export(pilot, out_path, gradcam=False):
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         try:
-            flat = converter.convert()
+            with _quiet_output():  # the converter prints a summary of its own that reads like a failure
+                flat = converter.convert()
         except Exception as exc:
-            raise UserError(f'TFLite cannot convert this pilot with built-in ops only '
-                            f'({str(exc).splitlines()[0]})') from None
+            ops = sorted(set(re.findall(r'callsite\((?:callsite\()*fused\["(\w+):', str(exc)))) or \
+                [str(exc).strip().splitlines()[0]]  # the innermost op of each failing location, else the message
+            raise UserError(f'TFLite cannot convert this pilot with built-in ops only: its graph uses '
+                            f'{", ".join(ops)}; the Keras file still gives every map offline and on the car') from None
     target = AtomicFile(out_path)
     try:
         with open(target.temp, 'wb') as f:
@@ -53,3 +59,18 @@ def export(pilot, out_path, gradcam=False):
     finally:
         target.discard()
     return list(model.output_names) + list(methods)
+
+
+@contextlib.contextmanager
+def _quiet_output():
+    """Silence what C++ code writes straight to the process's stdout and stderr (file descriptors 1 and 2)."""
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, 'w') as null:
+        try:
+            for fd in (1, 2):
+                os.dup2(null.fileno(), fd)
+            yield
+        finally:
+            for fd, copy in zip((1, 2), saved):
+                os.dup2(copy, fd)
+                os.close(copy)

@@ -1,0 +1,78 @@
+"""Every flag that shapes the maps or the video, run through the command and checked for its effect: the map
+settings equal the API's with the same settings (so the flag reached the method), and the rest show in the
+saved maps or in the decoded video."""
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import read_video, run_cli
+from donkey_saliency import sample
+
+pytest.importorskip('donkeycar')
+
+import donkey_saliency as ds  # noqa: E402
+
+END = 5
+
+
+@pytest.fixture(scope='module')
+def frames(small_tub):
+    """The tub's first camera frames, as the command reads them."""
+    import cv2
+    from donkeycar.parts.tub_v2 import Tub
+    tub = Tub(str(small_tub), read_only=True)
+    images = [cv2.cvtColor(cv2.imread(f'{tub.images_base_path}/{r["cam/image_array"]}'), cv2.COLOR_BGR2RGB)
+              for _, r in zip(range(END), tub)]
+    tub.close()
+    return np.stack(images)
+
+
+def saved_maps(small_tub, tmp_path, *flags):
+    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--out', tmp_path / 'v.mp4',
+                     '--save-maps', tmp_path / 'maps.npz', *flags)
+    assert result.returncode == 0, result.stderr
+    return np.load(tmp_path / 'maps.npz')
+
+
+@pytest.mark.parametrize('method, flags, settings', [
+    ('smoothgrad', ['--samples', '4', '--noise', '0.3'], {'samples': 4, 'noise': 0.3}),
+    ('integrated-gradients', ['--steps', '4'], {'steps': 4}),
+    ('occlusion', ['--window', '30', '--stride', '15'], {'window': 30, 'stride': 15}),
+    ('gradcam', ['--layer', '3'], {'layer': 3}),
+])
+def test_method_settings_reach_the_method(small_tub, tmp_path, frames, method, flags, settings):
+    maps = saved_maps(small_tub, tmp_path, '--method', method, *flags)['maps']
+    pilot = ds.load_pilot(sample.MODEL)
+    np.testing.assert_allclose(maps, ds.saliency(pilot, frames, method=method, **settings).maps, atol=1e-4)
+    default = ds.saliency(pilot, frames, method=method).maps
+    assert np.abs(maps - default).max() > 0.05  # and they change the map
+
+
+def test_output_throttle_all_and_the_sign_flags(small_tub, tmp_path, frames):
+    pilot = ds.load_pilot(sample.MODEL)
+    throttle = saved_maps(small_tub, tmp_path, '--method', 'gradients', '--output', 'throttle')['maps']
+    assert throttle.min() >= 0  # throttle maps are unsigned by default
+    np.testing.assert_allclose(throttle, ds.saliency(pilot, frames, method='gradients', output='throttle').maps,
+                               atol=1e-4)
+    signed = saved_maps(small_tub, tmp_path, '--method', 'gradients', '--output', 'throttle', '--signed')['maps']
+    assert signed.min() < 0 and np.allclose(np.abs(signed) > 0, throttle > 0)
+    unsigned = saved_maps(small_tub, tmp_path, '--method', 'gradients', '--unsigned')['maps']
+    assert unsigned.min() >= 0
+    both = saved_maps(small_tub, tmp_path, '--method', 'gradients', '--output', 'all')
+    assert both['maps'].min() < 0 and both['maps_gradients_throttle'].min() >= 0  # angle first, then throttle
+    video, _ = read_video(tmp_path / 'v.mp4')
+    assert video.shape == (END, 240, 3 * 320, 3)  # camera | steering | throttle
+
+
+def test_fps_and_the_config_found_in_the_folder(small_tub, tmp_path):
+    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--fps', 7, '--out', tmp_path / 'a.mp4')
+    assert result.returncode == 0, result.stderr
+    assert read_video(tmp_path / 'a.mp4')[1] == 7
+    car = tmp_path / 'car'
+    car.mkdir()
+    shutil.copy(__import__('donkeycar').__file__.replace('__init__.py', 'templates/cfg_complete.py'), car / 'config.py')
+    (car / 'myconfig.py').write_text('DRIVE_LOOP_HZ = 9\n')
+    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--out', 'b.mp4', cwd=car)
+    assert result.returncode == 0, result.stderr
+    assert read_video(car / 'b.mp4')[1] == 9  # ./config.py and its myconfig.py were read without --config
