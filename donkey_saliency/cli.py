@@ -1,7 +1,7 @@
 """`donkey saliency` / `donkey-saliency` / `python -m donkey_saliency`: argument parsing and exit codes only.
 
-Exit codes: 0 done, 2 something the user can fix (one line, no traceback, no output file), 1 unexpected failure,
-130 interrupted. Nothing heavy is imported until the arguments are known, so --help is instant.
+Exit codes: 0 done, 2 something the user can fix (one line, no traceback, no output file), 1 unexpected failure
+(one line too, no output file; DONKEY_SALIENCY_TRACEBACK=1 shows the traceback), 130 interrupted. Nothing heavy is imported until the arguments are known, so --help is instant.
 """
 import argparse
 import os
@@ -155,6 +155,13 @@ def main(argv=None, prog='donkey saliency'):
     except KeyboardInterrupt:
         print(f'{prog}: interrupted; no output written', file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or a broken tool underneath (ffmpeg, TensorFlow): one line, no partial file
+        if os.environ.get('DONKEY_SALIENCY_TRACEBACK'):
+            raise
+        reason = (str(exc).strip().splitlines() or [''])[0][:300]
+        print(f'{prog}: unexpected error, no output written: {type(exc).__name__}: {reason} (set '
+              'DONKEY_SALIENCY_TRACEBACK=1 for the details, and please report it)', file=sys.stderr)
+        return 1
     for line in lines:
         print(line)
     return 0

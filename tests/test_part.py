@@ -237,3 +237,24 @@ def test_every_pilot_type_gets_a_map_each_loop_in_the_drive_loop(kind):
         np.testing.assert_allclose(np.array(values[:2], float), np.array(expected[:2], float), atol=1e-5)
         assert overlay.shape == (120, 160, 3) and overlay.dtype == np.uint8
         assert np.abs(overlay.astype(int) - image).mean() > 1  # a map is drawn over the frame
+
+
+@pytest.mark.parametrize('threaded', [False, True])
+def test_a_map_that_fails_while_driving_is_logged_once_and_never_stops_the_car(exported, caplog, threaded):
+    """The part is handed another file than the pilot's (a 72x96 pilot for a 120x160 car): the engine builds,
+    and every map then fails at inference, in the loop or in the background worker. The car drives on the
+    pilot's own outputs, no overlay is shown, and one line is logged."""
+    import time
+    from conftest import ROOT
+    kl = loaded('tflite_linear', exported / 'pilot.tflite')
+    part = SalientPilot(kl, Config(SALIENCY_THREADED=threaded), str(ROOT / 'tests' / 'data' / 'pi' / 'plain.tflite'))
+    deadline = time.time() + 60
+    loops = 0
+    while (loops < len(FRAMES) or not part.failed) and time.time() < deadline:
+        image = FRAMES[loops % len(FRAMES)]
+        *outputs, overlay = part.run(image)
+        np.testing.assert_allclose(outputs, kl.run(image), atol=1e-5)
+        assert overlay is None
+        loops += 1
+    part.shutdown()
+    assert part.failed and sum('saliency failed' in r.message for r in caplog.records) == 1

@@ -142,3 +142,18 @@ def test_a_tub_with_no_readable_image(out_dir, small_tub, tmp_path):
         image.write_bytes(b'')
     result = run_cli('--tub', tub, '--model', sample.MODEL, '--out', out_dir / 'v.mp4', '--end', 10)
     assert_user_error(result, out_dir, 'no readable records', '10 missing or unreadable images')
+
+
+def test_an_encoder_that_dies_mid_run_is_one_line_exit_1_and_no_file(out_dir, tmp_path):
+    """ffmpeg stops reading after a few frames (as when it crashes or its disk fills): exit 1, one line, and
+    neither the video nor the maps file nor a temporary file is left."""
+    dying = tmp_path / 'ffmpeg'
+    dying.write_text('#!/bin/sh\nexec head -c 300000 > /dev/null\n')
+    dying.chmod(0o755)
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--demo', '--no-progress', '--out',
+                             str(out_dir / 'demo.mp4'), '--save-maps', str(out_dir / 'maps.npz')],
+                            capture_output=True, text=True, timeout=600, env={**os.environ, 'FFMPEG_BINARY': str(dying)})
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('donkey-saliency: unexpected error, no output written'), lines
+    assert os.listdir(out_dir) == []
