@@ -10,6 +10,7 @@ import importlib.util
 import sys
 
 TARGET = 'donkeycar.management.base'
+SUMMARY = 'where a pilot looks: saliency videos of tubs, maps on the car (donkey saliency --help)'
 
 
 class _WrappingLoader(importlib.abc.Loader):
@@ -27,7 +28,10 @@ class _WrappingLoader(importlib.abc.Loader):
             if len(sys.argv) > 1 and sys.argv[1] == 'saliency':
                 from donkey_saliency.cli import main
                 return main(sys.argv[2:], prog='donkey saliency')
-            return donkey()
+            result = donkey()
+            if len(sys.argv) < 2 or sys.argv[1] in ('-h', '--help', 'help'):  # donkeycar printed its command list
+                print(f"and from donkey-saliency: ['saliency']  {SUMMARY}", file=sys.stderr)
+            return result
         execute_from_command_line.__doc__ = donkey.__doc__
         module.execute_from_command_line = execute_from_command_line
 

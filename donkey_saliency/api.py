@@ -14,10 +14,12 @@ from donkey_saliency.errors import UserError
 
 @dataclass
 class Result:
-    """What `saliency` returns. `maps` (N, H, W) at camera size, as `--save-maps` saves them: in [0, 1], or
-    [-1, 1] when signed; `angle`/`throttle` the pilot's decoded outputs (None for a plain model); `outputs` the
-    model's raw outputs; `extra` further maps by key when `output='all'`."""
+    """What `saliency` returns. `maps` (N, H, W) at camera size as drawn and as `--save-maps` saves them (display
+    scaled: [0, 1], or [-1, 1] when signed); `raw` their unscaled values; `angle`/`throttle` the pilot's decoded
+    outputs (None for a plain model); `outputs` the model's raw outputs; `extra` further maps (display scaled)
+    by key when `output='all'`."""
     maps: np.ndarray
+    raw: np.ndarray
     angle: np.ndarray
     throttle: np.ndarray
     outputs: list
@@ -36,15 +38,17 @@ def load_pilot(path, type=None, config=None):
     return load(str(path), type, cfg)
 
 
-def saliency(pilot, images, method='vbp', output='angle', signed=None, batch_size=64, inputs=None, **settings):
+def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0, normalize='frame', batch_size=64,
+             inputs=None, **settings):
     """Maps for uint8 RGB camera frames `images` (N, H, W, 3) (or one frame (H, W, 3)).
 
     `pilot`: from `load_pilot`, or a Keras model (any image model; `output` is then the index or name of the
     model output to explain). `method`, `output` ('angle', 'throttle'; 'all' adds the throttle map to `extra`),
-    `signed` and the method settings (`layer`, `samples`, `noise`, `steps`, `window`, `stride`) take the CLI's
-    names and defaults. `inputs`: the model's further inputs (imu, behaviour, memory), in model input order
-    after the image, one row per frame.
+    `signed`, `clip`, `normalize` ('frame', or 'run': one scale for all the images) and the method settings
+    (`layer`, `samples`, `noise`, `steps`, `window`, `stride`) take the CLI's names and defaults. `inputs`: the
+    model's further inputs (imu, behaviour, memory), in model input order after the image, one row per frame.
     """
+    from donkey_saliency.core.display import frame_scales, run_scale, scaled
     from donkey_saliency.core.engine import Engine, requests_for
     from donkey_saliency.core.pilot import Pilot, from_model
     from donkey_saliency.core import methods
@@ -60,15 +64,16 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, batch_siz
     if unknown:
         raise UserError(f'unknown setting(s) {", ".join(sorted(unknown))}; the methods take '
                         f'{", ".join(methods.all_settings())}')
-    requests, _ = requests_for(method, output, 'overlay', signed)
-    engine = Engine(pilot, requests, settings)
     height, width, depth = pilot.input_size
     if images.shape[1:3] != (height, width):
         raise UserError(f'the pilot takes {width}x{height} images, these are {images.shape[2]}x{images.shape[1]}; '
                         'resize or crop them as the car does')
-    frames = images.astype(np.float32) * np.float32(1 / 255)
-    if depth == 1:
-        frames = frames.mean(axis=-1, keepdims=True)
+    if depth == 1:  # greyscale pilots: converted as the video converts them
+        import cv2
+        images = np.stack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in images])[..., None]
+    frames = images.astype(np.float32) / np.float32(255)
+    requests, _ = requests_for(method, output, 'overlay', signed)
+    engine = Engine(pilot, requests, settings)
     outputs, maps = [], [[] for _ in requests]
     for start in range(0, len(frames), batch_size):
         batch = [frames[start:start + batch_size]] + [np.asarray(x, np.float32)[start:start + batch_size]
@@ -78,19 +83,23 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, batch_siz
         for collected, more in zip(maps, batch_maps):
             collected.append(more)
     outputs = [np.concatenate(parts) for parts in zip(*outputs)]
-    maps = [np.concatenate(m) for m in maps]
+    raw = [np.concatenate(m) for m in maps]
+    if normalize not in ('frame', 'run'):
+        raise UserError(f"normalize is 'frame' or 'run', not {normalize!r}")
+    shown = [scaled(m, r.signed, run_scale(m, clip) if normalize == 'run' else frame_scales(m, clip))
+             for r, m in zip(requests, raw)]
     angle, throttle = pilot.decode(outputs)
-    return Result(maps[0], angle, throttle, outputs, requests[0].signed,
-                  {r.key: m for r, m in zip(requests[1:], maps[1:])})
+    return Result(shown[0], raw[0], angle, throttle, outputs, requests[0].signed,
+                  {r.key: m for r, m in zip(requests[1:], shown[1:])})
 
 
-def overlay(image, saliency_map, alpha=0.5, signed=None):
-    """uint8 RGB: the frame with the heat map over it and its legend. `signed` None: a map with negative values
-    is drawn signed (diverging colours), else unsigned."""
-    from donkey_saliency.offline.draw import legend, overlay as blend
+def overlay(image, saliency_map, alpha=0.5, signed=None, title='', ends=None, scale=2):
+    """uint8 RGB: the frame with the heat map over it, enlarged `scale` times, `title` above and the colour bar
+    with what its ends mean below. `signed` None: a map with negative values is drawn signed (diverging
+    colours); `ends` None: 'pushes left' / 'pushes right' for signed maps, 'weak' / 'strong' else."""
+    from donkey_saliency.offline.draw import MapView, labelled
     saliency_map = np.asarray(saliency_map, np.float32)
     if signed is None:
         signed = bool((saliency_map < 0).any())
-    picture = blend(np.asarray(image, np.uint8), saliency_map, alpha, signed)
-    legend(picture, signed, ('R', 'L') if signed else ('hi', 'lo'))
-    return picture
+    ends = ends or (('pushes left', 'pushes right') if signed else ('weak', 'strong'))
+    return labelled(np.asarray(image, np.uint8), MapView(saliency_map, signed, title, ends), alpha, scale)

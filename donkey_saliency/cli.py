@@ -1,7 +1,8 @@
 """`donkey saliency` / `donkey-saliency` / `python -m donkey_saliency`: argument parsing and exit codes only.
 
 Exit codes: 0 done, 2 something the user can fix (one line, no traceback, no output file), 1 unexpected failure
-(one line too, no output file; DONKEY_SALIENCY_TRACEBACK=1 shows the traceback), 130 interrupted. Nothing heavy is imported until the arguments are known, so --help is instant.
+(one line too, no output file; DONKEY_SALIENCY_TRACEBACK=1 shows the traceback), 130 interrupted. Nothing heavy
+is imported until the arguments are known, so --help is instant.
 """
 import argparse
 import os
@@ -59,8 +60,8 @@ def build_parser(prog):
     p.add_argument('--out', help='video to write, .mp4 or .gif (default: saliency.mp4, demo.mp4 with --demo)')
     p.add_argument('--method', default='vbp', help=f'saliency method: {", ".join(methods.METHODS)} (default vbp; '
                    'see below)')
-    p.add_argument('--output', default='angle', help='what an output-specific method explains: angle (default), '
-                   'throttle, or all (one panel each)')
+    p.add_argument('--output', default='angle', help='what an output-specific method explains: angle (default; '
+                   'steering means the same), throttle, or all (one panel each)')
     p.add_argument('--layout', default='overlay', help='overlay (default): the map over the camera frame; panels: '
                    'camera | vbp | the chosen method, side by side')
     sign = p.add_mutually_exclusive_group()
@@ -72,10 +73,17 @@ def build_parser(prog):
                        help=f'{", ".join(users)}: {setting.help} (default {setting.default})')
     p.add_argument('--start', type=int, default=0, metavar='N', help='first record to show, counted from 0 (default 0)')
     p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record; -1 = to the end (default)')
+    p.add_argument('--every', type=int, default=1, metavar='N', help='render every Nth record (long tubs, small '
+                   'gifs); the video keeps real time (default 1: every record)')
     p.add_argument('--scale', type=int, default=2, help='enlarge the camera frame this many times (default 2)')
     p.add_argument('--fps', type=float, help='video frame rate (default: DRIVE_LOOP_HZ or the recorded rate)')
     p.add_argument('--batch-size', type=int, default=64, metavar='N', help='frames per pilot call (default 64)')
     p.add_argument('--alpha', type=float, default=0.5, metavar='A', help='heat map opacity, 0 to 1 (default 0.5)')
+    p.add_argument('--clip', type=float, default=99.0, metavar='PCT', help='display scaling: this percentile of '
+                   'the map\'s magnitude is drawn at full strength (default 99: the strongest 1%% of pixels)')
+    p.add_argument('--normalize', default='frame', choices=('frame', 'run'), help='scale each frame\'s map on its '
+                   'own (frame, default) or all on one scale fixed from a first pass over up to 128 frames '
+                   'spread over the run (run: strength comparable from frame to frame)')
     p.add_argument('--no-user', dest='user', action='store_false', help='do not draw the user\'s steering line')
     p.add_argument('--no-pilot', dest='pilot', action='store_false', help='do not draw the pilot\'s steering line')
     p.add_argument('--save-maps', metavar='FILE.npz', help='also save the maps, record indexes and pilot outputs')
@@ -102,13 +110,14 @@ def options_from(args):
                    settings={k: getattr(args, k) for k in methods.all_settings()},
                    start=args.start, end=args.end, scale=args.scale, fps=args.fps,
                    batch_size=args.batch_size, alpha=args.alpha, user=args.user, pilot=args.pilot,
-                   save_maps=args.save_maps, progress=args.progress)
+                   save_maps=args.save_maps, progress=args.progress, clip=args.clip, normalize=args.normalize,
+                   every=args.every)
 
 
 EXPORT_DESCRIPTION = """\
 Make a .tflite twin of a Keras pilot with the saliency map built in: its outputs are the pilot's, plus
-`saliency` (VisualBackProp, 0..1) and, with --gradcam, `saliency_gradcam_angle` (signed Grad-CAM for steering,
--1..1). Built-in TFLite ops only: it runs with tflite-runtime or ai-edge-litert on a Raspberry Pi, where the
+`saliency` (VisualBackProp) and, with --gradcam, `saliency_gradcam_angle` (signed Grad-CAM for steering), raw
+and unscaled, as the engine computes them. Built-in TFLite ops only: it runs with tflite-runtime or ai-edge-litert on a Raspberry Pi, where the
 SalientPilot part reads the map from the same invoke() that steers the car."""
 
 
@@ -142,6 +151,11 @@ def run_export(argv, prog):
 def main(argv=None, prog='donkey saliency'):
     """Run the command; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # a bare command: how to start, rather than an error about a missing tub
+        build_parser(prog).print_usage(sys.stderr)
+        print(f'{prog}: start with `{prog} --demo` (the bundled sample), or `{prog} --tub data/tub_1 --model '
+              f'models/pilot.h5`; `{prog} --help` explains every flag', file=sys.stderr)
+        return 2
     try:
         if argv[:1] == ['export']:
             lines = run_export(argv[1:], prog)

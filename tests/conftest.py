@@ -24,6 +24,14 @@ def run_cli(*args, cwd=None):
                           capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
+def assert_maps_close(actual, expected, atol):
+    """Raw maps (unscaled) compared on each frame's own scale: both divided by the expected frame's peak."""
+    expected = np.asarray(expected, np.float64)
+    peak = np.abs(expected).reshape(len(expected), -1).max(axis=1).reshape(-1, 1, 1)
+    assert np.all(peak > 0), 'an expected map is blank'
+    np.testing.assert_allclose(np.asarray(actual, np.float64) / peak, expected / peak, atol=atol)
+
+
 def tree_digest(path):
     """A hash of every file's name and bytes under `path`: equal before and after means untouched."""
     digest = hashlib.sha256()
@@ -47,6 +55,26 @@ def read_video(path):
     return np.stack(frames), meta['fps']
 
 
+def picture_rows(frame, height, scale):
+    """(top, bottom) of the pictures in a video frame, below the label band whose height the layout gives."""
+    from donkey_saliency.offline.draw import label_height
+    top = label_height(scale)
+    assert frame.shape[0] > top + height, frame.shape
+    return top, top + height
+
+
+def assert_video_size(frames, count, picture, panels=1, scale=2):
+    """`count` frames of `panels` pictures side by side, each `picture` (height, width) at `scale`, between a
+    label band above (uniform but for its text, which never reaches the frame's outer columns) and a band of
+    words below."""
+    height, width = picture
+    assert len(frames) == count and frames.shape[2] == panels * width, frames.shape
+    top, bottom = picture_rows(frames[0], height, scale)
+    label_edges = np.concatenate([frames[0, :top - 3, :3], frames[0, :top - 3, -3:]], axis=1).astype(int)
+    assert np.abs(label_edges - 24).max() <= 12  # the band's dark grey (a few rows of codec blur left out)
+    assert frames.shape[1] > bottom + 8, frames.shape  # room for the words below
+
+
 def keras_pilot(kind, **cfg_values):
     """A donkeycar pilot of `kind`, built by donkeycar's get_model_by_type with its template config.
 
@@ -59,6 +87,37 @@ def keras_pilot(kind, **cfg_values):
     for key, value in cfg_values.items():
         setattr(cfg, key, value)
     return get_model_by_type(kind, cfg)
+
+
+class CarConfig:
+    """A car config holding just the keys given (the car part reads the rest from its defaults)."""
+
+    def __init__(self, **keys):
+        self.__dict__.update(keys)
+
+
+def car_pilot(kind, path):
+    """The pilot as the car builds and loads it: donkeycar's part of `kind` (tflite_... for a .tflite)."""
+    from donkeycar.utils import get_model_by_type
+    from donkey_saliency.core import carconfig
+    cfg, _ = carconfig.load(None)
+    kl = get_model_by_type(kind, cfg)
+    kl.load(str(path))
+    return kl
+
+
+@pytest.fixture(scope='session')
+def sample_files(tmp_path_factory):
+    """The sample pilot as .h5, as donkeycar's plain .tflite, and as a twin exported with --gradcam."""
+    pytest.importorskip('donkeycar')
+    from donkeycar.parts.interpreter import keras_to_tflite
+    from donkey_saliency.car.export import export
+    from donkey_saliency.core.pilot import load_pilot
+    folder = tmp_path_factory.mktemp('sample_files')
+    pilot = load_pilot(sample.MODEL)
+    keras_to_tflite(pilot.model, str(folder / 'pilot.tflite'))
+    export(pilot, str(folder / 'pilot.saliency.tflite'), gradcam=True)
+    return {'h5': sample.MODEL, 'plain': str(folder / 'pilot.tflite'), 'twin': str(folder / 'pilot.saliency.tflite')}
 
 
 @pytest.fixture(scope='session')

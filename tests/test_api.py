@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, picture_rows, run_cli
 
 import donkey_saliency as ds
-from donkey_saliency import sample, synthetic
+from donkey_saliency import sample
 from donkey_saliency.errors import UserError
 from donkey_saliency.quiet import import_tensorflow
 
@@ -41,8 +41,10 @@ def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch):
     exec(readme_snippet(), namespace)
     result, picture = namespace['result'], namespace['picture']
     assert result.maps.shape == (6, 120, 160) and result.angle.shape == result.throttle.shape == (6,)
-    assert picture.shape == (120, 160, 3) and picture.dtype == np.uint8
-    assert np.abs(picture.astype(int) - images[0]).mean() > 3  # the heat map is drawn over the frame
+    assert picture.dtype == np.uint8 and picture.shape[1] == 320  # enlarged twice, label above, colour bar below
+    top, bottom = picture_rows(picture, 240, 2)
+    camera = images[0].repeat(2, axis=0).repeat(2, axis=1)
+    assert np.abs(picture[top:bottom].astype(int) - camera).mean() > 3  # the heat map is drawn over the frame
 
 
 def test_api_maps_equal_the_saved_maps_of_the_command(small_tub, tmp_path):

@@ -68,7 +68,7 @@ def browse(port, folder):
     shot = folder / 'page.png'
     subprocess.run([CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
                     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                    f'--user-data-dir={folder / "chromium"}', '--window-size=640,480', '--timeout=4000',
+                    f'--user-data-dir={folder / "chromium"}', '--window-size=640,600', '--timeout=4000',
                     f'--screenshot={shot}', f'http://127.0.0.1:{port}/'], capture_output=True, timeout=120)
     image = cv2.imread(str(shot))
     return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
@@ -148,35 +148,52 @@ def test_the_tub_records_the_overlay(car_run):
     assert np.abs(cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(int) - memory['saliency_image_array']).mean() < 8
 
 
+def expected_stream(memory):
+    """The stream's picture of the last loop, drawn as the car part draws it (vbp, the default method)."""
+    from donkey_saliency.core.engine import MapRequest
+    from donkey_saliency.offline.draw import stream_picture
+    request = MapRequest('vbp')
+    return stream_picture(memory['saliency_image_array'], float(memory['pilot_angle']),
+                          float(memory['pilot_throttle']), request.title, request.signed, request.ends)
+
+
 def test_the_stream_serves_the_overlay_to_several_viewers(car_run):
+    """Each viewer gets the overlay enlarged, with its label, the pilot's steering line and values, and the
+    colour bar: a JPEG of the very picture the part draws from the loop's memory."""
     _, memory, frames, page, viewers, _, _ = car_run
     assert viewers == 3 and len(frames) == 3
     assert '/video' in page
+    expected = expected_stream(memory)
     for frame in frames:
-        assert frame.shape == (120, 160, 3)
-        assert np.abs(frame.astype(int) - memory['saliency_image_array']).mean() < 8  # JPEG of the same overlay
+        assert frame.shape == expected.shape
+        assert np.abs(frame.astype(int) - expected).mean() < 8  # JPEG of the same picture
 
 
 def test_a_recorded_tub_renders_without_a_model(car_run, tmp_path):
-    from conftest import read_video, run_cli
+    from conftest import assert_video_size, read_video, run_cli
     car = car_run[0]
     result = run_cli('--tub', car / 'data', '--out', tmp_path / 'car.mp4', '--scale', 1)
     assert result.returncode == 0, result.stderr
     frames, _ = read_video(tmp_path / 'car.mp4')
-    assert frames.shape[1:] == (120, 160, 3) and len(frames) >= RECORDS
+    assert len(frames) >= RECORDS
+    assert_video_size(frames, len(frames), (120, 160), scale=1)  # the recorded overlays, at --scale 1
 
 
 @pytest.mark.skipif(not CHROMIUM and not os.environ.get('CI'), reason='needs Debian chromium (.ci/run installs it)')
-def test_a_browser_shows_the_overlay(car_run):
+def test_a_browser_shows_the_overlay_its_legend_and_the_pilot(car_run):
     memory, screenshot = car_run[1], car_run[6]
     assert screenshot is not None
-    overlay = memory['saliency_image_array']
-    # the page scales the stream to the window: find the overlay's look in the picture, not the placeholder's
-    small = cv2.resize(screenshot, (160, 120), interpolation=cv2.INTER_AREA).astype(int)
+    expected = expected_stream(memory)
+    height, width = expected.shape[:2]
+    # the page scales the stream to the window: find the stream's look in the picture, not the placeholder's
+    small = cv2.resize(screenshot, (width, height), interpolation=cv2.INTER_AREA).astype(int)
     placeholder = cv2.imread(os.path.join(os.path.dirname(__import__('donkeycar').__file__), 'parts',
                                           'web_controller', 'templates', 'static', 'img_placeholder.jpg'))
-    placeholder = cv2.resize(cv2.cvtColor(placeholder, cv2.COLOR_BGR2RGB), (160, 120)).astype(int)
-    assert np.abs(small - overlay).mean() < np.abs(small - placeholder).mean() / 2
+    placeholder = cv2.resize(cv2.cvtColor(placeholder, cv2.COLOR_BGR2RGB), (width, height)).astype(int)
+    assert np.abs(small - expected).mean() < np.abs(small - placeholder).mean() / 2
+    from donkey_saliency.offline.draw import colour_map
+    for colour in colour_map(np.linspace(0.2, 1, 5)):  # the colour bar, from weak to strong, on the page
+        assert (np.abs(screenshot.astype(int) - colour).sum(axis=-1) < 30).sum() > 20
 
 
 def test_a_method_the_pilot_cannot_answer_stops_the_car_before_it_drives(tmp_path):

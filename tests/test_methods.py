@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import keras_pilot
+from conftest import assert_maps_close, keras_pilot
 from donkey_saliency import sample, synthetic
 from donkey_saliency.core import carconfig
 from donkey_saliency.core.methods import METHODS
@@ -13,7 +13,8 @@ from donkey_saliency.core.scores import score_functions
 tf = import_tensorflow()
 layers = tf.keras.layers
 PER_OUTPUT = [name for name, m in METHODS.items() if m.per_output]
-SETTINGS = {'smoothgrad': {'samples': 16}, 'integrated-gradients': {'steps': 16}, 'occlusion': {'window': 11, 'stride': 11},
+SETTINGS = {'smoothgrad': {'samples': 16}, 'integrated-gradients': {'steps': 16},
+            'occlusion': {'window': 11, 'stride': 11},
             'gradcam': {'layer': 2}}  # the last conv stage is too coarse for thin lines (test_engine)
 
 
@@ -107,8 +108,9 @@ def test_signed_steering_map_flips_with_the_mirror(name):
     if name == 'smoothgrad':  # its noise is not mirrored with the image: equal in expectation only
         assert np.corrcoef(mirrored_maps.ravel(), expected.ravel())[0, 1] > 0.8
     else:
-        np.testing.assert_allclose(mirrored_maps, expected, atol=2e-3)
-    assert maps.min() < -0.2 and maps.max() > 0.2  # a real signed map: both directions present
+        assert_maps_close(mirrored_maps, expected, atol=2e-3)
+    peak = np.abs(maps).max()
+    assert maps.min() < -0.2 * peak and maps.max() > 0.2 * peak  # a real signed map: both directions present
 
 
 @pytest.fixture(scope='module')
@@ -160,4 +162,4 @@ def test_categorical_maps_explain_the_expected_value_not_one_bin():
     np.testing.assert_allclose(angle, probabilities.numpy() @ angle_values, atol=1e-6)
     np.testing.assert_allclose(throttle, throttle_probabilities.numpy() @ throttle_values, atol=1e-6)
     _, maps = make('gradients', pilot.interpreter.model, kind='categorical')([frames(2, (120, 160, 3))])
-    assert np.abs(maps).max() == pytest.approx(1.0)
+    assert np.isfinite(maps).all() and np.abs(maps).max() > 0  # a map, not a blank or a NaN

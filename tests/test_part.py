@@ -2,51 +2,29 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import keras_pilot
+from conftest import CarConfig, assert_maps_close, car_pilot, keras_pilot
 from donkey_saliency import sample, synthetic
-from donkey_saliency.core import carconfig
 from donkey_saliency.part import SalientPilot
 
 FRAMES = [s.image for s in synthetic.drive(6, seed=21)]
 
 
-class Config:
-    """A car config holding just the keys given (the part reads the rest from its defaults)."""
-
-    def __init__(self, **keys):
-        self.__dict__.update(keys)
-
-
-def loaded(kind, path):
-    from donkeycar.utils import get_model_by_type
-    cfg, _ = carconfig.load(None)
-    kl = get_model_by_type(kind, cfg)
-    kl.load(str(path))
-    return kl
-
-
 @pytest.fixture(scope='module')
-def exported(tmp_path_factory):
-    from donkey_saliency.car.export import export
-    from donkey_saliency.core.pilot import load_pilot
-    folder = tmp_path_factory.mktemp('exported')
-    cfg, _ = carconfig.load(None)
-    pilot = load_pilot(sample.MODEL, None, cfg)
-    export(pilot, folder / 'pilot.saliency.tflite', gradcam=True)
-    from donkeycar.parts.interpreter import keras_to_tflite
-    keras_to_tflite(pilot.model, str(folder / 'pilot.tflite'))
-    return folder
+def exported(sample_files):
+    """The folder of the sample pilot's plain .tflite (pilot.tflite) and twin (pilot.saliency.tflite)."""
+    return Path(sample_files['twin']).parent
 
 
 @pytest.mark.parametrize('kind', ['linear', 'categorical', 'imu'])
 def test_outputs_equal_the_unwrapped_pilot(kind, tmp_path):
     kl = keras_pilot(kind)
     other = [np.linspace(-1, 1, 6)] if kind == 'imu' else []
-    part = SalientPilot(kl, Config(SALIENCY_METHOD='gradcam'))
+    part = SalientPilot(kl, CarConfig(SALIENCY_METHOD='gradcam'))
     for image in FRAMES:
         *outputs, overlay = part.run(image, *other)
         np.testing.assert_allclose(outputs, kl.run(image, *other), atol=1e-5)
@@ -57,9 +35,9 @@ def test_outputs_equal_the_unwrapped_pilot(kind, tmp_path):
 @pytest.mark.parametrize('file, method', [('pilot.saliency.tflite', 'vbp'), ('pilot.saliency.tflite', 'gradcam'),
                                           ('pilot.tflite', 'vbp')])
 def test_tflite_outputs_equal_the_plain_tflite_pilot(exported, file, method):
-    kl = loaded('tflite_linear', exported / file)
-    plain = loaded('tflite_linear', exported / 'pilot.tflite')
-    part = SalientPilot(kl, Config(SALIENCY_METHOD=method), str(exported / file))
+    kl = car_pilot('tflite_linear', exported / file)
+    plain = car_pilot('tflite_linear', exported / 'pilot.tflite')
+    part = SalientPilot(kl, CarConfig(SALIENCY_METHOD=method), str(exported / file))
     for image in FRAMES[:3]:
         *outputs, overlay = part.run(image)
         np.testing.assert_allclose(outputs, plain.run(image), atol=1e-5)
@@ -71,12 +49,12 @@ def test_exported_map_equals_the_offline_one(exported):
     """The map built into the .tflite is the map `donkey saliency` draws for the same frame."""
     from donkey_saliency.core.methods import METHODS
     from donkey_saliency.core.tflite import TfLiteModel
-    kl = loaded('linear', sample.MODEL)
+    kl = car_pilot('linear', sample.MODEL)
     x = np.stack(FRAMES[:2]).astype(np.float32) / 255
     _, offline = METHODS['vbp'].create(kl.interpreter.model)([x])
     model = TfLiteModel(str(exported / 'pilot.saliency.tflite'))
     model.run([x])
-    np.testing.assert_allclose(model.maps('saliency'), offline, atol=1e-3)
+    assert_maps_close(model.maps('saliency'), offline, atol=1e-3)
 
 
 def test_maps_follow_the_cars_hot_reload(tmp_path):
@@ -91,8 +69,8 @@ def test_maps_follow_the_cars_hot_reload(tmp_path):
 
 
 def test_every_n_loops_the_map_is_refreshed(tmp_path):
-    kl = loaded('linear', sample.MODEL)
-    part = SalientPilot(kl, Config(SALIENCY_EVERY=3))
+    kl = car_pilot('linear', sample.MODEL)
+    part = SalientPilot(kl, CarConfig(SALIENCY_EVERY=3))
     overlays = [part.run(image)[2] for image in FRAMES]
     same = [np.array_equal(a, b) for a, b in zip(overlays, overlays[1:])]
     assert same == [True, True, False, True, True]  # new maps on loops 0 and 3 only
@@ -104,7 +82,7 @@ def test_a_saliency_failure_is_logged_once_and_the_car_keeps_driving(caplog):
     engine is not rebuilt on every loop; a later reload to a CNN brings the maps back."""
     from donkey_saliency.quiet import import_tensorflow
     layers = import_tensorflow().keras.layers
-    kl = loaded('linear', sample.MODEL)
+    kl = car_pilot('linear', sample.MODEL)
     part = SalientPilot(kl)
     assert part.run(FRAMES[0])[2] is not None
     image_in = layers.Input((120, 160, 3), name='img_in')
@@ -125,8 +103,8 @@ def test_threaded_maps_never_hold_up_the_pilot():
     """A slow method (occlusion: 108 pilot calls a map, after building its graph) in the background: every loop
     still returns the pilot's own outputs at once, so many loops pass before the first map is ready."""
     import time
-    kl = loaded('linear', sample.MODEL)
-    part = SalientPilot(kl, Config(SALIENCY_THREADED=True, SALIENCY_METHOD='occlusion'))
+    kl = car_pilot('linear', sample.MODEL)
+    part = SalientPilot(kl, CarConfig(SALIENCY_THREADED=True, SALIENCY_METHOD='occlusion'))
     loops, deadline = 0, time.time() + 120
     while part.worker.overlay is None and not part.failed and time.time() < deadline:
         image = FRAMES[loops % len(FRAMES)]
@@ -161,7 +139,7 @@ def test_the_pi_path_runs_without_tensorflow(exported):
     env = dict(os.environ)
     result = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
-    kl = loaded('linear', sample.MODEL)
+    kl = car_pilot('linear', sample.MODEL)
     angle, _ = kl.run(np.full((120, 160, 3), 90, np.uint8))
     assert float(result.stdout.split('angle')[1]) == pytest.approx(angle, abs=1e-4)
 
@@ -171,7 +149,7 @@ def test_a_tensorrt_pilot_gets_a_clear_line_and_no_saliency(caplog):
     recognised, one line says so, and the part will only pass the pilot's outputs through."""
     from donkeycar.parts.interpreter import TensorRT
     from donkeycar.parts.keras import KerasLinear
-    part = SalientPilot(KerasLinear(interpreter=TensorRT()), Config(SALIENCY_THREADED=True))
+    part = SalientPilot(KerasLinear(interpreter=TensorRT()), CarConfig(SALIENCY_THREADED=True))
     assert part.unsupported and part.worker is None and part.engine is None
     assert sum('TensorRT pilots are not supported' in r.message for r in caplog.records) == 1
 
@@ -184,7 +162,7 @@ def test_occlusion_reads_a_twin_like_the_plain_file(exported):
     request = MapRequest('occlusion', 'angle', signed=True)
     (twin,) = Engine(load_pilot(str(exported / 'pilot.saliency.tflite')), [request])(x)[1]
     (plain,) = Engine(load_pilot(str(exported / 'pilot.tflite')), [request])(x)[1]
-    np.testing.assert_allclose(twin, plain, atol=2e-3)
+    assert_maps_close(twin, plain, atol=2e-3)
 
 
 class _Frames:
@@ -226,7 +204,7 @@ def test_every_pilot_type_gets_a_map_each_loop_in_the_drive_loop(kind):
     outputs = ['pilot/angle', 'pilot/throttle'] + (['pilot/loc'] if kind == 'localizer' else [])
     vehicle, keep = Vehicle(), _Keep()
     vehicle.add(_Frames(), outputs=['cam/image_array', 'imu', 'behavior'])
-    part = SalientPilot(kl, Config(SALIENCY_METHOD='gradcam'))
+    part = SalientPilot(kl, CarConfig(SALIENCY_METHOD='gradcam'))
     vehicle.add(part, inputs=['cam/image_array'] + extra, outputs=outputs + ['saliency/image_array'])
     vehicle.add(keep, inputs=['cam/image_array'] + extra + outputs + ['saliency/image_array'])
     vehicle.start(rate_hz=1000, max_loop_count=8)
@@ -246,8 +224,9 @@ def test_a_map_that_fails_while_driving_is_logged_once_and_never_stops_the_car(e
     pilot's own outputs, no overlay is shown, and one line is logged."""
     import time
     from conftest import ROOT
-    kl = loaded('tflite_linear', exported / 'pilot.tflite')
-    part = SalientPilot(kl, Config(SALIENCY_THREADED=threaded), str(ROOT / 'tests' / 'data' / 'pi' / 'plain.tflite'))
+    kl = car_pilot('tflite_linear', exported / 'pilot.tflite')
+    another = ROOT / 'tests' / 'data' / 'pi' / 'plain.tflite'
+    part = SalientPilot(kl, CarConfig(SALIENCY_THREADED=threaded), str(another))
     deadline = time.time() + 60
     loops = 0
     while (loops < len(FRAMES) or not part.failed) and time.time() < deadline:

@@ -40,8 +40,8 @@ print(json.dumps(result))
 
 
 def test_tflite_files_give_the_keras_maps_with_no_tensorflow():
-    """Outputs to 1e-4 and maps to 2e-3 of the Keras graph's, from the plain file (VBP from intermediate tensors,
-    occlusion window by window) and from the exported twin (VBP and Grad-CAM built in)."""
+    """Outputs to 1e-4 and maps to 2e-3 of their peak from the Keras graph's, from the plain file (VBP from
+    intermediate tensors, occlusion window by window) and from the exported twin (VBP and Grad-CAM built in)."""
     if not any(importlib.util.find_spec(r) for r in RUNTIMES):
         pytest.skip('no TFLite runtime without TensorFlow here (ai-edge-litert or tflite-runtime)')
     done = subprocess.run([sys.executable, '-c', PROBE, str(DATA)], capture_output=True, text=True, timeout=300,
@@ -54,7 +54,9 @@ def test_tflite_files_give_the_keras_maps_with_no_tensorflow():
         np.testing.assert_allclose(result[name]['angle'], reference['angle'], atol=1e-4)
         np.testing.assert_allclose(result[name]['throttle'], reference['throttle'], atol=1e-4)
         for method in methods:
-            np.testing.assert_allclose(result[name]['maps'][method], reference[method], atol=2e-3)
+            peak = np.abs(reference[method]).max()  # raw maps: compared on the scale of the map
+            np.testing.assert_allclose(np.array(result[name]['maps'][method]) / peak, reference[method] / peak,
+                                       atol=2e-3)
 
 
 def test_the_reference_is_what_the_keras_graph_computes():
@@ -68,5 +70,6 @@ def test_the_reference_is_what_the_keras_graph_computes():
     outputs, maps = Engine(pilot, requests, {'window': 8, 'stride': 8})([reference['frames'].astype(np.float32) / 255])
     np.testing.assert_allclose(outputs[0][:, 0], reference['angle'], atol=1e-5)
     for request, computed in zip(requests, maps):
-        assert np.abs(reference[request.method]).max() == pytest.approx(1.0)  # a map, not a blank
-        np.testing.assert_allclose(computed, reference[request.method], atol=1e-4)
+        peak = np.abs(reference[request.method]).max()
+        assert peak > 0 and np.isfinite(reference[request.method]).all()  # a map, not a blank
+        np.testing.assert_allclose(computed / peak, reference[request.method] / peak, atol=1e-4)

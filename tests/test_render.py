@@ -45,40 +45,67 @@ def test_steering_line_tilts_with_the_angle_and_grows_with_throttle(angle, side)
     points = coloured_pixels(image, (0, 255, 0))
     top = points[points[:, 0].argmin()]
     assert np.sign(top[1] - 80) == side  # the tip leans to the steering side
-    assert 120 - top[0] == pytest.approx(0.5 * 120 * 0.9 * np.cos(np.radians(36)), abs=3)
+    assert 120 - top[0] == pytest.approx((0.25 + 0.65 * 0.5) * 120 * np.cos(np.radians(36)), abs=3)
 
 
-def test_zero_throttle_draws_no_length():
-    image = np.zeros((120, 160, 3), np.uint8)
-    render.steering_line(image, 0.5, 0.0, (0, 255, 0), side=0)
-    assert not image[:116].any()
+def test_a_small_throttle_still_draws_a_visible_line():
+    """A real car drives at throttle 0.02-0.3: its line must not vanish."""
+    lengths = []
+    for throttle in (0.0, 0.05, 0.3):
+        image = np.zeros((120, 160, 3), np.uint8)
+        render.steering_line(image, 0.0, throttle, (0, 255, 0), side=0)
+        lengths.append(120 - coloured_pixels(image, (0, 255, 0))[:, 0].min())
+    assert lengths[0] >= 25 and lengths[0] < lengths[1] < lengths[2]
+
+
+def picture_rows(image, value):
+    """The rows of the camera panel's picture: those whose first pixels are the (uniform) frame's value."""
+    rows = np.flatnonzero(np.all(image[:, :8] == value, axis=(1, 2)))
+    return rows.min(), rows.max() + 1
+
+
+def test_nothing_is_written_over_the_camera_frame_and_every_panel_is_labelled():
+    frame = np.full((60, 80, 3), 90, np.uint8)
+    image = render.compose(frame, [render.MapView(np.zeros((60, 80)), title='vbp: what drives the conv features')],
+                           0.0, 3, 17, user=None, pilot=None)
+    top, bottom = picture_rows(image, 90)
+    assert bottom - top == 180 and image.shape[1] == 240 and image.shape[0] % 2 == 0
+    assert np.all(image[top:bottom] == 90)  # the picture itself: no HUD, no legend, no label on it
+    header, footer = image[:top], image[bottom:]
+    assert (header.min(axis=-1) > 180).sum() > 30  # the label, white on the band above
+    assert (np.abs(footer.astype(int) - render.USER_COLOUR).sum(axis=-1) < 60).sum() > 30  # 'user ...' in green
+    inferno = render.colour_map(np.linspace(0, 1, 5))
+    for colour in inferno:  # the colour bar, low to high, in the band below
+        assert (np.abs(footer.astype(int) - colour).sum(axis=-1) <= 6).any()
 
 
 def test_compose_scales_the_frame_and_draws_both_lines():
     frame = np.full((60, 80, 3), 90, np.uint8)
-    saliency = np.zeros((60, 80))
-    image = render.compose(frame, [render.MapView(saliency)], 0.0, 3, 17, user=(0.0, 1.0), pilot=(0.5, 1.0))
-    assert image.shape == (180, 240, 3)
-    assert len(coloured_pixels(image, render.USER_COLOUR)) > 50
-    assert len(coloured_pixels(image, render.PILOT_COLOUR)) > 50
-    # the middle of the frame, away from HUD, legend and lines, is the camera frame unchanged (alpha 0)
-    assert np.all(image[60:120, 20:60] == 90)
+    image = render.compose(frame, [render.MapView(np.zeros((60, 80)))], 0.0, 3, 17, user=(0.0, 1.0), pilot=(0.5, 1.0))
+    top, bottom = picture_rows(image, 90)
+    picture = image[top:bottom]
+    assert picture.shape == (180, 240, 3)
+    assert len(coloured_pixels(picture, render.USER_COLOUR)) > 50
+    assert len(coloured_pixels(picture, render.PILOT_COLOUR)) > 50
+    assert np.all(picture[60:120, 20:60] == 90)  # away from the lines, the camera frame unchanged (alpha 0)
 
 
 def test_compose_without_lines_draws_none():
     frame = np.full((60, 80, 3), 90, np.uint8)
     image = render.compose(frame, [render.MapView(np.zeros((60, 80)))], 0.5, 2, 1, user=None, pilot=None)
-    assert len(coloured_pixels(image, render.USER_COLOUR)) == 0
-    assert len(coloured_pixels(image, render.PILOT_COLOUR)) == 0
+    top, bottom = picture_rows(image, render.overlay(frame, np.zeros((60, 80)), 0.5)[0, 0])
+    assert len(coloured_pixels(image[top:bottom], render.USER_COLOUR)) == 0
+    assert len(coloured_pixels(image[top:bottom], render.PILOT_COLOUR)) == 0
 
 
-def test_legend_shows_the_colour_ramp_high_at_the_top():
-    image = np.zeros((240, 320, 3), np.uint8)
-    render.legend(image)
-    column = image[:, 320 - 4 - 2]  # inside the bar
-    lit = np.argwhere(luminance(column) > 5)[:, 0]
-    bar = luminance(column[lit.min() + 1:lit.max()])
-    assert bar[0] > bar[-1] + 150  # bright (high saliency) on top
+def test_legend_bar_runs_low_to_high_left_to_right():
+    frame = np.full((60, 80, 3), 90, np.uint8)
+    image = render.compose(frame, [render.MapView(np.zeros((60, 80)))], 0.0, 4, 1)
+    bar_row = image[-8 - 1 if image.shape[0] % 2 else -8]
+    lum = luminance(bar_row)
+    inside = np.flatnonzero(np.abs(bar_row.astype(int) - render.STRIP_COLOUR).sum(axis=-1) > 0)
+    run = lum[inside[len(inside) // 3]:inside[2 * len(inside) // 3]]
+    assert run[-1] > run[0] + 50  # brighter (stronger) to the right
 
 
 def test_diverging_map_is_blue_for_left_grey_at_zero_red_for_right():
@@ -102,11 +129,14 @@ def test_signed_overlay_leaves_neutral_pixels_untouched():
 def test_panels_put_camera_and_each_map_side_by_side():
     frame = np.full((60, 80, 3), 90, np.uint8)
     views = [render.MapView(np.ones((60, 80)), title='vbp'),
-             render.MapView(-np.ones((60, 80)), signed=True, title='gradcam angle', ends=('R', 'L'))]
+             render.MapView(-np.ones((60, 80)), signed=True, title='gradcam', ends=('pushes left', 'pushes right'))]
     image = render.compose(frame, views, 1.0, 2, 5, user=(0.0, 0.5), pilot=None, panels=True)
-    assert image.shape == (120, 480, 3)
-    assert np.all(image[60:100, 20:60] == 90)  # the camera panel shows the frame itself
+    top, bottom = picture_rows(image, 90)
+    assert bottom - top == 120 and image.shape[1] == 480
+    assert np.all(image[top + 60:top + 100, 20:60] == 90)  # the camera panel shows the frame itself
     inferno_top = render.colour_map(np.array(1.0))
     blue = render.colour_map(np.array(-1.0), signed=True)
-    assert np.abs(image[60:100, 180:220].astype(int) - inferno_top).max() <= 1
-    assert np.abs(image[60:100, 340:380].astype(int) - blue).max() <= 1
+    assert np.abs(image[top + 60:top + 100, 180:220].astype(int) - inferno_top).max() <= 1
+    assert np.abs(image[top + 60:top + 100, 340:380].astype(int) - blue).max() <= 1
+    for left in (0, 160, 320):  # a label above every panel, the camera's included
+        assert (image[:top, left:left + 160].min(axis=-1) > 180).sum() > 10

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import SHARED, SHARED_ABSENT, SHARED_READY, keras_pilot, read_video, run_cli
+from conftest import SHARED, SHARED_ABSENT, SHARED_READY, assert_maps_close, assert_video_size, read_video, run_cli
 from donkey_saliency import sample, synthetic
 from donkey_saliency.core import carconfig
 from donkey_saliency.core.engine import Engine, MapRequest
@@ -43,7 +43,7 @@ def test_vbp_from_tflite_equals_vbp_in_the_keras_graph(converted, scenes_batch):
     keras_outputs, keras_maps = METHODS['vbp'].create(pilot.model)([scenes_batch])
     outputs, (maps,) = Engine(load_pilot(str(path)), [MapRequest('vbp')])([scenes_batch])
     np.testing.assert_allclose(outputs[0], keras_outputs[0], atol=1e-4)
-    np.testing.assert_allclose(maps, keras_maps, atol=1e-3)
+    assert_maps_close(maps, keras_maps, atol=1e-3)
 
 
 def test_occlusion_on_tflite_equals_occlusion_in_the_keras_graph(converted, scenes_batch):
@@ -51,7 +51,7 @@ def test_occlusion_on_tflite_equals_occlusion_in_the_keras_graph(converted, scen
     keras = METHODS['occlusion'].create(pilot.model, score_functions('linear', xp=tf.experimental.numpy)['angle'],
                                         signed=True)
     lite = Engine(load_pilot(str(path)), [MapRequest('occlusion', 'angle', signed=True)])
-    np.testing.assert_allclose(lite([scenes_batch[:2]])[1][0], keras([scenes_batch[:2]])[1], atol=2e-3)
+    assert_maps_close(lite([scenes_batch[:2]])[1][0], keras([scenes_batch[:2]])[1], atol=2e-3)
 
 
 def test_command_on_a_tflite_pilot(converted, small_tub, tmp_path):
@@ -60,7 +60,7 @@ def test_command_on_a_tflite_pilot(converted, small_tub, tmp_path):
     result = run_cli('--tub', small_tub, '--model', path, '--end', 8, '--out', tmp_path / 'v.mp4',
                      '--save-maps', maps_file, '--method', 'occlusion', '--layout', 'panels')
     assert result.returncode == 0, result.stderr
-    assert read_video(tmp_path / 'v.mp4')[0].shape == (8, 240, 960, 3)
+    assert_video_size(read_video(tmp_path / 'v.mp4')[0], 8, (240, 320), panels=3)
     saved = np.load(maps_file)
     assert saved['maps'].shape == saved['maps_vbp'].shape == (8, 120, 160)
 
@@ -110,7 +110,7 @@ def test_a_plain_tflite_gives_the_keras_maps_or_says_why_not(kind, tmp_path):
         assert kind == 'dilated', refused  # the only one the converter rewrites beyond tracing
         assert 'donkey saliency export' in str(refused) and '\n' not in str(refused)
         return
-    np.testing.assert_allclose(maps, keras_maps, atol=1e-3)
+    assert_maps_close(maps, keras_maps, atol=1e-3)
 
 
 @pytest.mark.skipif(not SHARED_READY, reason=SHARED_ABSENT)

@@ -152,7 +152,8 @@ def test_an_encoder_that_dies_mid_run_is_one_line_exit_1_and_no_file(out_dir, tm
     dying.chmod(0o755)
     result = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--demo', '--no-progress', '--out',
                              str(out_dir / 'demo.mp4'), '--save-maps', str(out_dir / 'maps.npz')],
-                            capture_output=True, text=True, timeout=600, env={**os.environ, 'FFMPEG_BINARY': str(dying)})
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, 'FFMPEG_BINARY': str(dying)})
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('donkey-saliency: unexpected error, no output written'), lines

@@ -44,10 +44,11 @@ def check_against_reference(model, frames=3, lambda_crops=()):
     features = tf.keras.Model(model.inputs, [layer.output for layer in feature_layers])(x)
     features = features if isinstance(features, list) else [features]
     assert maps.shape == (frames,) + shape[:2]
+    assert maps.min() >= 0  # raw VBP of a ReLU network: products of non-negative feature means
     for i in range(frames):
-        want = vbp_reference.vbp([f[i].numpy() for f in features], steps)
-        np.testing.assert_allclose(maps[i], want, atol=2e-5)
-        assert maps[i].min() == 0.0 and maps[i].max() == pytest.approx(1.0)
+        want = vbp_reference.vbp([f[i].numpy() for f in features], steps)  # min-max normalised
+        low, high = maps[i].min(), maps[i].max()
+        np.testing.assert_allclose((maps[i] - low) / (high - low), want, atol=2e-5)
     return method
 
 
@@ -90,7 +91,7 @@ def test_cropping_in_front():
     _, maps = method([x])
     assert np.all(maps[0, :20] == 0) and np.all(maps[0, -4:] == 0)  # cropped rows never get saliency
     assert np.all(maps[0, :, :6] == 0) and np.all(maps[0, :, -2:] == 0)
-    assert maps[0, 20:-4, 6:-2].max() == pytest.approx(1.0)
+    assert maps[0, 20:-4, 6:-2].max() > 0
 
 
 def test_lambda_normalisation_and_crop_in_front():

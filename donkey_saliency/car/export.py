@@ -23,8 +23,8 @@ def export(pilot, out_path, gradcam=False):
     if pilot.tflite:
         raise UserError(f'{pilot.path} is already a .tflite file; export needs the Keras pilot (.h5, .savedmodel, .keras)')
     model = pilot.model
-    names = [name for name, r in EXPORTABLE.items() if r.method == 'vbp' or gradcam]
-    methods = dict(zip(names, Engine(pilot, [EXPORTABLE[name] for name in names]).backend.methods))
+    map_names = [name for name, r in EXPORTABLE.items() if r.method == 'vbp' or gradcam]
+    methods = dict(zip(map_names, Engine(pilot, [EXPORTABLE[name] for name in map_names]).backend.methods))
     vbp_output = keys.map_output('vbp')
     names = [t.name.split(':')[0] for t in model.inputs]
     signature = [tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32, name=name)
@@ -33,7 +33,7 @@ def export(pilot, out_path, gradcam=False):
     def serve(*inputs):
         attributed = {output: method.attribute(list(inputs)) for output, method in methods.items()}
         result = dict(zip(model.output_names, attributed[vbp_output][0]))  # the pilot's outputs
-        result.update({output: methods[output].finish(raw) for output, (_, raw) in attributed.items()})
+        result.update({output: methods[output].shown(raw) for output, (_, raw) in attributed.items()})
         return result
 
     module = tf.Module()

@@ -14,6 +14,7 @@ myconfig.py keys (defaults):
     SALIENCY_LAYER, SALIENCY_WINDOW, ...  # a method's settings, SALIENCY_<NAME> (default: the registered one)
     SALIENCY_EVERY = 1            # compute the map every N loops; the overlay holds in between
     SALIENCY_ALPHA = 0.5          # overlay opacity
+    SALIENCY_CLIP = 99.0          # display scaling, as --clip: this percentile of |map| at full strength
     SALIENCY_THREADED = False     # True: maps in a background thread; the pilot never waits for them
     SALIENCY_STREAM_PORT = 8891   # MJPEG stream of the overlay (None: no stream)
     SALIENCY_RECORD = False       # True: record the overlay into the tub as saliency/image_array
@@ -29,9 +30,9 @@ from donkey_saliency.keys import OVERLAY_KEY
 
 logger = logging.getLogger(__name__)
 
-STATEFUL_TYPES = ('KerasMemory', 'KerasLSTM', 'Keras3D_CNN')
-DEFAULTS = {'SALIENCY_METHOD': 'vbp', 'SALIENCY_EVERY': 1, 'SALIENCY_ALPHA': 0.5, 'SALIENCY_THREADED': False,
-            'SALIENCY_STREAM_PORT': 8891, 'SALIENCY_RECORD': False}
+STATEFUL_KINDS = ('memory', 'rnn', '3d')  # pilots whose donkeycar run() keeps state between loops
+DEFAULTS = {'SALIENCY_METHOD': 'vbp', 'SALIENCY_EVERY': 1, 'SALIENCY_ALPHA': 0.5, 'SALIENCY_CLIP': 99.0,
+            'SALIENCY_THREADED': False, 'SALIENCY_STREAM_PORT': 8891, 'SALIENCY_RECORD': False}
 
 
 def setting(cfg, key):
@@ -53,19 +54,21 @@ class SalientPilot:
 
     def __init__(self, kl, cfg=None, model_path=None):
         from donkey_saliency.core.engine import requests_for
+        from donkey_saliency.core.pilot import PART_KINDS
         self.kl = kl
-        self.cfg = cfg
         self.model_path = model_path
-        self.method = setting(cfg, 'SALIENCY_METHOD')
-        self.settings = method_settings(cfg, self.method)
-        (self.request,), _ = requests_for(self.method)
+        method = setting(cfg, 'SALIENCY_METHOD')
+        self.settings = method_settings(cfg, method)
+        (self.request,), _ = requests_for(method)
         self.every = max(1, int(setting(cfg, 'SALIENCY_EVERY')))
         self.alpha = float(setting(cfg, 'SALIENCY_ALPHA'))
+        self.clip = float(setting(cfg, 'SALIENCY_CLIP'))
         self.engine = None
+        self.input_names = []
         self.overlay = None
         self.loops = 0
         self.failed = False
-        self.stateful = type(kl).__name__ in STATEFUL_TYPES
+        self.stateful = PART_KINDS.get(type(kl).__name__) in STATEFUL_KINDS
         self.unsupported = type(kl.interpreter).__name__ == 'TensorRT'
         if self.unsupported:
             logger.warning('saliency: TensorRT pilots are not supported; the car drives on its pilot, with no map. '
@@ -97,12 +100,14 @@ class SalientPilot:
     def saliency(self, img_arr, inputs):
         """One inference on the model's `inputs`: update the overlay, return the pilot's decoded outputs (None
         without an engine)."""
+        from donkey_saliency.core.display import frame_scales, scaled
         from donkey_saliency.offline.draw import overlay
         engine = self._current_engine()
         if engine is None:
             return None
-        outputs, maps = engine(inputs)
-        self.overlay = overlay(_rgb(img_arr), maps[0][0], self.alpha, self.request.signed)
+        outputs, (raw,) = engine(inputs)
+        shown = scaled(raw, self.request.signed, frame_scales(raw, self.clip))[0]  # as the video draws it
+        self.overlay = overlay(_rgb(img_arr), shown, self.alpha, self.request.signed)
         sample = outputs[0][0] if len(outputs) == 1 else [o[0] for o in outputs]
         return self.kl.interpreter_to_output(sample)
 
@@ -125,8 +130,7 @@ class SalientPilot:
             outputs = self.kl.run(img_arr, *other_arr)
         finally:
             del self.kl.inference_from_dict
-        names = [t.name.split(':')[0] for t in self.engine.pilot.model.inputs] if self.engine else []
-        return outputs, [np.asarray(seen[name], np.float32)[None] for name in names]
+        return outputs, [np.asarray(seen[name], np.float32)[None] for name in self.input_names]
 
     def _current_model(self):
         """What the car's hot reload replaces: the Keras model, or the TFLite interpreter."""
@@ -138,6 +142,7 @@ class SalientPilot:
         from donkey_saliency.core.pilot import of_part
         pilot = of_part(self.kl, self.model_path)
         engine = Engine(pilot, [self.request], self.settings)
+        self.input_names = [t.name.split(':')[0] for t in pilot.model.inputs]  # as donkeycar's input dicts name them
         if pilot.tflite and not pilot.tflite.exported:
             logger.warning(f'saliency: {self.model_path} has no map built in; reading its intermediate tensors '
                            'is about twice as slow: make a twin with `donkey saliency export`')
@@ -213,7 +218,8 @@ def _rgb(img_arr):
 
 def add_saliency(V, cfg, kl, inputs, outputs, model_path=None, run_condition='run_pilot'):
     """Put a SalientPilot in kl's place in the vehicle `V` (same inputs, outputs + saliency/image_array) and,
-    when SALIENCY_STREAM_PORT is set, an MJPEG stream of the overlay (donkeycar's WebFpv) on that port."""
+    when SALIENCY_STREAM_PORT is set, an MJPEG stream on that port (donkeycar's WebFpv page) of the overlay with
+    its label, colour bar and the pilot's steering and throttle."""
     try:
         part = SalientPilot(kl, cfg, model_path)
     except UserError as exc:  # before the car drives: one line, no traceback
@@ -221,8 +227,9 @@ def add_saliency(V, cfg, kl, inputs, outputs, model_path=None, run_condition='ru
     V.add(part, inputs=inputs, outputs=list(outputs) + [OVERLAY_KEY], run_condition=run_condition)
     port = setting(cfg, 'SALIENCY_STREAM_PORT')
     if port:
-        from donkeycar.parts.controller import WebFpv
-        V.add(WebFpv(port=int(port)), inputs=[OVERLAY_KEY], threaded=True)
+        from donkey_saliency.car.stream import SaliencyStream
+        stream = SaliencyStream(int(port), part.request.title, part.request.signed, part.request.ends)
+        V.add(stream, inputs=[OVERLAY_KEY] + list(outputs[:2]), threaded=True)
     return part
 
 

@@ -16,6 +16,8 @@ from donkey_saliency.core import methods
 from donkey_saliency.errors import UserError
 
 TARGETS = ('angle', 'throttle')  # what a donkeycar pilot's output-specific map explains
+TARGET_WORDS = {'angle': 'steering', 'throttle': 'throttle'}
+TARGET_ALIASES = {'steering': 'angle'}
 
 
 @dataclass(frozen=True)
@@ -33,20 +35,24 @@ class MapRequest:
 
     @property
     def title(self):
-        return self.method + (f' {self.target}' if self.target is not None else '')
+        """The panel's label: the method and what its map shows, in words."""
+        target = TARGET_WORDS.get(self.target, f'output {self.target}')
+        return f'{self.method}: {methods.get(self.method).shows.format(target=target)}'
 
     @property
     def ends(self):
-        """Legend labels, top and bottom."""
+        """What the low and the high end of the colour bar mean."""
         if not self.signed:
-            return 'hi', 'lo'
-        return ('R', 'L') if self.target == 'angle' else ('+', '-')
+            return 'weak', 'strong'
+        return {'angle': ('pushes left', 'pushes right'), 'throttle': ('slows', 'speeds up')}.get(
+            self.target, ('lowers', 'raises'))
 
 
 def requests_for(method, target='angle', layout='overlay', signed=None):
     """(requests, panels) for the user's choices (`target` 'all': angle and throttle); `signed` None means the
     default per target: steering maps signed (right vs left), others unsigned. The panels layout puts
     VisualBackProp beside the method."""
+    target = TARGET_ALIASES.get(target, target)
     if not methods.get(method).per_output:
         chosen = [MapRequest(method)]
     else:

@@ -98,7 +98,8 @@ def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
-def _same_pad(n_in, n_out, kernel, stride, dilation):
+def same_pad(n_in, n_out, kernel, stride, dilation):
+    """Padding before the first position under TensorFlow's 'same' rule (the odd one goes after)."""
     total = max((n_out - 1) * stride + (kernel - 1) * dilation + 1 - n_in, 0)
     return total // 2
 
@@ -110,7 +111,7 @@ def _window_steps(config, in_size, out_size, kernel_key, stride_key):
     same = config.get('padding', 'valid') == 'same'
     steps = []
     for axis in range(2):
-        pad = _same_pad(in_size[axis], out_size[axis], kernel[axis], stride[axis], dilation[axis]) if same else 0
+        pad = same_pad(in_size[axis], out_size[axis], kernel[axis], stride[axis], dilation[axis]) if same else 0
         steps.append(AxisStep(kernel[axis], stride[axis], pad, dilation[axis], in_size[axis], out_size[axis]))
     return steps
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from donkey_saliency.errors import UserError
 from donkey_saliency.keys import is_map_output
-from donkey_saliency.core.geometry import AxisStep, FeatureStage, Geometry, SpatialLayer
+from donkey_saliency.core.geometry import AxisStep, FeatureStage, Geometry, SpatialLayer, same_pad
 
 CONV_OPS = {'CONV_2D', 'DEPTHWISE_CONV_2D'}
 POOL_OPS = {'MAX_POOL_2D', 'AVERAGE_POOL_2D'}
@@ -170,8 +170,8 @@ def _axis_candidates(n_in, n_out, kernels, dilations):
                 if n_in >= span and (n_in - span) // stride + 1 == n_out:
                     found.append(AxisStep(kernel, stride, 0, dilation, n_in, n_out))
                 if -(-n_in // stride) == n_out:
-                    pad = max((n_out - 1) * stride + span - n_in, 0) // 2
-                    found.append(AxisStep(kernel, stride, pad, dilation, n_in, n_out))
+                    found.append(AxisStep(kernel, stride, same_pad(n_in, n_out, kernel, stride, dilation), dilation,
+                                          n_in, n_out))
     return found
 
 

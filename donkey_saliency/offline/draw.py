@@ -13,16 +13,17 @@ import numpy as np
 USER_COLOUR = (0, 220, 0)      # green, as donkeycar's makemovie
 PILOT_COLOUR = (40, 120, 255)  # blue
 TEXT_COLOUR = (255, 255, 255)
+STRIP_COLOUR = (24, 24, 24)  # the bands above and below the pictures, where the words go
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 @dataclass
 class MapView:
     """One map of a frame and how to show it."""
-    values: np.ndarray   # (H, W): 0..1, or -1..1 when signed
+    values: np.ndarray   # (H, W): 0..1, or -1..1 when signed (display-scaled)
     signed: bool = False
-    title: str = ''
-    ends: tuple = ('hi', 'lo')  # legend labels, top and bottom
+    title: str = ''      # the panel's label: what the map is
+    ends: tuple = ('weak', 'strong')  # what the low and the high end of the colour bar mean
 
 
 def colour_map(maps, signed=False):
@@ -66,43 +67,53 @@ def overlay(frame, saliency, alpha, signed=False):
 
 
 def steering_line(image, angle, throttle, colour, side):
-    """A line from the bottom centre: its tilt is the angle (full lock = 45 degrees), its length the throttle."""
+    """A line from the bottom centre: its tilt is the angle (full lock = 45 degrees), its length grows with the
+    throttle from a quarter of the height (so that a real car's 0.02-0.3 still shows) to 0.9 of it at full."""
     height, width = image.shape[:2]
     base = (width // 2 + side * 2, height - 1)
-    length = float(np.clip(throttle, -1, 1)) * height * 0.9
+    length = (0.25 + 0.65 * abs(float(np.clip(throttle, -1, 1)))) * height
     tilt = math.radians(float(np.clip(angle, -1, 1)) * 45.0)
     tip = (int(round(base[0] + length * math.sin(tilt))), int(round(base[1] - length * math.cos(tilt))))
     cv2.line(image, base, tip, colour, max(1, height // 120), cv2.LINE_AA)
 
 
 def _text(image, text, origin, scale, colour):
-    cv2.putText(image, text, origin, FONT, scale, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(image, text, origin, FONT, scale, colour, 1, cv2.LINE_AA)
 
 
-def hud(image, index, user, pilot):
-    """Record index and the user's and pilot's (angle, throttle) in the top-left corner."""
-    scale = image.shape[0] / 600.0
-    step = int(30 * scale) + 4
-    y = step
-    _text(image, f'#{index}', (4, y), scale, TEXT_COLOUR)
-    for label, values, colour in (('user', user, USER_COLOUR), ('pilot', pilot, PILOT_COLOUR)):
-        if values is not None:
-            y += step
-            _text(image, f'{label} a{values[0]:+.2f} t{values[1]:+.2f}', (4, y), scale, colour)
+class _Strip:
+    """Text rows drawn on a dark band beside the picture, never over it."""
+
+    def __init__(self, width, rows, scale):
+        self.font = 0.35 * scale / 2
+        self.row = int(22 * self.font) + 8
+        self.image = np.full((self.row * rows, width, 3), STRIP_COLOUR, np.uint8)
+
+    def text(self, row, text, colour=TEXT_COLOUR, x=4):
+        """Write `text` in `row`, shortened (ending '..') to fit the band's width."""
+        room = self.image.shape[1] - x - 4
+        while len(text) > 2 and cv2.getTextSize(text, FONT, self.font, 1)[0][0] > room:
+            text = text[:-3] + '..'
+        _text(self.image, text, (x, self.row * (row + 1) - 5), self.font, colour)
+
+    def bar(self, row, signed, ends):
+        """A horizontal colour bar with what its two ends mean written at either side."""
+        width = self.image.shape[1]
+        (low_w, _), _ = cv2.getTextSize(ends[0], FONT, self.font, 1)
+        (high_w, _), _ = cv2.getTextSize(ends[1], FONT, self.font, 1)
+        x0, x1 = low_w + 8, width - high_w - 8
+        if x1 - x0 < 8:  # too narrow for labels beside it: the bar alone, labels in the title
+            x0, x1 = 4, width - 4
+        else:
+            self.text(row, ends[0], x=4)
+            self.text(row, ends[1], x=x1 + 4)
+        ramp = np.linspace(-1.0 if signed else 0.0, 1.0, x1 - x0, dtype=np.float32)[None].repeat(self.row - 6, 0)
+        self.image[self.row * row + 3:self.row * (row + 1) - 3, x0:x1] = colour_map(ramp, signed)
 
 
-def legend(image, signed=False, ends=('hi', 'lo')):
-    """A vertical colour bar in the top-right corner, the top value at the top, labelled with `ends`."""
-    height, width = image.shape[:2]
-    bar_h, bar_w, margin = max(20, height // 3), max(4, width // 60), 4
-    ramp = np.linspace(1.0, -1.0 if signed else 0.0, bar_h, dtype=np.float32)[:, None].repeat(bar_w, axis=1)
-    x0, y0 = width - bar_w - margin, margin + int(height / 40) + 6
-    image[y0:y0 + bar_h, x0:x0 + bar_w] = colour_map(ramp, signed)
-    cv2.rectangle(image, (x0 - 1, y0 - 1), (x0 + bar_w, y0 + bar_h), TEXT_COLOUR, 1)
-    scale = height / 900.0
-    _text(image, ends[0], (x0 - int(40 * scale) - 4, y0 + int(20 * scale)), scale, TEXT_COLOUR)
-    _text(image, ends[1], (x0 - int(40 * scale) - 4, y0 + bar_h), scale, TEXT_COLOUR)
+def label_height(scale):
+    """Rows of the label band above every picture, at `scale` (where a video's pictures begin)."""
+    return _Strip(1, 1, scale).row
 
 
 def _enlarge(image, scale):
@@ -111,32 +122,70 @@ def _enlarge(image, scale):
     return cv2.resize(image, (image.shape[1] * scale, image.shape[0] * scale), interpolation=cv2.INTER_LINEAR)
 
 
-def _map_panel(frame, view, alpha, scale):
-    image = _enlarge(overlay(frame, view.values, alpha, view.signed), scale)
-    legend(image, view.signed, view.ends)
-    return image
+def _panel(picture, title, footer, scale):
+    """A picture with its label in a band above and its footer band below."""
+    header = _Strip(picture.shape[1], 1, scale)
+    header.text(0, title)
+    return np.concatenate([header.image, picture, footer.image])
+
+
+def _values(values):
+    return f'steering {values[0]:+.2f}  throttle {values[1]:+.2f}'
 
 
 def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=False):
-    """The full video frame, enlarged by `scale`, with the steering lines and the HUD.
+    """The full video frame, enlarged by `scale`: each panel labelled above, explained below, nothing written
+    over the camera frame or the maps.
 
     One map without `panels`: the map over the camera frame. With `panels`: the camera frame, then one panel per
-    map side by side, each titled. No map: the frame as it is (an overlay recorded on the car).
+    map side by side. No map: the frame as it is (an overlay recorded on the car). The camera panel carries the
+    steering lines and, below it, the user's and the pilot's values and how to read the lines; a map panel
+    carries its colour bar and what its ends mean.
     """
-    if views and not panels:
-        image = _map_panel(frame, views[0], alpha, scale)
-    else:
-        image = _enlarge(frame.copy(), scale)
+    overlaid = views and not panels
+    camera = _enlarge(overlay(frame, views[0].values, alpha, views[0].signed) if overlaid else frame.copy(), scale)
     if user is not None:
-        steering_line(image, *user, USER_COLOUR, side=-1)
+        steering_line(camera, *user, USER_COLOUR, side=-1)
     if pilot is not None:
-        steering_line(image, *pilot, PILOT_COLOUR, side=+1)
-    hud(image, index, user, pilot)
-    if not views or not panels:
-        return image
-    parts = [image]
-    for view in views:
-        panel = _map_panel(frame, view, alpha, scale)
-        _text(panel, view.title, (4, panel.shape[0] - 6), panel.shape[0] / 600.0, TEXT_COLOUR)
-        parts.append(panel)
-    return np.concatenate(parts, axis=1)
+        steering_line(camera, *pilot, PILOT_COLOUR, side=+1)
+    rows = 3 + (1 if overlaid else 0)
+    if panels:
+        rows = max(rows, 2)
+    footer = _Strip(camera.shape[1], rows, scale)
+    footer.text(0, f'user   {_values(user)}' if user is not None else 'user   -', USER_COLOUR)
+    footer.text(1, f'pilot  {_values(pilot)}' if pilot is not None else 'pilot  -', PILOT_COLOUR)
+    footer.text(2, 'lines: tilt = steering, length = throttle')
+    if overlaid:
+        footer.bar(3, views[0].signed, views[0].ends)
+    title = f'camera #{index}' + (f' + {views[0].title}' if overlaid else '')
+    parts = [_panel(camera, title, footer, scale)]
+    for view in views if panels else []:
+        picture = _enlarge(overlay(frame, view.values, alpha, view.signed), scale)
+        legend_strip = _Strip(picture.shape[1], rows, scale)
+        legend_strip.bar(0, view.signed, view.ends)
+        parts.append(_panel(picture, view.title, legend_strip, scale))
+    image = np.concatenate(parts, axis=1)
+    if image.shape[0] % 2:  # H.264 in yuv420p needs an even height
+        image = np.concatenate([image, np.full((1,) + image.shape[1:], STRIP_COLOUR, np.uint8)])
+    return image
+
+
+def labelled(frame, view, alpha, scale=2):
+    """The frame with one map over it, enlarged, its label above and its colour bar below (the API's picture)."""
+    picture = _enlarge(overlay(frame, view.values, alpha, view.signed), scale)
+    legend_strip = _Strip(picture.shape[1], 1, scale)
+    legend_strip.bar(0, view.signed, view.ends)
+    return _panel(picture, view.title, legend_strip, scale)
+
+
+def stream_picture(overlaid, angle, throttle, title, signed, ends, scale=2):
+    """The car's stream frame: the overlay enlarged with the pilot's steering line, its label above, and below
+    the pilot's steering and throttle in words and the colour bar (angle/throttle None: not known yet)."""
+    picture = _enlarge(np.asarray(overlaid, np.uint8), scale)
+    known = angle is not None and throttle is not None
+    if known:
+        steering_line(picture, angle, throttle, PILOT_COLOUR, side=+1)
+    strip = _Strip(picture.shape[1], 2, scale)
+    strip.text(0, f'pilot  {_values((angle, throttle))}' if known else 'pilot  -', PILOT_COLOUR)
+    strip.bar(1, signed, ends)
+    return _panel(picture, title, strip, scale)

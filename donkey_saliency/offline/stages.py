@@ -9,16 +9,19 @@ import numpy as np
 
 from donkey_saliency.errors import UserError
 
+RUN_SAMPLE = 128  # frames of the first pass that fixes --normalize run's scale
+
 
 @dataclass
 class Inferred:
     """A batch after the pilot: frames, records, the pilot's decoded outputs and maps (one array per requested
-    map, each (N, H, W) at camera size)."""
+    map, each (N, H, W) at camera size): raw, and scaled for display."""
     frames: list
     records: list
     angle: np.ndarray
     throttle: np.ndarray
     maps: list
+    raw: list
     dropped: int
 
 
@@ -60,6 +63,7 @@ class VideoJob:
             self.engine = Engine(self.pilot, self.requests, options.settings)
             self.engine(self.pilot.zero_inputs(1))  # build the graphs before the clock runs
             self.inputs = PilotInputs(self.pilot)
+            self.run_scales = None  # set by fix_run_scales() for --normalize run
         else:  # a tub recorded with SALIENCY_RECORD: its overlays are the frames
             self.requests, self.panels = [], False
         self.transform = carconfig.transformer(cfg)
@@ -70,6 +74,11 @@ class VideoJob:
         size = getattr(cfg, 'IMAGE_W', None), getattr(cfg, 'IMAGE_H', None)
         self.camera_size = tuple(map(int, size)) if from_car and None not in size else None
 
+    def fix_run_scales(self):
+        """--normalize run: fix the scales before the first frame is drawn."""
+        if self.pilot and self.options.normalize == 'run':
+            self.run_scales = self._sample_scales()
+
     def range_length(self):
         end = self.records_available if self.options.end == -1 else min(self.options.end, self.records_available)
         return end - self.options.start
@@ -79,7 +88,7 @@ class VideoJob:
         from donkey_saliency.offline.tubs import IMAGE_KEY, frame_batches
         end = None if self.options.end == -1 else self.options.end
         key = IMAGE_KEY if self.pilot else OVERLAY_KEY
-        return frame_batches(self.reader, self.options.start, end, self.options.batch_size, key)
+        return frame_batches(self.reader, self.options.start, end, self.options.batch_size, key, self.options.every)
 
     def pilot_input(self, image):
         """The array the pilot sees for one camera frame: the car's transformations, then its colour depth."""
@@ -100,16 +109,53 @@ class VideoJob:
         frames = [f for f in map(self._camera_frame, batch.frames) if self._same_camera(f.image)]
         dropped = batch.dropped + len(batch.frames) - len(frames)
         if not frames:
-            return Inferred([], [], np.zeros(0), np.zeros(0), [], dropped)
+            return Inferred([], [], np.zeros(0), np.zeros(0), [], [], dropped)
         records = [f.record for f in frames]
         if not self.pilot:
             angle, throttle = (np.array([r.get(k, np.nan) for r in records], np.float32)
                                for k in ('pilot/angle', 'pilot/throttle'))
-            return Inferred(frames, records, angle, throttle, [], dropped)
-        images = np.stack([self.pilot_input(f.image) for f in frames]).astype(np.float32) * np.float32(1 / 255)
-        outputs, maps = self.engine(self.inputs(images, records))
+            return Inferred(frames, records, angle, throttle, [], [], dropped)
+        outputs, raw = self._raw_maps([f.image for f in frames], records, self.inputs)
         angle, throttle = self.pilot.decode(outputs)
-        return Inferred(frames, records, angle, throttle, [self._camera_sized(m) for m in maps], dropped)
+        return Inferred(frames, records, angle, throttle, self._displayed(raw), raw, dropped)
+
+    def _raw_maps(self, images, records, inputs):
+        """The pilot's outputs and its raw maps at camera size for camera frames, inputs built by `inputs`."""
+        pilot_images = np.stack([self.pilot_input(image) for image in images]).astype(np.float32) / np.float32(255)
+        outputs, raw = self.engine(inputs(pilot_images, records))
+        return outputs, [self._camera_sized(m) for m in raw]
+
+    def _displayed(self, raw):
+        """The raw maps scaled for drawing: each frame on its own, or on the run's scale."""
+        from donkey_saliency.core.display import frame_scales, scaled
+        scales = self.run_scales or [frame_scales(m, self.options.clip) for m in raw]
+        return [scaled(m, r.signed, scale) for r, m, scale in zip(self.requests, raw, scales)]
+
+    def _sample_scales(self):
+        """--normalize run: one scale per map, fixed before the first frame is drawn from a first pass over up
+        to RUN_SAMPLE frames spread evenly over the range (sequence and memory pilots see each sampled frame
+        without its history there). Memory stays flat: only the sample's maps are held."""
+        from donkey_saliency.core.display import run_scale
+        from donkey_saliency.offline.inputs import PilotInputs
+        from donkey_saliency.offline.tubs import TubReader, decode
+        end = self.options.start + self.range_length()
+        wanted = set(np.linspace(self.options.start, end - 1, min(RUN_SAMPLE, end - self.options.start)).astype(int))
+        images, records = [], []
+        for position, (folder, record) in enumerate(TubReader(self.options.tubs).records()):
+            image = decode(folder, record) if position in wanted else None
+            if image is None:
+                continue
+            image = self._camera_frame_size(image)
+            self.camera_shape = self.camera_shape or image.shape  # as the first frame of the range sets it
+            if image.shape == self.camera_shape:
+                images.append(image)
+                records.append(record)
+        if not images:
+            return None
+        inputs = PilotInputs(self.pilot)
+        batches = [self._raw_maps(images[i:i + self.options.batch_size], records[i:i + self.options.batch_size],
+                                  inputs)[1] for i in range(0, len(images), self.options.batch_size)]
+        return [run_scale(np.concatenate(maps), self.options.clip) for maps in zip(*batches)]
 
     def _camera_sized(self, maps):
         height, width = self.camera_shape[:2]
@@ -118,9 +164,14 @@ class VideoJob:
         return maps
 
     def _camera_frame(self, frame):
-        if self.camera_size and frame.image.shape[1::-1] != self.camera_size:
-            frame.image = cv2.resize(frame.image, self.camera_size, interpolation=cv2.INTER_AREA)
+        frame.image = self._camera_frame_size(frame.image)
         return frame
+
+    def _camera_frame_size(self, image):
+        """A tub image at the car's camera size (donkeycar's training resizes to IMAGE_W x IMAGE_H too)."""
+        if self.camera_size and image.shape[1::-1] != self.camera_size:
+            return cv2.resize(image, self.camera_size, interpolation=cv2.INTER_AREA)
+        return image
 
     def _same_camera(self, image):
         if self.camera_shape is None:
@@ -142,8 +193,10 @@ class VideoJob:
             images.append(compose(frame.image, views, o.alpha, o.scale, record.get('_index', ''), user, pilot,
                                   self.panels))
         indexes = [int(r.get('_index', -1)) for r in inferred.records]
-        maps = dict(zip((r.key for r in self.requests), inferred.maps))
-        return Rendered(images, (maps, indexes, inferred.angle, inferred.throttle), inferred.dropped)
+        keys = [r.key for r in self.requests]
+        row = (dict(zip(keys, inferred.maps)), dict(zip(keys, inferred.raw)), indexes, inferred.angle,
+               inferred.throttle)
+        return Rendered(images, row, inferred.dropped)
 
     def open_writers(self, fps):
         from donkey_saliency.offline.writers import MapsWriter, VideoWriter

@@ -128,8 +128,8 @@ def decode(images_dir, record, key=IMAGE_KEY):
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, workers=2):
-    """Batches of the records at positions start..end-1, decoded in a small thread pool.
+def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, every=1, workers=2):
+    """Batches of the records at positions start, start + every, ... below end, decoded in a small thread pool.
 
     Memory holds a few batches at a time, whatever the tub's length.
     """
@@ -137,7 +137,7 @@ def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, workers=2):
         for position, item in enumerate(reader.records()):
             if end is not None and position >= end:
                 return
-            if position >= start:
+            if position >= start and (position - start) % every == 0:
                 yield item
 
     with ThreadPoolExecutor(workers) as pool:

@@ -37,6 +37,9 @@ class Options:
     pilot: bool = True
     save_maps: str = None
     progress: bool = True
+    every: int = 1          # render every Nth record of the range
+    clip: float = 99.0      # display scaling: the percentile of |map| drawn at full strength
+    normalize: str = 'frame'  # 'frame': each frame on its own scale; 'run': one scale for the whole run
 
 
 @dataclass
@@ -49,7 +52,10 @@ class Summary:
     startup: float = 0.0
     maps: str = None
     fps: float = 0.0
+    fps_source: str = ''
     pilot: str = ''
+    config: str = ''
+    size: int = 0
 
     @property
     def rate(self):
@@ -58,8 +64,10 @@ class Summary:
         return self.frames / working if working > 0 else 0.0
 
     def lines(self):
-        text = [f'wrote {self.frames} frames to {self.out} ({self.fps:g} frames/s video)',
+        text = [f'wrote {self.frames} frames to {self.out} ({self.size / 1e6:.1f} MB, {self.fps:g} frames/s video, '
+                f'rate from {self.fps_source})',
                 f'skipped records: {self.skipped}',
+                f'car config: {self.config}',
                 f'{self.seconds:.1f} s ({self.startup:.1f} s start-up), {self.rate:.0f} frames/s once started, '
                 f'pilot: {self.pilot}']
         if self.maps:
@@ -86,8 +94,8 @@ def check(options):
     else:
         check_model_path(options.model)
     methods.get(options.method)
-    if options.target not in ('angle', 'throttle', 'all'):
-        raise UserError(f'unknown --output {options.target}; choose angle, throttle or all')
+    if options.target not in ('angle', 'steering', 'throttle', 'all'):
+        raise UserError(f'unknown --output {options.target}; choose angle (or steering), throttle or all')
     if options.layout not in ('overlay', 'panels'):
         raise UserError(f'unknown --layout {options.layout}; choose overlay or panels')
     methods.settings_for(options.method, options.settings)
@@ -95,6 +103,12 @@ def check(options):
         raise UserError(f'--scale must be a whole number of at least 1, not {options.scale}')
     if not 0.0 <= options.alpha <= 1.0:
         raise UserError(f'--alpha must lie between 0 and 1, not {options.alpha}')
+    if options.every < 1:
+        raise UserError(f'--every must be a whole number of at least 1, not {options.every}')
+    if not 0 < options.clip <= 100:
+        raise UserError(f'--clip is a percentile, above 0 and at most 100, not {options.clip}')
+    if options.normalize not in ('frame', 'run'):
+        raise UserError(f'unknown --normalize {options.normalize}; choose frame or run')
     if options.batch_size < 1:
         raise UserError(f'--batch-size must be at least 1, not {options.batch_size}')
     if options.fps is not None and options.fps <= 0:
@@ -110,17 +124,18 @@ def check(options):
 
 
 def frame_rate(options, cfg, from_car, records):
-    """--fps, else the car's DRIVE_LOOP_HZ, else the median spacing of the records' timestamps, else 20."""
+    """(frames/s, where it came from): --fps, else the car's DRIVE_LOOP_HZ, else the median spacing of the
+    rendered records' timestamps, else 20. With --every N the video keeps real time: the loop rate over N."""
     if options.fps:
-        return float(options.fps)
+        return float(options.fps), '--fps'
     if from_car and getattr(cfg, 'DRIVE_LOOP_HZ', None):
-        return float(cfg.DRIVE_LOOP_HZ)
+        return max(float(cfg.DRIVE_LOOP_HZ) / options.every, 0.5), 'DRIVE_LOOP_HZ of the car config'
     stamps = np.array([r['_timestamp_ms'] for r in records if '_timestamp_ms' in r], np.float64)
     steps = np.diff(stamps)
     steps = steps[steps > 0]
     if len(steps):
-        return float(np.clip(round(1000.0 / np.median(steps)), 1, 60))
-    return 20.0
+        return float(np.clip(round(1000.0 / np.median(steps), 2), 0.5, 60)), 'the records\' timestamps'
+    return 20.0, 'the default (the records have no timestamps)'
 
 
 class _Stage(threading.Thread):
@@ -181,8 +196,11 @@ def run(options):
     from donkey_saliency.offline.stages import VideoJob
     cfg, from_car = carconfig.load(options.config)
     job = VideoJob(options, cfg, from_car)
+    job.fix_run_scales()
     summary = Summary(out=options.out, pilot=f'{job.pilot.kind} ({options.method})' if job.pilot
-                      else 'none (overlays recorded on the car)')
+                      else 'none (overlays recorded on the car)',
+                      config=f'{options.config} (transformations, image size and loop rate from it)' if from_car
+                      else 'none: input size from the model, frame rate from timestamps')
     total = job.range_length()
     if total <= 0:
         raise UserError(f'no records in range: the tub(s) hold {job.records_available} records '
@@ -193,13 +211,15 @@ def run(options):
         if first is None:
             raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to render')
         summary.startup = time.time() - started
-        summary.fps = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
-        summary.frames = _write(job, _chain(first, loaded), job.open_writers(summary.fps), total, options.progress)
+        summary.fps, summary.fps_source = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
+        shown = -(-total // options.every)
+        summary.frames = _write(job, _chain(first, loaded), job.open_writers(summary.fps), shown, options.progress)
     finally:
         loaded.close()  # after the threads have stopped: closes the tub
     summary.skipped = job.reader.skipped
     summary.seconds = time.time() - started
     summary.maps = options.save_maps
+    summary.size = os.path.getsize(options.out)
     return summary
 
 

@@ -84,26 +84,29 @@ class VideoWriter:
 
 
 class MapsWriter:
-    """Collects maps batch by batch in raw temporary files (flat memory) and packs the .npz at the end.
+    """Collects maps batch by batch in temporary files (flat memory) and packs the .npz at the end.
 
-    The npz holds `maps` (N, H, W) float32 for the run's main map (in [0, 1], or [-1, 1] when signed), one
-    `maps_<method>[_<output>]` for each further map, `index` (record _index), `angle` and `throttle`.
+    The npz holds `maps` (N, H, W) float32, the run's main map as drawn (display-scaled: [0, 1], or [-1, 1] when
+    signed), `raw` the same map's unscaled values, one `maps_<method>[_<output>]` and `raw_<method>[_<output>]`
+    for each further map, `index` (record _index), `angle` and `throttle`.
     """
 
     def __init__(self, path, primary):
         self.file = AtomicFile(path)
         self.primary = primary
-        self.raw = {}
+        self.spilled = {}
         self.shape = None
         self.count = 0
         self.columns = {'index': [], 'angle': [], 'throttle': []}
 
-    def add(self, maps, index, angle, throttle):
-        """maps: {key: (n, H, W) array} for n frames."""
-        for key, values in maps.items():
-            values = np.ascontiguousarray(values, dtype=np.float32)
-            self.shape = values.shape[1:]
-            self.raw.setdefault(key, tempfile.TemporaryFile()).write(values.tobytes())
+    def add(self, maps, raw, index, angle, throttle):
+        """maps, raw: {key: (n, H, W) array} for n frames."""
+        for prefix, arrays in (('maps', maps), ('raw', raw)):
+            for key, values in arrays.items():
+                values = np.ascontiguousarray(values, dtype=np.float32)
+                self.shape = values.shape[1:]
+                name = prefix if key == self.primary else f'{prefix}_{key}'
+                self.spilled.setdefault(name, tempfile.TemporaryFile()).write(values.tobytes())
         self.count += len(index)
         for key, values in (('index', index), ('angle', angle), ('throttle', throttle)):
             self.columns[key].extend(values)
@@ -114,8 +117,8 @@ class MapsWriter:
                 self._pack()
                 self.file.commit()
         finally:
-            for raw in self.raw.values():
-                raw.close()
+            for spilled in self.spilled.values():
+                spilled.close()
             self.file.discard()
 
     def _pack(self):
@@ -123,12 +126,11 @@ class MapsWriter:
         header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.float32)), 'fortran_order': False,
                   'shape': (self.count,) + tuple(self.shape)}
         with zipfile.ZipFile(self.file.temp, 'w', zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-            for key, raw in self.raw.items():
-                name = 'maps' if key == self.primary else f'maps_{key}'
+            for name, spilled in self.spilled.items():
                 with archive.open(f'{name}.npy', 'w', force_zip64=True) as member:
                     np.lib.format.write_array_header_2_0(member, header)
-                    raw.seek(0)
-                    while chunk := raw.read(1 << 22):
+                    spilled.seek(0)
+                    while chunk := spilled.read(1 << 22):
                         member.write(chunk)
             for key, values in self.columns.items():
                 with archive.open(f'{key}.npy', 'w') as member:

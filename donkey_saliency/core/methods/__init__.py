@@ -14,28 +14,29 @@ from donkey_saliency.errors import UserError
 
 @dataclass(frozen=True)
 class Setting:
-    """A method's setting: its flag (--NAME), car key (SALIENCY_NAME), default and help."""
+    """A method's setting: its flag (--NAME), car key (SALIENCY_NAME), parser, default and help."""
     name: str
-    kind: type
+    parse: object  # value as given (text or number) -> the setting's value; a UserError naming the flag if not
     default: object
     help: str
     metavar: str = 'N'
 
-    def parse(self, value):
-        """`value` as this setting takes it (a UserError naming the flag when it does not fit)."""
-        if self.name == 'layer':
-            return parse_layer(value)
+
+def positive(kind):
+    """A parser of positive numbers of `kind` (int or float) for the setting --NAME."""
+    def parse(value, name):
         try:
-            parsed = self.kind(value)
+            parsed = kind(value)
         except (TypeError, ValueError):
-            what = 'a whole number' if self.kind is int else 'a number'
-            raise UserError(f'--{self.name} takes {what}, not {value!r}') from None
+            what = 'a whole number' if kind is int else 'a number'
+            raise UserError(f'--{name} takes {what}, not {value!r}') from None
         if parsed <= 0:
-            raise UserError(f'--{self.name} must be positive, not {value}')
+            raise UserError(f'--{name} must be positive, not {value}')
         return parsed
+    return parse
 
 
-def parse_layer(value):
+def parse_layer(value, name):
     """A target layer: a conv stage number (1 the first, -1 the last) or a layer name."""
     if isinstance(value, int):
         number = value
@@ -46,7 +47,7 @@ def parse_layer(value):
         except ValueError:
             return text
     if number == 0:
-        raise UserError('--layer counts conv stages from 1 (the first) or from -1 (the last); 0 is neither')
+        raise UserError(f'--{name} counts conv stages from 1 (the first) or from -1 (the last); 0 is neither')
     return number
 
 
@@ -58,6 +59,7 @@ class Method:
     (its graph converts to TFLite built-in ops)."""
     name: str
     answers: str          # one line for --help and the README
+    shows: str            # the panel's label, a few words ({target}: steering, throttle, ...)
     per_output: bool      # True: explains one chosen output (steering or throttle)
     keras: str
     tflite: str = None
@@ -74,24 +76,31 @@ class Method:
         return getattr(importlib.import_module(f'{__name__}.{module}'), cls)(model, **options)
 
 
-LAYER = Setting('layer', str, -1, 'the layer explained: a conv stage number (1 the first, -1 the last) or a layer '
-                'name; earlier stages are finer', 'NAME|N')
+LAYER = Setting('layer', parse_layer, -1, 'the layer explained: a conv stage number (1 the first, -1 the '
+                'last) or a layer name; earlier stages are finer', 'NAME|N')
 
 METHODS = {m.name: m for m in (
-    Method('vbp', 'what drives the conv features (one map for steering and throttle)', False,
+    Method('vbp', 'what drives the conv features (one map for steering and throttle)',
+           'what drives the conv features', False,
            'vbp:VisualBackProp', tflite='vbp_numpy:VisualBackProp', exportable=True),
-    Method('gradcam', 'which regions push the chosen output, on one conv layer (--layer)', True,
+    Method('gradcam', 'which regions push the chosen output, on one conv layer (--layer)',
+           'regions that move the {target}', True,
            'gradcam:GradCAM', settings=(LAYER,), exportable=True),
-    Method('gradients', "how each pixel's brightness moves the output", True, 'gradients:Gradients'),
-    Method('smoothgrad', 'gradients averaged over --samples noisy copies', True, 'smoothgrad:SmoothGrad',
-           settings=(Setting('samples', int, 25, 'noisy samples per frame'),
-                     Setting('noise', float, 0.15, 'noise std-dev, image range 0..1', 'S'))),
-    Method('integrated-gradients', 'attribution from a black frame in --steps steps', True,
-           'integrated_gradients:IntegratedGradients', settings=(Setting('steps', int, 32, 'steps from black'),)),
-    Method('occlusion', 'how far the output moves when a --window is blacked out; needs only the outputs', True,
+    Method('gradients', "how each pixel's brightness moves the output", 'pixels that move the {target}', True,
+           'gradients:Gradients'),
+    Method('smoothgrad', 'gradients averaged over --samples noisy copies', 'pixels that move the {target}', True,
+           'smoothgrad:SmoothGrad',
+           settings=(Setting('samples', positive(int), 25, 'noisy samples per frame'),
+                     Setting('noise', positive(float), 0.15, 'noise std-dev, image range 0..1', 'S'))),
+    Method('integrated-gradients', 'attribution from a black frame in --steps steps',
+           "pixels' share of the {target}", True,
+           'integrated_gradients:IntegratedGradients',
+           settings=(Setting('steps', positive(int), 32, 'steps from black'),)),
+    Method('occlusion', 'how far the output moves when a --window is blacked out; needs only the outputs',
+           'the {target} moves when hidden', True,
            'occlusion:Occlusion', tflite='occlusion_numpy:Occlusion',
-           settings=(Setting('window', int, 24, 'window size in pixels', 'PX'),
-                     Setting('stride', int, 12, 'window step in pixels', 'PX'))),
+           settings=(Setting('window', positive(int), 24, 'window size in pixels', 'PX'),
+                     Setting('stride', positive(int), 12, 'window step in pixels', 'PX'))),
 )}
 
 
@@ -113,7 +122,8 @@ def all_settings():
 
 def settings_for(name, given):
     """Method `name`'s settings: the registered defaults, overridden by the non-None values in `given`."""
-    return {s.name: s.default if given.get(s.name) is None else s.parse(given[s.name]) for s in get(name).settings}
+    return {s.name: s.default if given.get(s.name) is None else s.parse(given[s.name], s.name)
+            for s in get(name).settings}
 
 
 def markdown_table():

@@ -2,8 +2,9 @@
 
 A method says how to get raw maps (N, H, W) from a batch inside the graph: from internal feature maps
 (`raw_maps`), or by overriding `attribute` (gradients). The base builds the extended model, compiles one graph
-for any batch size, splits batches so that many-sample methods stay within memory, and normalises the maps:
-unsigned maps to [0, 1]; signed maps to [-1, 1], positive where the pixels push the output up (steering right).
+for any batch size, and splits batches so that many-sample methods stay within memory. Maps come out raw
+(unscaled, so frames stay comparable): unsigned ones through `magnitude`, signed ones positive where the pixels
+push the output up (steering right). `core.display` scales them for drawing.
 """
 from donkey_saliency.core.geometry import describe, image_input
 from donkey_saliency.quiet import import_tensorflow
@@ -11,7 +12,6 @@ from donkey_saliency.quiet import import_tensorflow
 tf = import_tensorflow()  # this module is only imported once a method is chosen
 
 IMAGES_PER_CALL = 256
-TINY = 1e-12
 
 
 class SaliencyMethod:
@@ -60,11 +60,9 @@ class SaliencyMethod:
         """Every input repeated `times` per frame (frame 0 x times, frame 1 x times, ...)."""
         return [tf.repeat(x, times, axis=0) for x in inputs]
 
-    def finish(self, raw):
-        if self.signed:
-            peak = tf.reduce_max(tf.abs(raw), axis=[1, 2], keepdims=True)
-            return raw / tf.maximum(peak, TINY)
-        return normalise(self.magnitude(raw))
+    def shown(self, raw):
+        """The raw map as it is shown, unscaled: signed as it is, unsigned through `magnitude`."""
+        return raw if self.signed else self.magnitude(raw)
 
     def _compile(self):
         self.extended = tf.keras.Model(self.model.inputs, list(self.model.outputs) + self.features())
@@ -73,7 +71,7 @@ class SaliencyMethod:
         @tf.function(input_signature=[signature])
         def run(inputs):
             outputs, raw = self.attribute(inputs)
-            return outputs, self.finish(raw)
+            return outputs, self.shown(raw)
         return run
 
     def __call__(self, inputs):
@@ -84,13 +82,3 @@ class SaliencyMethod:
         parts = [self._run([x[i:i + step] for x in inputs]) for i in range(0, len(inputs[0]), step)]
         outputs = [np.concatenate([p[0][k].numpy() for p in parts]) for k in range(len(parts[0][0]))]
         return outputs, np.concatenate([p[1].numpy() for p in parts])
-
-
-def normalise(maps):
-    """Min-max per frame to [0, 1]; a flat map becomes all zeros rather than dividing by zero.
-
-    (Plain maximum and division rather than divide_no_nan, which TFLite has no built-in op for.)
-    """
-    low = tf.reduce_min(maps, axis=[1, 2], keepdims=True)
-    span = tf.reduce_max(maps, axis=[1, 2], keepdims=True) - low
-    return (maps - low) / tf.maximum(span, TINY)

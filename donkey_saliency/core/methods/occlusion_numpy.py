@@ -3,8 +3,6 @@ Pi). It needs nothing but the pilot's outputs. `window_masks` is shared with the
 """
 import numpy as np
 
-from donkey_saliency.core.methods.numpy_scaling import normalise, signed_normalise
-
 
 def window_masks(size, window, stride):
     """(K, H, W) float masks of square windows sliding over an image of `size`, the last ones flush with the edges."""
@@ -41,7 +39,7 @@ def occlusion(predict, score, inputs, base, image_index, masks, signed):
         deltas = base[frame] - score(predict(many))
         maps.append(np.tensordot(deltas, masks, axes=1) / coverage)
     maps = np.stack(maps).astype(np.float32)
-    return signed_normalise(maps) if signed else normalise(np.abs(maps))
+    return maps if signed else np.abs(maps)
 
 
 class Occlusion:

@@ -3,18 +3,16 @@
 """
 import numpy as np
 
-from donkey_saliency.core.methods.numpy_scaling import normalise
-
 
 def vbp(feature_maps, geometry):
-    """VisualBackProp from the conv stages' feature maps, each (N, h, w, channels), deepest last."""
+    """Raw VisualBackProp from the conv stages' feature maps, each (N, h, w, channels), deepest last."""
     means = [f.mean(axis=-1, dtype=np.float32) for f in feature_maps]
     result = means[-1]
     for j, (rows, cols) in reversed(list(enumerate(geometry.transitions()))):
         result = np.einsum('hH,bHW,wW->bhw', rows, result, cols, optimize=True)
         if j > 0:
             result = result * means[j - 1]
-    return normalise(result)
+    return result
 
 
 class VisualBackProp:
@@ -22,7 +20,7 @@ class VisualBackProp:
 
     reads_last_run = True  # reads the interpreter as the last run() left it
 
-    def __init__(self, model, score=None, signed=False):
+    def __init__(self, model):
         self.model = model
         model.geometry  # read the graph now: a file it cannot describe is refused before the first frame
 

@@ -1,0 +1,37 @@
+"""Display scaling: raw maps -> the maps that are drawn, one rule for the video, the .npz, the API and the car.
+
+Raw maps span very different ranges per method and frame (gradients are spiky: scaled to their single brightest
+pixel, a few specks show). As in PAIR saliency and tf-keras-vis, a map is divided by a high percentile of its
+magnitude (`clip`, default 99: the strongest 1% of pixels are drawn at full strength) and clipped, to [0, 1],
+or to [-1, 1] for signed maps, which keep their sign and their zero. The scale is per frame, or one for a whole
+run (`run_scale`), so that strength is comparable from frame to frame.
+"""
+import numpy as np
+
+DEFAULT_CLIP = 99.0
+
+
+def _percentile(magnitudes, clip):
+    """The clip-th percentile over the last axis, or the maximum where that percentile is zero (a map with fewer
+    non-zero pixels than 1 - clip is still drawn)."""
+    level = np.percentile(magnitudes, clip, axis=-1)
+    return np.where(level > 0, level, magnitudes.max(axis=-1))
+
+
+def frame_scales(raw, clip=DEFAULT_CLIP):
+    """(N,): each frame's scale."""
+    raw = np.asarray(raw, np.float32)
+    return _percentile(np.abs(raw).reshape(len(raw), -1), clip)
+
+
+def run_scale(raw, clip=DEFAULT_CLIP):
+    """One scale for all frames of `raw` (N, H, W): the percentile over every pixel of every frame."""
+    return float(_percentile(np.abs(np.asarray(raw, np.float32)).reshape(-1), clip))
+
+
+def scaled(raw, signed, scale):
+    """raw / scale (a number, or one per frame), clipped to [0, 1] or, signed, [-1, 1]; zero scale: zeros."""
+    raw = np.asarray(raw, np.float32)
+    scale = np.broadcast_to(np.asarray(scale, np.float32), (len(raw),)).reshape(-1, 1, 1)
+    maps = np.divide(raw, scale, out=np.zeros_like(raw), where=scale > 0)
+    return np.clip(maps, -1.0 if signed else 0.0, 1.0)

@@ -1,0 +1,65 @@
+"""Display scaling, checked against plain numpy written from its definition: divide by the clip-th percentile of
+the map's magnitude, clip to [0, 1] (signed: [-1, 1]); per frame, or one scale for a run."""
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from donkey_saliency.core.display import frame_scales, run_scale, scaled
+
+
+def test_the_strongest_one_percent_is_drawn_at_full_strength():
+    raw = np.random.default_rng(0).gamma(0.3, size=(3, 120, 160)).astype(np.float32)  # spiky, like gradients
+    shown = scaled(raw, False, frame_scales(raw))
+    for r, s in zip(raw, shown):
+        assert np.isclose(s, 1.0).mean() == pytest.approx(0.01, abs=0.001)
+        np.testing.assert_allclose(s, np.minimum(r / np.percentile(r, 99), 1), rtol=1e-5)
+    by_peak = raw / raw.max(axis=(1, 2), keepdims=True)  # scaled to the brightest pixel, as before
+    assert (shown > 0.1).mean() > 2 * (by_peak > 0.1).mean()  # far more of the structure is visible
+
+
+def test_signed_maps_keep_their_sign_and_zero():
+    raw = np.random.default_rng(1).normal(size=(2, 40, 50)).astype(np.float32)
+    raw[:, :5] = 0
+    shown = scaled(raw, True, frame_scales(raw, clip=95))
+    assert np.array_equal(np.sign(shown), np.sign(raw)) and shown.min() == -1 and shown.max() == 1
+    for r, s in zip(raw, shown):
+        np.testing.assert_allclose(s, np.clip(r / np.percentile(np.abs(r), 95), -1, 1), rtol=1e-5)
+
+
+def test_a_map_with_few_non_zero_pixels_and_a_blank_one():
+    raw = np.zeros((2, 50, 50), np.float32)
+    raw[0, 10, 10] = 3.0  # under 1% of pixels: the percentile is 0, the maximum is used
+    shown = scaled(raw, False, frame_scales(raw))
+    assert shown[0, 10, 10] == 1.0 and shown[0].sum() == 1.0 and not shown[1].any()
+
+
+def test_one_scale_for_a_run_keeps_frames_comparable():
+    base = np.random.default_rng(2).random((1, 30, 40)).astype(np.float32)
+    raw = np.concatenate([base, 0.25 * base])
+    per_frame = scaled(raw, False, frame_scales(raw))
+    np.testing.assert_allclose(per_frame[0], per_frame[1], atol=1e-6)  # frame scaling hides the difference
+    per_run = scaled(raw, False, run_scale(raw))
+    assert per_run[1].mean() < 0.35 * per_run[0].mean()  # one scale shows it
+    assert run_scale(raw) == pytest.approx(np.percentile(raw, 99))
+
+
+def test_normalize_run_in_the_video_shows_a_weak_map_weaker(tmp_path):
+    """The sample road, the second half of the frames dimmed to a fifth: with --normalize run their maps are
+    drawn weaker than the first half's, with the default per-frame scaling they are not; `raw` is the same."""
+    pytest.importorskip('donkeycar')
+    from donkey_saliency import sample, synthetic
+    scenes = list(synthetic.drive(16, seed=8))
+    for scene in scenes[8:]:
+        scene.image = (scene.image * 0.2).astype(np.uint8)
+    tub = synthetic.write_tub(tmp_path / 'tub', scenes, hz=1000)
+    saved = {}
+    for normalize in ('frame', 'run'):
+        result = run_cli('--tub', tub, '--model', sample.MODEL, '--normalize', normalize, '--out',
+                         tmp_path / f'{normalize}.mp4', '--save-maps', tmp_path / f'{normalize}.npz')
+        assert result.returncode == 0, result.stderr
+        saved[normalize] = np.load(tmp_path / f'{normalize}.npz')
+    np.testing.assert_allclose(saved['frame']['raw'], saved['run']['raw'], rtol=1e-5)
+    strong, weak = (saved['run']['maps'][part].mean() for part in (slice(0, 8), slice(8, 16)))
+    assert weak < 0.5 * strong
+    strong, weak = (saved['frame']['maps'][part].mean() for part in (slice(0, 8), slice(8, 16)))
+    assert weak > 0.5 * strong
