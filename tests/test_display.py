@@ -3,7 +3,7 @@ the map's magnitude, clip to [0, 1] (signed: [-1, 1]); per frame, or one scale f
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import picture_rows, read_video, run_cli
 from donkey_saliency.core.display import frame_scales, run_scale, scaled
 
 
@@ -63,3 +63,10 @@ def test_normalize_run_in_the_video_shows_a_weak_map_weaker(tmp_path):
     assert weak < 0.5 * strong
     strong, weak = (saved['frame']['maps'][part].mean() for part in (slice(0, 8), slice(8, 16)))
     assert weak > 0.5 * strong
+    # and in the decoded video: the heat colour read back from the pictures is weaker on the dimmed frames
+    from test_readable import inferno_level
+    frames, _ = read_video(tmp_path / 'run.mp4')
+    top, bottom = picture_rows(frames[0], 240, 2)
+    camera = np.stack([s.image for s in scenes]).repeat(2, axis=1).repeat(2, axis=2).astype(int)
+    heat = inferno_level(np.clip(2 * frames[:, top:bottom].astype(int) - camera, 0, 255))
+    assert heat[8:].mean() < 0.6 * heat[:8].mean()
