@@ -9,11 +9,11 @@ Light on purpose: importing the package imports no TensorFlow; the API is loaded
 `core` (the engine, methods, geometry, scores), `offline` (the video), `car` (the part and the export).
 """
 __version__ = '0.1.0'
-__all__ = ['load_pilot', 'saliency', 'overlay', 'Result', 'METHODS']
+__all__ = ['load_pilot', 'saliency', 'overlay', 'evaluate', 'Result', 'METHODS']
 
 
 def __getattr__(name):
-    if name in ('load_pilot', 'saliency', 'overlay', 'Result'):
+    if name in ('load_pilot', 'saliency', 'overlay', 'evaluate', 'Result'):
         from donkey_saliency import api
         return getattr(api, name)
     if name == 'METHODS':

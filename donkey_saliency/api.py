@@ -103,3 +103,33 @@ def overlay(image, saliency_map, alpha=0.5, signed=None, title='', ends=None, sc
         signed = bool((saliency_map < 0).any())
     ends = ends or (('pushes left', 'pushes right') if signed else ('weak', 'strong'))
     return labelled(np.asarray(image, np.uint8), MapView(saliency_map, signed, title, ends), alpha, scale)
+
+
+def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', inputs=None):
+    """How faithful maps are to the pilot: deletion and insertion AUCs (see `core.metrics`) of each set of maps
+    beside a random pixel order, for uint8 RGB `images` (N, H, W, 3) at the pilot's input size.
+
+    `maps`: (N, H, W) maps (use `result.raw`: display clipping makes ties), or {name: maps} to compare several.
+    Returns {'frames', 'steps', 'substrate', 'outputs': {output: {name: {deletion_auc, insertion_auc,
+    random_deletion_auc, random_insertion_auc, beats_random}}}}.
+    """
+    from donkey_saliency.core import metrics
+    from donkey_saliency.core.pilot import Pilot, from_model
+    if not isinstance(pilot, Pilot):
+        pilot = from_model(pilot)
+        output = 0 if output == 'angle' else output
+    if substrate not in metrics.SUBSTRATES:
+        raise UserError(f'substrate is one of {", ".join(metrics.SUBSTRATES)}, not {substrate!r}')
+    images = np.asarray(images)
+    maps = maps if isinstance(maps, dict) else {'maps': maps}
+    frames = images.astype(np.float32) / np.float32(255)
+    if pilot.input_size[2] == 1:
+        import cv2
+        frames = np.stack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in images])[..., None] / 255.0
+    for name, values in maps.items():
+        if np.shape(values) != frames.shape[:3]:
+            raise UserError(f'maps {name!r} are {np.shape(values)}, the images {frames.shape[:3]}: one map per '
+                            'image, at its size')
+    targets = ['angle', 'throttle'] if output == 'all' else [output]
+    return {'frames': len(frames), 'steps': steps, 'substrate': substrate,
+            'outputs': {t: metrics.compare(pilot, frames, maps, t, steps, substrate, inputs or []) for t in targets}}

@@ -23,6 +23,7 @@ examples:
   donkey saliency --tub data/tub_1 --model models/pilot.h5 --start 100 --end 600 --out clip.gif
   donkey saliency --demo          (the bundled sample tub and pilot)
   donkey saliency export --model models/pilot.h5   (a .tflite with the map built in, for the car)
+  donkey saliency evaluate --tub data/tub_1 --model models/pilot.h5 --method all   (can the maps be trusted?)
 
 Maps that explain one output are signed for steering (red pushes right, blue pushes left).
 Pilots: Keras .h5, .savedmodel and .keras files of every donkeycar type (linear, categorical, inferred, imu,
@@ -132,6 +133,55 @@ def build_export_parser(prog):
     return p
 
 
+EVALUATE_DESCRIPTION = """\
+Can these maps be trusted? Deletion and insertion (Petsiuk et al. 2018) on frames sampled from the tubs: the
+most salient pixels are replaced by a blurred copy first (deletion: the pilot's output should leave its value
+fast, lower AUC is better) or restored first into the blurred frame (insertion: higher is better), beside the
+same measures for a random pixel order. A method that does not clearly beat random is flagged. Exit 0 whenever
+the evaluation ran: a flagged method is a finding, not an error."""
+
+
+def build_evaluate_parser(prog):
+    p = _Parser(prog=f'{prog} evaluate', description=EVALUATE_DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s) to sample frames from')
+    p.add_argument('--model', metavar='FILE', help='the pilot, any file the main command takes')
+    p.add_argument('--type', help='pilot type; default: read from the model file')
+    p.add_argument('--config', help='the car\'s config.py (its TRANSFORMATIONS are applied, as on the car)')
+    p.add_argument('--method', default='vbp', help=f'comma-separated methods, or all ({", ".join(methods.METHODS)}); '
+                   'default vbp')
+    p.add_argument('--output', default='angle', help='what the maps explain: angle (default), throttle, or all')
+    p.add_argument('--maps', action='extend', nargs='+', default=[], metavar='FILE.npz',
+                   help='maps made elsewhere, in the layout of --save-maps, evaluated on the same frames')
+    p.add_argument('--start', type=int, default=0, metavar='N', help='first record of the range (default 0)')
+    p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record (default: the end)')
+    p.add_argument('--frames', type=int, default=200, metavar='N', help='frames spread over the range (default 200)')
+    p.add_argument('--steps', type=int, default=16, metavar='N', help='steps from 0%% to 100%% of the pixels (16)')
+    p.add_argument('--substrate', default='blur', help='what replaces pixels: blur (default), mean or black')
+    p.add_argument('--json', metavar='FILE.json', help='also write the results as JSON')
+    p.add_argument('--no-randomisation', dest='randomisation', action='store_false',
+                   help='skip the model randomisation check (Keras pilots; on by default)')
+    p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bar')
+    for name, (setting, users) in methods.all_settings().items():
+        if f'--{name}' not in p._option_string_actions:  # --steps is the evaluation's here; IG keeps its default
+            p.add_argument(f'--{name}', metavar=setting.metavar, help=f'{", ".join(users)}: {setting.help}')
+    return p
+
+
+def run_evaluate(argv, prog):
+    """`donkey saliency evaluate ...`: returns the lines to print."""
+    args = build_evaluate_parser(prog).parse_args(argv)
+    from donkey_saliency.offline import evaluation
+    chosen = list(methods.METHODS) if args.method == 'all' else [m.strip() for m in args.method.split(',') if m]
+    options = evaluation.EvaluateOptions(
+        tubs=args.tub or [], model=args.model, type=args.type, config=args.config, methods=chosen,
+        target=args.output, maps=args.maps, start=args.start, end=args.end, frames=args.frames, steps=args.steps,
+        substrate=args.substrate, json=args.json, randomisation=args.randomisation, progress=args.progress,
+        settings={k: getattr(args, k) for k in methods.all_settings() if k != 'steps'})
+    lines = evaluation.table(evaluation.run(options))
+    return lines + ([f'results saved to {args.json}'] if args.json else [])
+
+
 def run_export(argv, prog):
     """`donkey saliency export ...`: returns the lines to print."""
     args = build_export_parser(prog).parse_args(argv)
@@ -159,6 +209,8 @@ def main(argv=None, prog='donkey saliency'):
     try:
         if argv[:1] == ['export']:
             lines = run_export(argv[1:], prog)
+        elif argv[:1] == ['evaluate']:
+            lines = run_evaluate(argv[1:], prog)
         else:
             args = build_parser(prog).parse_args(argv)
             from donkey_saliency.offline.video import run

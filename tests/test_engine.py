@@ -31,7 +31,9 @@ def kl_for(path):
 def test_every_file_answers_what_the_engine_says_on_every_entry_point(files):
     """For each file and method: the engine builds exactly when `answerable` lists the method, and the car part
     starts exactly then too (else it stops at start-up naming the choices)."""
-    expected = {'h5': set(methods.METHODS), 'plain': {'vbp', 'occlusion'}, 'twin': {'vbp', 'occlusion', 'gradcam'}}
+    model_free = {'spectral-residual'}
+    expected = {'h5': set(methods.METHODS), 'plain': {'vbp', 'occlusion'} | model_free,
+                'twin': {'vbp', 'occlusion', 'gradcam'} | model_free}
     for name, path in files.items():
         pilot = load_pilot(path)
         assert set(answerable(pilot)) == expected[name], name

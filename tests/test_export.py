@@ -36,7 +36,7 @@ def test_the_twin_is_written_next_to_the_model_and_answers_its_maps(tmp_path):
         'built-in TFLite ops only: it runs with tflite-runtime or ai-edge-litert, without TensorFlow']
     assert 'non-converted' not in (result.stdout + result.stderr).lower()  # no converter chatter
     pilot = load_pilot(str(twin))
-    assert answerable(pilot) == ['vbp', 'gradcam', 'occlusion']
+    assert answerable(pilot) == ['vbp', 'gradcam', 'occlusion', 'spectral-residual']
     x = [np.zeros((1, 120, 160, 3), np.float32) + 0.5]
     _, (vbp,) = Engine(pilot, [MapRequest('vbp')])(x)
     assert vbp.shape == (1, 120, 160)

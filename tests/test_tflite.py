@@ -70,7 +70,7 @@ def test_gradient_methods_are_refused_naming_what_works(converted, small_tub, tm
     _, path = converted
     result = run_cli('--tub', small_tub, '--model', path, '--method', method, '--out', tmp_path / 'v.mp4')
     assert result.returncode == 2 and 'Traceback' not in result.stderr
-    assert 'it answers vbp, occlusion; pass the Keras file' in result.stderr
+    assert 'it answers vbp, occlusion, spectral-residual; pass the Keras file' in result.stderr
     assert not (tmp_path / 'v.mp4').exists()
 
 

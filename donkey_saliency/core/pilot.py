@@ -89,6 +89,13 @@ class Pilot:
                             f'{", ".join(names)}')
         return scores.column_score(index, xp)
 
+    def predict(self, inputs):
+        """The model's raw outputs (a list of arrays) for a batch of inputs in model input order."""
+        if self.tflite:
+            return self.tflite.run(inputs)
+        outputs = self.model([np.asarray(x, np.float32) for x in inputs], training=False)
+        return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
     @property
     def input_size(self):
         """(height, width, depth) of one image the pilot takes (sequence pilots take several)."""

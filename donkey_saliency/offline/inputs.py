@@ -26,6 +26,22 @@ def _record_values(record, keys, kind):
     return [record[k] for k in keys]
 
 
+def pilot_view(image, transform, input_size, from_config):
+    """The array the pilot sees for one camera frame: the car's transformations, then its colour depth."""
+    import cv2
+    seen = transform.run(image) if transform else image
+    height, width, depth = input_size
+    if depth == 1 and seen.ndim == 3 and seen.shape[2] == 3:
+        seen = cv2.cvtColor(seen, cv2.COLOR_RGB2GRAY)
+    if seen.ndim == 2:
+        seen = seen[:, :, None]
+    if seen.shape != (height, width, depth):
+        hint = '' if from_config else '; pass your car\'s config.py with --config'
+        raise UserError(f'the pilot takes {width}x{height}x{depth} images but sees {seen.shape[1]}x'
+                        f'{seen.shape[0]}x{seen.shape[2]} from this tub{hint}')
+    return seen
+
+
 class PilotInputs:
     """Callable: (images, records) of a batch -> the model's input arrays in model input order."""
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from donkey_saliency.errors import UserError
 
 RUN_SAMPLE = 128  # frames of the first pass that fixes --normalize run's scale
 
@@ -91,18 +90,9 @@ class VideoJob:
         return frame_batches(self.reader, self.options.start, end, self.options.batch_size, key, self.options.every)
 
     def pilot_input(self, image):
-        """The array the pilot sees for one camera frame: the car's transformations, then its colour depth."""
-        seen = self.transform.run(image) if self.transform else image
-        height, width, depth = self.pilot.input_size
-        if depth == 1 and seen.ndim == 3 and seen.shape[2] == 3:
-            seen = cv2.cvtColor(seen, cv2.COLOR_RGB2GRAY)
-        if seen.ndim == 2:
-            seen = seen[:, :, None]
-        if seen.shape != (height, width, depth):
-            hint = '' if self.options.config else '; pass your car\'s config.py with --config'
-            raise UserError(f'the pilot takes {width}x{height}x{depth} images but sees {seen.shape[1]}x'
-                            f'{seen.shape[0]}x{seen.shape[2]} from this tub{hint}')
-        return seen
+        """The array the pilot sees for one camera frame."""
+        from donkey_saliency.offline.inputs import pilot_view
+        return pilot_view(image, self.transform, self.pilot.input_size, bool(self.options.config))
 
     def infer(self, batch):
         """Run the saliency graph on a batch: decoded outputs and maps resized to the camera frame."""

@@ -101,6 +101,9 @@ METHODS = {m.name: m for m in (
            'occlusion:Occlusion', tflite='occlusion_numpy:Occlusion',
            settings=(Setting('window', positive(int), 24, 'window size in pixels', 'PX'),
                      Setting('stride', positive(int), 12, 'window step in pixels', 'PX'))),
+    Method('spectral-residual', 'what is merely conspicuous: a model-free control that never looks at the pilot',
+           'conspicuous regions (model-free)', False, 'spectral_residual:SpectralResidual',
+           tflite='spectral_residual:SpectralResidual'),
 )}
 
 

@@ -1,0 +1,63 @@
+"""Model randomisation (Adebayo et al. 2018, "Sanity checks for saliency maps"): re-initialise the pilot's layers
+from the top down, one more layer each stage (cascading), recompute the maps, and see how much of them is left.
+Maps that survive a randomised model are not about the model (edge detectors, model-free saliency).
+
+The measure is the median over frames of the Spearman rank correlation between the original and the randomised
+map, after each stage and after all layers; a method whose maps still correlate at FLAG_AT or more after all
+layers is flagged. Keras pilots only: a .tflite file cannot be re-initialised.
+"""
+import numpy as np
+
+FLAG_AT = 0.9  # Adebayo et al. show gradients falling towards 0; an edge detector stays near 1
+SEED = 1
+
+
+def spearman(a, b):
+    """Rank correlation of two maps (ties broken by position)."""
+    ranks = [np.argsort(np.argsort(np.ravel(m), kind='stable'), kind='stable').astype(np.float64) for m in (a, b)]
+    spread = ranks[0].std() * ranks[1].std()
+    return float(((ranks[0] - ranks[0].mean()) * (ranks[1] - ranks[1].mean())).mean() / spread) if spread else 0.0
+
+
+def _fresh_weights(layer, rng):
+    """New values for each of the layer's weights: from its own initializer where it has one (kernel, bias,
+    gamma, ...), else the old values shuffled."""
+    fresh = []
+    for variable, values in zip(layer.weights, layer.get_weights()):
+        kind = variable.name.split('/')[-1].split(':')[0]
+        initializer = getattr(layer, f'{kind}_initializer', None)
+        if initializer is not None:
+            fresh.append(np.asarray(initializer(values.shape), values.dtype))
+        else:
+            fresh.append(rng.permutation(values.ravel()).reshape(values.shape))
+    return fresh
+
+
+def cascade(model):
+    """(layer name, model) for each stage: a copy of `model` with the top 1, 2, ... weighted layers
+    re-initialised."""
+    from donkey_saliency.quiet import import_tensorflow
+    tf = import_tensorflow()
+    tf.keras.utils.set_random_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    clone = tf.keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    for layer in reversed([layer for layer in clone.layers if layer.weights]):
+        layer.set_weights(_fresh_weights(layer, rng))
+        yield layer.name, clone
+
+
+def check(pilot, inputs, requests, settings, original):
+    """{method: {'stages': [...], 'layers': [...], 'rank_correlation': x, 'flagged': bool}} for each request,
+    whose maps on `inputs` were `original` (the same order); stage i has the top i + 1 `layers` re-initialised."""
+    from donkey_saliency.core.engine import Engine
+    from donkey_saliency.core.pilot import Pilot
+    correlations, layers = {r.method: [] for r in requests}, []
+    for name, model in cascade(pilot.model):
+        layers.append(name)
+        randomised = Pilot(pilot.kind, pilot.path, keras=model)
+        _, maps = Engine(randomised, requests, settings)(inputs)
+        for request, before, after in zip(requests, original, maps):
+            correlations[request.method].append(float(np.median([spearman(a, b) for a, b in zip(before, after)])))
+    return {method: {'stages': stages, 'layers': layers, 'rank_correlation': stages[-1],
+                     'flagged': stages[-1] >= FLAG_AT} for method, stages in correlations.items()}

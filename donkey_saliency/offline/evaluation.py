@@ -1,0 +1,182 @@
+"""`donkey saliency evaluate`: faithfulness of maps on frames sampled from tubs, as a table and a JSON file.
+
+The frames are spread evenly over the range; each method's maps come from the one engine (raw, at the pilot's
+input size, so that display clipping makes no ties); maps made elsewhere come from .npz files in the layout of
+--save-maps (`raw` when present, else `maps`, matched to the records by `index`).
+"""
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from donkey_saliency.errors import UserError
+
+RANDOMISATION_FRAMES = 32  # frames the randomisation check recomputes maps on, at every stage
+
+
+@dataclass
+class EvaluateOptions:
+    tubs: list
+    model: str
+    type: str = None
+    config: str = None
+    methods: list = field(default_factory=lambda: ['vbp'])
+    target: str = 'angle'
+    maps: list = field(default_factory=list)
+    start: int = 0
+    end: int = -1
+    frames: int = 200
+    steps: int = 16
+    substrate: str = 'blur'
+    randomisation: bool = True
+    progress: bool = True
+    json: str = None
+    settings: dict = field(default_factory=dict)
+
+
+def check(options):
+    """Every check that needs no TensorFlow."""
+    from donkey_saliency.core import methods, metrics
+    from donkey_saliency.core.pilot import check_model_path
+    from donkey_saliency.offline.tubs import check_tub
+    from donkey_saliency.offline.writers import check_destination
+    if not options.tubs or not options.model:
+        raise UserError('evaluate needs frames and a pilot: pass --tub PATH and --model FILE')
+    for tub in options.tubs:
+        check_tub(tub)
+    check_model_path(options.model)
+    for name in options.methods:
+        methods.get(name)
+    for path in options.maps:
+        if not os.path.isfile(path):
+            raise UserError(f'maps file not found: {path}; pass a .npz written by --save-maps')
+    if options.target not in ('angle', 'steering', 'throttle', 'all'):
+        raise UserError(f'unknown --output {options.target}; choose angle (or steering), throttle or all')
+    if options.substrate not in metrics.SUBSTRATES:
+        raise UserError(f'unknown --substrate {options.substrate}; choose {", ".join(metrics.SUBSTRATES)}')
+    if options.frames < 1 or options.steps < 2:
+        raise UserError('--frames must be at least 1 and --steps at least 2')
+    if options.start < 0 or (options.end != -1 and options.end <= options.start):
+        raise UserError(f'--start {options.start} --end {options.end} is an empty range')
+    if options.json:
+        check_destination(options.json, ('.json',))
+
+
+def run(options):
+    """The evaluation's result (the JSON's content)."""
+    check(options)
+    from donkey_saliency.core import carconfig, metrics
+    from donkey_saliency.core.engine import TARGET_ALIASES, Engine, requests_for
+    from donkey_saliency.core.pilot import load_pilot
+    from donkey_saliency.offline.inputs import PilotInputs, pilot_view
+    cfg, from_car = carconfig.load(options.config)
+    pilot = load_pilot(options.model, options.type, cfg)
+    if len(pilot.model.inputs[0].shape) != 4:
+        raise UserError('evaluate takes pilots whose first input is one camera frame; sequence pilots (rnn, 3d) '
+                        'are not supported yet')
+    transform = carconfig.transformer(cfg)
+    images, records = _sample(options)
+    frames = np.stack([pilot_view(image, transform, pilot.input_size, from_car) for image in images])
+    frames = frames.astype(np.float32) / np.float32(255)
+    inputs = PilotInputs(pilot)(frames, records)
+    target = TARGET_ALIASES.get(options.target, options.target)
+    targets = ['angle', 'throttle'] if target == 'all' else [target]
+    result = {'frames': len(frames), 'steps': options.steps, 'substrate': options.substrate, 'outputs': {}}
+    from tqdm import tqdm
+    bar = tqdm(total=len(targets) * (len(options.methods) + len(options.maps) + 1) * len(frames), unit='frame',
+               desc='evaluate', disable=not options.progress, dynamic_ncols=True)
+    external = {_name(path, options.maps): _external_maps(path, records, frames.shape[1:3]) for path in options.maps}
+    for t in targets:
+        requests = [requests_for(method, t)[0][0] for method in options.methods]
+        _, raw = Engine(pilot, requests, options.settings)(inputs)
+        maps = dict(external, **dict(zip(options.methods, raw)))
+        result['outputs'][t] = metrics.compare(pilot, frames, maps, t, options.steps, options.substrate,
+                                               inputs[1:], bar.update)
+        if t == targets[0]:
+            result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw)
+    bar.close()
+    if options.json:
+        from donkey_saliency.offline.writers import AtomicFile
+        target_file = AtomicFile(options.json)
+        try:
+            with open(target_file.temp, 'w') as f:
+                json.dump(result, f, indent=1)
+            target_file.commit()
+        finally:
+            target_file.discard()
+    return result
+
+
+def _randomisation(options, pilot, inputs, requests, raw):
+    """The cascading randomisation check on up to RANDOMISATION_FRAMES of the frames; None when skipped or for a
+    .tflite pilot (which cannot be re-initialised)."""
+    from donkey_saliency.core import randomisation
+    if not options.randomisation or pilot.tflite or not requests:
+        return None
+    count = min(RANDOMISATION_FRAMES, len(inputs[0]))
+    return randomisation.check(pilot, [x[:count] for x in inputs], requests, options.settings,
+                               [maps[:count] for maps in raw])
+
+
+def _sample(options):
+    """Up to --frames readable records spread evenly over the range: their camera images and records."""
+    from donkey_saliency.offline.tubs import TubReader, decode
+    reader = TubReader(options.tubs)
+    available = len(reader)
+    end = available if options.end == -1 else min(options.end, available)
+    if end <= options.start:
+        raise UserError(f'no records in range: the tub(s) hold {available} records and --start is {options.start}')
+    wanted = set(np.linspace(options.start, end - 1, min(options.frames, end - options.start)).astype(int))
+    images, records, shape = [], [], None
+    for position, (folder, record) in enumerate(reader.records()):
+        image = decode(folder, record) if position in wanted else None
+        if image is not None and (shape is None or image.shape == shape):
+            shape = image.shape
+            images.append(image)
+            records.append(record)
+    if not images:
+        raise UserError('no readable image among the sampled records; nothing to evaluate')
+    return images, records
+
+
+def _name(path, paths):
+    return 'maps' if len(paths) == 1 else os.path.splitext(os.path.basename(path))[0]
+
+
+def _external_maps(path, records, size):
+    """The maps of a --save-maps file for these records, at the pilot's input size."""
+    import cv2
+    saved = np.load(path)
+    key = 'raw' if 'raw' in saved else 'maps'
+    if key not in saved or 'index' not in saved:
+        raise UserError(f'{path} has no maps and index arrays; pass a .npz written by --save-maps')
+    where = {int(i): n for n, i in enumerate(saved['index'])}
+    missing = [r.get('_index') for r in records if int(r.get('_index', -1)) not in where]
+    if missing:
+        raise UserError(f'{path} has no maps for records {missing[:5]}; make it from the same tub and range')
+    maps = saved[key][[where[int(r['_index'])] for r in records]]
+    return np.stack([cv2.resize(m, size[::-1], interpolation=cv2.INTER_AREA) for m in maps])
+
+
+def table(result):
+    """The terminal table: per output and maps, deletion and insertion against random, the verdict."""
+    checked = result.get('randomisation') or {}
+    lines = [f'{result["frames"]} frames, {result["steps"]} steps, substrate {result["substrate"]}; deletion: lower '
+             'is better, insertion: higher is better; randomised: rank correlation with the maps of the pilot '
+             'with all layers re-initialised (high: not about the model)',
+             f'{"output":8s} {"maps":22s} {"deletion (random)":>18s} {"insertion (random)":>19s} {"randomised":>10s}'
+             '  verdict']
+    for target, found in result['outputs'].items():
+        for name, s in found.items():
+            check = checked.get(name)
+            flags = [] if s['beats_random'] else ['not better than a random order']
+            if check and check['flagged']:
+                flags.append('survives randomising the pilot')
+            verdict = 'FLAGGED: ' + '; '.join(flags) if flags else 'ok'
+            randomised = f'{check["rank_correlation"]:10.2f}' if check else f'{"-":>10s}'
+            lines.append(f'{target:8s} {name:22s} {s["deletion_auc"]:8.3f} ({s["random_deletion_auc"]:.3f})  '
+                         f'{s["insertion_auc"]:9.3f} ({s["random_insertion_auc"]:.3f}) {randomised}  {verdict}')
+    if result.get('randomisation') is None:
+        lines.append('randomisation check: not run (--no-randomisation, or a .tflite pilot: it needs the Keras file)')
+    return lines
