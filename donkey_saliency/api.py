@@ -48,7 +48,7 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0
     (`layer`, `samples`, `noise`, `steps`, `window`, `stride`) take the CLI's names and defaults. `inputs`: the
     model's further inputs (imu, behaviour, memory), in model input order after the image, one row per frame.
     """
-    from donkey_saliency.core.display import frame_scales, run_scale, scaled
+    from donkey_saliency.core.display import check_clip, frame_scales, run_scale, scaled
     from donkey_saliency.core.engine import Engine, requests_for
     from donkey_saliency.core.pilot import Pilot, from_model
     from donkey_saliency.core import methods
@@ -56,22 +56,14 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0
         pilot = from_model(pilot)
         output = 0 if output == 'angle' else output
     images = np.asarray(images)
-    if images.ndim == 3:
+    if images.ndim == 3 and images.shape[-1] in (1, 3):  # one frame
         images = images[None]
-    if images.ndim != 4 or images.dtype != np.uint8:
-        raise UserError(f'images must be uint8 RGB frames (N, H, W, 3), not {images.dtype} {images.shape}')
+    check_clip(clip)
+    frames = _pilot_frames(images, pilot)
     unknown = set(settings) - set(methods.all_settings())
     if unknown:
         raise UserError(f'unknown setting(s) {", ".join(sorted(unknown))}; the methods take '
                         f'{", ".join(methods.all_settings())}')
-    height, width, depth = pilot.input_size
-    if images.shape[1:3] != (height, width):
-        raise UserError(f'the pilot takes {width}x{height} images, these are {images.shape[2]}x{images.shape[1]}; '
-                        'resize or crop them as the car does')
-    if depth == 1:  # greyscale pilots: converted as the video converts them
-        import cv2
-        images = np.stack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in images])[..., None]
-    frames = images.astype(np.float32) / np.float32(255)
     requests, _ = requests_for(method, output, 'overlay', signed)
     engine = Engine(pilot, requests, settings)
     outputs, maps = [], [[] for _ in requests]
@@ -91,6 +83,23 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0
     angle, throttle = pilot.decode(outputs)
     return Result(shown[0], raw[0], angle, throttle, outputs, requests[0].signed,
                   {r.key: m for r, m in zip(requests[1:], shown[1:])})
+
+
+def _pilot_frames(images, pilot):
+    """uint8 camera frames (N, H, W, 3), or greyscale (N, H, W[, 1]), as the pilot takes them: floats 0..1 in its
+    colour depth, converted as the video converts them; one line when they cannot be."""
+    from donkey_saliency.offline.inputs import pilot_view
+    if images.ndim not in (3, 4) or images.dtype != np.uint8:
+        raise UserError(f'images must be uint8 camera frames (N, H, W, 3), not {images.dtype} {images.shape}')
+    if images.ndim == 3 and pilot.input_size[2] == 3:
+        raise UserError(f'images must be RGB frames (N, H, W, 3) for this colour pilot, not {images.shape}')
+    try:
+        seen = [pilot_view(image, None, pilot.input_size, True) for image in images]
+    except UserError:
+        height, width, depth = pilot.input_size
+        raise UserError(f'the pilot takes {width}x{height}x{depth} images, these are {images.shape[1:]}; resize '
+                        'or crop them as the car does') from None
+    return np.stack(seen).astype(np.float32) / np.float32(255)
 
 
 def overlay(image, saliency_map, alpha=0.5, signed=None, title='', ends=None, scale=2):
@@ -120,12 +129,8 @@ def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', in
         output = 0 if output == 'angle' else output
     if substrate not in metrics.SUBSTRATES:
         raise UserError(f'substrate is one of {", ".join(metrics.SUBSTRATES)}, not {substrate!r}')
-    images = np.asarray(images)
     maps = maps if isinstance(maps, dict) else {'maps': maps}
-    frames = images.astype(np.float32) / np.float32(255)
-    if pilot.input_size[2] == 1:
-        import cv2
-        frames = np.stack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in images])[..., None] / 255.0
+    frames = _pilot_frames(np.asarray(images), pilot)
     for name, values in maps.items():
         if np.shape(values) != frames.shape[:3]:
             raise UserError(f'maps {name!r} are {np.shape(values)}, the images {frames.shape[:3]}: one map per '

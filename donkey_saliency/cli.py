@@ -118,8 +118,9 @@ def options_from(args):
 EXPORT_DESCRIPTION = """\
 Make a .tflite twin of a Keras pilot with the saliency map built in: its outputs are the pilot's, plus
 `saliency` (VisualBackProp) and, with --gradcam, `saliency_gradcam_angle` (signed Grad-CAM for steering), raw
-and unscaled, as the engine computes them. Built-in TFLite ops only: it runs with tflite-runtime or ai-edge-litert on a Raspberry Pi, where the
-SalientPilot part reads the map from the same invoke() that steers the car."""
+and unscaled, as the engine computes them. Built-in TFLite ops only: it runs with tflite-runtime or
+ai-edge-litert on a Raspberry Pi, where the SalientPilot part reads the map from the same invoke() that steers
+the car."""
 
 
 def build_export_parser(prog):
@@ -172,9 +173,11 @@ def run_evaluate(argv, prog):
     """`donkey saliency evaluate ...`: returns the lines to print."""
     args = build_evaluate_parser(prog).parse_args(argv)
     from donkey_saliency.offline import evaluation
-    chosen = list(methods.METHODS) if args.method == 'all' else [m.strip() for m in args.method.split(',') if m]
+    chosen = list(methods.METHODS) if args.method == 'all' else \
+        [m.strip() for m in args.method.split(',') if m.strip()]
+    config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
     options = evaluation.EvaluateOptions(
-        tubs=args.tub or [], model=args.model, type=args.type, config=args.config, methods=chosen,
+        tubs=args.tub or [], model=args.model, type=args.type, config=config, methods=chosen,
         target=args.output, maps=args.maps, start=args.start, end=args.end, frames=args.frames, steps=args.steps,
         substrate=args.substrate, json=args.json, randomisation=args.randomisation, progress=args.progress,
         settings={k: getattr(args, k) for k in methods.all_settings() if k != 'steps'})

@@ -92,15 +92,28 @@ def test_a_plain_keras_model_with_outputs_by_index_or_name():
         ds.saliency(model, frames, method='gradients', output='throttle')
 
 
+def test_greyscale_frames_for_a_greyscale_model():
+    image = layers.Input((48, 64, 1))
+    flat = layers.Flatten()(layers.Conv2D(4, 3, strides=2, activation='relu')(image))
+    model = tf.keras.Model(image, layers.Dense(1)(flat))
+    grey = np.random.default_rng(2).integers(0, 256, (2, 48, 64), dtype=np.uint8)
+    with_axis = ds.saliency(model, grey[..., None], method='gradients', output=0)
+    without = ds.saliency(model, grey, method='gradients', output=0)
+    np.testing.assert_allclose(with_axis.raw, without.raw)
+    np.testing.assert_allclose(with_axis.outputs[0], model(grey[..., None] / 255.0).numpy(), atol=1e-5)
+    colour = np.repeat(grey[..., None], 3, axis=-1)  # an RGB frame is converted as the video converts it
+    np.testing.assert_allclose(ds.saliency(model, colour, method='gradients', output=0).raw, without.raw, atol=1e-5)
+
+
 def test_bad_api_input_is_one_clear_error():
     model = plain_model()
-    with pytest.raises(UserError, match='uint8 RGB'):
+    with pytest.raises(UserError, match='must be uint8 camera frames'):
         ds.saliency(model, np.zeros((2, 48, 64, 3), np.float32))
     with pytest.raises(UserError, match='unknown setting'):
         ds.saliency(model, np.zeros((2, 48, 64, 3), np.uint8), method='occlusion', windw=8)
     with pytest.raises(UserError, match='choose one of'):
         ds.saliency(model, np.zeros((2, 48, 64, 3), np.uint8), method='gradcm')
-    with pytest.raises(UserError, match='takes 64x48'):
+    with pytest.raises(UserError, match='takes 64x48x3'):
         ds.saliency(model, np.zeros((2, 40, 64, 3), np.uint8))
 
 

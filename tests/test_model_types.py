@@ -50,6 +50,14 @@ def car_outputs(kind, pilot, images, records):
     return np.array([r[:2] for r in results], np.float64)
 
 
+@pytest.mark.parametrize('kind', ['memory', 'rnn'])
+def test_every_nth_record_is_refused_for_pilots_with_a_history(kind, sensor_tub, tmp_path):
+    pilot = keras_pilot(kind, SEQUENCE_LENGTH=3)
+    pilot.interpreter.model.save(tmp_path / 'p.h5')
+    result = run_cli('--tub', sensor_tub, '--model', tmp_path / 'p.h5', '--every', 2, '--out', tmp_path / 'v.mp4')
+    assert result.returncode == 2 and 'needs for its history' in result.stderr and not (tmp_path / 'v.mp4').exists()
+
+
 @pytest.mark.parametrize('kind', ['imu', 'memory', 'behavior', 'localizer', 'rnn', '3d'])
 def test_every_type_renders_and_matches_the_car(kind, sensor_tub, tmp_path):
     tf.keras.utils.set_random_seed(11)

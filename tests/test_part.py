@@ -68,6 +68,12 @@ def test_maps_follow_the_cars_hot_reload(tmp_path):
     assert np.abs(after.astype(int) - first).mean() > 1  # a new model, a new map
 
 
+def test_a_clip_out_of_range_stops_the_car_at_start_up():
+    from donkey_saliency.errors import UserError
+    with pytest.raises(UserError, match='clip is a percentile'):
+        SalientPilot(car_pilot('linear', sample.MODEL), CarConfig(SALIENCY_CLIP=150))
+
+
 def test_every_n_loops_the_map_is_refreshed(tmp_path):
     kl = car_pilot('linear', sample.MODEL)
     part = SalientPilot(kl, CarConfig(SALIENCY_EVERY=3))

@@ -104,6 +104,8 @@ def test_pilot_that_takes_another_image_size(out_dir, small_tub, odd_pilots):
     (['--frobnicate'], 'unrecognized arguments'),
     (['--scale', 'two'], 'invalid int value'),
     (['--method', 'occlusion', '--window', '0'], '--window must be positive'),
+    (['--normalize', 'run', '--start', '100'], 'no records in range'),
+    (['--clip', '0'], '--clip is a percentile'),
     (['--method', 'smoothgrad', '--samples', 'two'], '--samples takes a whole number'),
 ])
 def test_bad_flags(out_dir, small_tub, flags, phrase):

@@ -25,6 +25,7 @@ import threading
 import numpy as np
 
 from donkey_saliency.core import methods
+from donkey_saliency.core.display import check_clip
 from donkey_saliency.errors import UserError
 from donkey_saliency.keys import OVERLAY_KEY
 
@@ -63,6 +64,7 @@ class SalientPilot:
         self.every = max(1, int(setting(cfg, 'SALIENCY_EVERY')))
         self.alpha = float(setting(cfg, 'SALIENCY_ALPHA'))
         self.clip = float(setting(cfg, 'SALIENCY_CLIP'))
+        check_clip(self.clip)  # at start-up, not on every loop
         self.engine = None
         self.input_names = []
         self.overlay = None

@@ -14,8 +14,8 @@ DEFAULT_CLIP = 99.0
 def _percentile(magnitudes, clip):
     """The clip-th percentile over the last axis, or the maximum where that percentile is zero (a map with fewer
     non-zero pixels than 1 - clip is still drawn)."""
-    level = np.percentile(magnitudes, clip, axis=-1)
-    return np.where(level > 0, level, magnitudes.max(axis=-1))
+    level = np.nanpercentile(magnitudes, clip, axis=-1)
+    return np.where(level > 0, level, np.nanmax(magnitudes, axis=-1))
 
 
 def frame_scales(raw, clip=DEFAULT_CLIP):
@@ -29,9 +29,17 @@ def run_scale(raw, clip=DEFAULT_CLIP):
     return float(_percentile(np.abs(np.asarray(raw, np.float32)).reshape(-1), clip))
 
 
+def check_clip(clip):
+    """A UserError unless `clip` is a percentile above 0 and at most 100."""
+    from donkey_saliency.errors import UserError
+    if not 0 < float(clip) <= 100:
+        raise UserError(f'clip is a percentile, above 0 and at most 100, not {clip}')
+
+
 def scaled(raw, signed, scale):
-    """raw / scale (a number, or one per frame), clipped to [0, 1] or, signed, [-1, 1]; zero scale: zeros."""
-    raw = np.asarray(raw, np.float32)
+    """raw / scale (a number, or one per frame), clipped to [0, 1] or, signed, [-1, 1]; zero scale: zeros;
+    NaN pixels are drawn as zero."""
+    raw = np.nan_to_num(np.asarray(raw, np.float32))
     scale = np.broadcast_to(np.asarray(scale, np.float32), (len(raw),)).reshape(-1, 1, 1)
     maps = np.divide(raw, scale, out=np.zeros_like(raw), where=scale > 0)
     return np.clip(maps, -1.0 if signed else 0.0, 1.0)

@@ -77,8 +77,9 @@ def answerable(pilot):
 
 
 class Engine:
-    """`engine(inputs) -> (outputs, [maps per request])`; maps (N, H, W) at the pilot's input size, in [0, 1]
-    (signed: [-1, 1]). Inputs are float arrays in model input order, images scaled to 0..1."""
+    """`engine(inputs) -> (outputs, [maps per request])`; maps (N, H, W) at the pilot's input size, raw and
+    unscaled (`core.display` scales them for drawing). Inputs are float arrays in model input order, images
+    scaled to 0..1."""
 
     def __init__(self, pilot, requests, settings=None):
         self.pilot = pilot

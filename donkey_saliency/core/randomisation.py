@@ -12,9 +12,16 @@ FLAG_AT = 0.9  # Adebayo et al. show gradients falling towards 0; an edge detect
 SEED = 1
 
 
+def average_ranks(values):
+    """Ranks of the values, equal values sharing their average rank (maps have wide areas of exact zeros)."""
+    _, inverse, counts = np.unique(np.ravel(values), return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return (ends - (counts - 1) / 2.0)[inverse]
+
+
 def spearman(a, b):
-    """Rank correlation of two maps (ties broken by position)."""
-    ranks = [np.argsort(np.argsort(np.ravel(m), kind='stable'), kind='stable').astype(np.float64) for m in (a, b)]
+    """Rank correlation of two maps; 0 when either is flat (a map that says nothing keeps nothing of the other)."""
+    ranks = [average_ranks(m) for m in (a, b)]
     spread = ranks[0].std() * ranks[1].std()
     return float(((ranks[0] - ranks[0].mean()) * (ranks[1] - ranks[1].mean())).mean() / spread) if spread else 0.0
 

@@ -67,8 +67,9 @@ def overlay(frame, saliency, alpha, signed=False):
 
 
 def steering_line(image, angle, throttle, colour, side):
-    """A line from the bottom centre: its tilt is the angle (full lock = 45 degrees), its length grows with the
-    throttle from a quarter of the height (so that a real car's 0.02-0.3 still shows) to 0.9 of it at full."""
+    """A line from the bottom centre: its tilt is the angle (full lock = 45 degrees), its length grows with |throttle|
+    from a quarter of the height (so that a real car's 0.02-0.3 still shows) to 0.9 of it at full (reverse is
+    read from the values below the picture)."""
     height, width = image.shape[:2]
     base = (width // 2 + side * 2, height - 1)
     length = (0.25 + 0.65 * abs(float(np.clip(throttle, -1, 1)))) * height
@@ -102,7 +103,7 @@ class _Strip:
         (low_w, _), _ = cv2.getTextSize(ends[0], FONT, self.font, 1)
         (high_w, _), _ = cv2.getTextSize(ends[1], FONT, self.font, 1)
         x0, x1 = low_w + 8, width - high_w - 8
-        if x1 - x0 < 8:  # too narrow for labels beside it: the bar alone, labels in the title
+        if x1 - x0 < 8:  # too narrow for labels beside it: the bar alone
             x0, x1 = 4, width - 4
         else:
             self.text(row, ends[0], x=4)
@@ -149,8 +150,6 @@ def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=Fal
     if pilot is not None:
         steering_line(camera, *pilot, PILOT_COLOUR, side=+1)
     rows = 3 + (1 if overlaid else 0)
-    if panels:
-        rows = max(rows, 2)
     footer = _Strip(camera.shape[1], rows, scale)
     footer.text(0, f'user   {_values(user)}' if user is not None else 'user   -', USER_COLOUR)
     footer.text(1, f'pilot  {_values(pilot)}' if pilot is not None else 'pilot  -', PILOT_COLOUR)

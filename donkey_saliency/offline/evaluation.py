@@ -72,11 +72,15 @@ def run(options):
     from donkey_saliency.offline.inputs import PilotInputs, pilot_view
     cfg, from_car = carconfig.load(options.config)
     pilot = load_pilot(options.model, options.type, cfg)
-    if len(pilot.model.inputs[0].shape) != 4:
-        raise UserError('evaluate takes pilots whose first input is one camera frame; sequence pilots (rnn, 3d) '
-                        'are not supported yet')
+    if pilot.kind in ('memory', 'rnn', '3d') or len(pilot.model.inputs[0].shape) != 4:
+        raise UserError(f'evaluate takes pilots that see one camera frame as their first input, not a {pilot.kind} '
+                        'pilot (its history would be made of the sampled frames); use a linear-type pilot')
     transform = carconfig.transformer(cfg)
     images, records = _sample(options)
+    size = (int(cfg.IMAGE_W), int(cfg.IMAGE_H)) if from_car and hasattr(cfg, 'IMAGE_W') else None
+    if size:  # the car's camera size, as the video and donkeycar's training resize tub images
+        import cv2
+        images = [cv2.resize(i, size, interpolation=cv2.INTER_AREA) if i.shape[1::-1] != size else i for i in images]
     frames = np.stack([pilot_view(image, transform, pilot.input_size, from_car) for image in images])
     frames = frames.astype(np.float32) / np.float32(255)
     inputs = PilotInputs(pilot)(frames, records)
@@ -90,7 +94,7 @@ def run(options):
     for t in targets:
         requests = [requests_for(method, t)[0][0] for method in options.methods]
         _, raw = Engine(pilot, requests, options.settings)(inputs)
-        maps = dict(external, **dict(zip(options.methods, raw)))
+        maps = dict(external if t == targets[0] else {}, **dict(zip(options.methods, raw)))  # files: first output
         result['outputs'][t] = metrics.compare(pilot, frames, maps, t, options.steps, options.substrate,
                                                inputs[1:], bar.update)
         if t == targets[0]:
@@ -151,6 +155,8 @@ def _external_maps(path, records, size):
     key = 'raw' if 'raw' in saved else 'maps'
     if key not in saved or 'index' not in saved:
         raise UserError(f'{path} has no maps and index arrays; pass a .npz written by --save-maps')
+    if len(set(saved['index'].tolist())) != len(saved['index']):
+        raise UserError(f'{path} holds several records with one index (several tubs): evaluate its maps on one tub')
     where = {int(i): n for n, i in enumerate(saved['index'])}
     missing = [r.get('_index') for r in records if int(r.get('_index', -1)) not in where]
     if missing:
@@ -167,9 +173,10 @@ def table(result):
              'with all layers re-initialised (high: not about the model)',
              f'{"output":8s} {"maps":22s} {"deletion (random)":>18s} {"insertion (random)":>19s} {"randomised":>10s}'
              '  verdict']
+    first = next(iter(result['outputs']), None)
     for target, found in result['outputs'].items():
         for name, s in found.items():
-            check = checked.get(name)
+            check = checked.get(name) if target == first else None  # the check ran on the first output
             flags = [] if s['beats_random'] else ['not better than a random order']
             if check and check['flagged']:
                 flags.append('survives randomising the pilot')

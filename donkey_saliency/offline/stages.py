@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from donkey_saliency.errors import UserError
 
 RUN_SAMPLE = 128  # frames of the first pass that fixes --normalize run's scale
 
@@ -59,6 +60,9 @@ class VideoJob:
         if self.pilot:
             self.requests, self.panels = requests_for(options.method, options.target, options.layout,
                                                       options.signed)
+            if options.every > 1 and self.pilot.kind in ('memory', 'rnn', '3d'):
+                raise UserError(f'--every {options.every} would skip records a {self.pilot.kind} pilot needs for its '
+                                'history; render every record (leave --every out), or a shorter range')
             self.engine = Engine(self.pilot, self.requests, options.settings)
             self.engine(self.pilot.zero_inputs(1))  # build the graphs before the clock runs
             self.inputs = PilotInputs(self.pilot)
@@ -118,7 +122,7 @@ class VideoJob:
     def _displayed(self, raw):
         """The raw maps scaled for drawing: each frame on its own, or on the run's scale."""
         from donkey_saliency.core.display import frame_scales, scaled
-        scales = self.run_scales or [frame_scales(m, self.options.clip) for m in raw]
+        scales = self.run_scales or [frame_scales(m, self.options.clip) for m in raw]  # (None: per frame)
         return [scaled(m, r.signed, scale) for r, m, scale in zip(self.requests, raw, scales)]
 
     def _sample_scales(self):
@@ -145,7 +149,8 @@ class VideoJob:
         inputs = PilotInputs(self.pilot)
         batches = [self._raw_maps(images[i:i + self.options.batch_size], records[i:i + self.options.batch_size],
                                   inputs)[1] for i in range(0, len(images), self.options.batch_size)]
-        return [run_scale(np.concatenate(maps), self.options.clip) for maps in zip(*batches)]
+        scales = [run_scale(np.concatenate(maps), self.options.clip) for maps in zip(*batches)]
+        return scales if all(s > 0 for s in scales) else None  # a blank sample: fall back to each frame's scale
 
     def _camera_sized(self, maps):
         height, width = self.camera_shape[:2]

@@ -196,7 +196,6 @@ def run(options):
     from donkey_saliency.offline.stages import VideoJob
     cfg, from_car = carconfig.load(options.config)
     job = VideoJob(options, cfg, from_car)
-    job.fix_run_scales()
     summary = Summary(out=options.out, pilot=f'{job.pilot.kind} ({options.method})' if job.pilot
                       else 'none (overlays recorded on the car)',
                       config=f'{options.config} (transformations, image size and loop rate from it)' if from_car
@@ -205,6 +204,7 @@ def run(options):
     if total <= 0:
         raise UserError(f'no records in range: the tub(s) hold {job.records_available} records '
                         f'and --start is {options.start}')
+    job.fix_run_scales()
     loaded = job.batches()
     try:
         first = next(loaded, None)
