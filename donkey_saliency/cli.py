@@ -1,8 +1,9 @@
 """`donkey saliency` / `donkey-saliency` / `python -m donkey_saliency`: argument parsing and exit codes only.
 
 Exit codes: 0 done, 2 something the user can fix (one line, no traceback, no output file), 1 unexpected failure
-(one line too, no output file; DONKEY_SALIENCY_TRACEBACK=1 shows the traceback), 130 interrupted. Nothing heavy
-is imported until the arguments are known, so --help is instant.
+(one line too, no output file; DONKEY_SALIENCY_TRACEBACK=1 shows the traceback), 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM), both with no output file. Nothing heavy is imported until the arguments are known, so
+--help is instant.
 """
 import argparse
 import os
@@ -201,9 +202,21 @@ def run_export(argv, prog):
             'built-in TFLite ops only: it runs with tflite-runtime or ai-edge-litert, without TensorFlow']
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the main thread is, so that every output is discarded on the way out."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None, prog='donkey saliency'):
     """Run the command; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     if not argv:  # a bare command: how to start, rather than an error about a missing tub
         build_parser(prog).print_usage(sys.stderr)
         print(f'{prog}: start with `{prog} --demo` (the bundled sample), or `{prog} --tub data/tub_1 --model '
@@ -224,6 +237,9 @@ def main(argv=None, prog='donkey saliency'):
     except KeyboardInterrupt:
         print(f'{prog}: interrupted; no output written', file=sys.stderr)
         return 130
+    except Terminated:
+        print(f'{prog}: terminated; no output written', file=sys.stderr)
+        return 143
     except Exception as exc:  # a bug or a broken tool underneath (ffmpeg, TensorFlow): one line, no partial file
         if os.environ.get('DONKEY_SALIENCY_TRACEBACK'):
             raise

@@ -2,10 +2,14 @@
 import json
 import os
 import shutil
+import time
 
+import cv2
+import numpy as np
 import pytest
 
 from conftest import tree_digest
+from donkey_saliency import synthetic
 from donkey_saliency.errors import UserError
 from donkey_saliency.offline.tubs import TubReader, check_tub, frame_batches
 
@@ -82,10 +86,52 @@ def test_a_folder_that_is_not_a_tub_is_refused_and_left_alone(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['notes.txt']
 
 
-def test_a_v1_tub_is_named_as_such(tmp_path):
-    (tmp_path / 'meta.json').write_text(json.dumps({'inputs': [], 'types': []}))
-    with pytest.raises(UserError, match='v1 tub'):
+def test_a_v1_tub_without_camera_images_is_refused(tmp_path):
+    (tmp_path / 'meta.json').write_text(json.dumps({'inputs': ['user/angle'], 'types': ['float']}))
+    with pytest.raises(UserError, match='records no camera images'):
         check_tub(str(tmp_path))
+
+
+@pytest.fixture
+def v1_tub(tmp_path):
+    """A v1 tub written by donkeycar's own legacy Tub (donkeycar.parts.datastore), paced at about 20 Hz, with
+    record 3 deleted in exclude.json as donkeycar's tub tools record deletions."""
+    from donkeycar.parts.datastore import Tub as LegacyTub
+    path = tmp_path / 'tub_v1'
+    writer = LegacyTub(str(path), inputs=['cam/image_array', 'user/angle', 'user/throttle', 'user/mode'],
+                       types=['image_array', 'float', 'float', 'str'])
+    for scene in synthetic.drive(8, seed=3):
+        writer.put_record({'cam/image_array': scene.image, 'user/angle': scene.angle,
+                           'user/throttle': scene.throttle, 'user/mode': 'user'})
+        time.sleep(0.05)
+    (path / 'exclude.json').write_text('[3]')
+    return path
+
+
+def test_a_v1_tub_is_read_in_place_like_a_v2_tub(v1_tub, tmp_path):
+    """Indexes from 1, the deleted record left out, --start/--end counting readable records from 0, the pilot's
+    outputs those of donkeycar's own part on each image, and nothing written into the tub."""
+    from conftest import run_cli
+    from donkey_saliency import sample
+    from donkeycar.utils import get_model_by_type
+    from donkey_saliency.core import carconfig
+    before = tree_digest(v1_tub)
+    result = run_cli('--tub', v1_tub, '--model', sample.MODEL, '--out', tmp_path / 'v.mp4', '--save-maps',
+                     tmp_path / 'm.npz')
+    assert result.returncode == 0, result.stderr
+    saved = np.load(tmp_path / 'm.npz')
+    assert saved['index'].tolist() == [1, 2, 4, 5, 6, 7, 8]
+    cfg, _ = carconfig.load(None)
+    pilot = get_model_by_type('linear', cfg)
+    pilot.load(sample.MODEL)
+    images = [cv2.cvtColor(cv2.imread(str(v1_tub / f'{i}_cam-image_array_.jpg')), cv2.COLOR_BGR2RGB)
+              for i in saved['index']]
+    np.testing.assert_allclose(saved['angle'], [pilot.run(image)[0] for image in images], atol=1e-5)
+    part = run_cli('--tub', v1_tub, '--model', sample.MODEL, '--start', 1, '--end', 3, '--out', tmp_path / 'w.mp4',
+                   '--save-maps', tmp_path / 'n.npz')
+    assert part.returncode == 0, part.stderr
+    assert np.load(tmp_path / 'n.npz')['index'].tolist() == [2, 4]
+    assert tree_digest(v1_tub) == before
 
 
 def test_a_damaged_manifest_is_refused(tub_copy):

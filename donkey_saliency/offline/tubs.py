@@ -6,6 +6,7 @@ real v2 tub before donkeycar sees it, and always opened read-only. Bad records a
 import collections
 import json
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -48,14 +49,13 @@ class Skipped:
 
 
 def check_tub(path):
-    """The record keys of the donkeycar v2 tub at `path`; a UserError unless it can be read as it is."""
+    """The record keys of the donkeycar tub (v2, or v1) at `path`; a UserError unless it can be read as it is."""
     if not os.path.isdir(path):
         raise UserError(f'tub not found: {path}; pass the folder that holds manifest.json with --tub')
     manifest = os.path.join(path, 'manifest.json')
     if not os.path.isfile(manifest):
         if os.path.isfile(os.path.join(path, 'meta.json')):
-            raise UserError(f'{path} is a v1 tub (meta.json), which donkeycar 5 cannot read; '
-                            'convert it to a v2 tub first')
+            return V1Tub.check(path)
         raise UserError(f'{path} is not a tub (no manifest.json); pass a tub folder recorded by donkeycar')
     with open(manifest) as f:
         lines = f.read().splitlines()
@@ -75,6 +75,59 @@ def check_tub(path):
     return inputs
 
 
+class V1Tub:
+    """A donkeycar v1 tub (meta.json, record_<i>.json and <i>_cam-image_array_.jpg side by side, indexes from 1,
+    deletions in exclude.json), read in place, read-only, by this class alone: donkeycar's legacy reader writes
+    into the tub, and its converter is not installed with it. Records look like v2 records: `_index` is the
+    record's number, `_timestamp_ms` its `milliseconds`."""
+
+    RECORD = re.compile(r'^record_(\d+)\.json$')
+    unreadable_reason = 'unreadable record files'
+
+    def __init__(self, path):
+        self.path = self.images_base_path = path
+        self.excluded = set()
+        exclude = os.path.join(path, 'exclude.json')
+        if os.path.isfile(exclude):
+            try:
+                with open(exclude) as f:
+                    self.excluded = {int(i) for i in json.load(f)}
+            except (ValueError, TypeError):
+                raise UserError(f'{exclude} is damaged; fix or remove it (it lists deleted records)') from None
+        found = (self.RECORD.match(name) for name in os.listdir(path))
+        self.indexes = sorted(int(m.group(1)) for m in found if m and int(m.group(1)) not in self.excluded)
+
+    @staticmethod
+    def check(path):
+        meta = os.path.join(path, 'meta.json')
+        try:
+            with open(meta) as f:
+                inputs = json.load(f).get('inputs', [])
+        except (ValueError, AttributeError):
+            raise UserError(f'{meta} is damaged; the v1 tub cannot be read') from None
+        if IMAGE_KEY not in inputs:
+            raise UserError(f'{path} records no camera images ({IMAGE_KEY} is not among {inputs})')
+        return inputs
+
+    def __len__(self):
+        return len(self.indexes)
+
+    def __iter__(self):
+        for index in self.indexes:
+            try:
+                with open(os.path.join(self.path, f'record_{index}.json')) as f:
+                    record = json.load(f)
+            except (OSError, ValueError):
+                continue  # counted by the reader as unreadable
+            record.setdefault('_index', index)
+            if 'milliseconds' in record:
+                record.setdefault('_timestamp_ms', record['milliseconds'])
+            yield record
+
+    def close(self):
+        pass
+
+
 class TubReader:
     """The records of one or more tubs, in order, read-only; deleted records are not seen."""
 
@@ -85,6 +138,8 @@ class TubReader:
         self.skipped = Skipped()
 
     def _open(self, path):
+        if not os.path.isfile(os.path.join(path, 'manifest.json')):
+            return V1Tub(path)
         from donkey_saliency.quiet import import_donkeycar
         import_donkeycar()
         from donkeycar.parts.tub_v2 import Tub
@@ -111,7 +166,7 @@ class TubReader:
                 for record in tub:
                     seen += 1
                     yield tub.images_base_path, record
-                self.skipped.add('unreadable catalog lines', len(tub) - seen)
+                self.skipped.add(getattr(tub, 'unreadable_reason', 'unreadable catalog lines'), len(tub) - seen)
             finally:
                 tub.close()
 
