@@ -13,11 +13,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, machine
-
-from donkey_saliency import sample
-
-SHARED_TUB = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'shimoda_realcar_v2', 'data')
+from common import add_tub_and_model, machine
 
 
 def seconds(args, *extra):
@@ -33,8 +29,7 @@ def seconds(args, *extra):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--tub', default=SHARED_TUB if os.path.isdir(SHARED_TUB) else sample.TUB)
-    parser.add_argument('--model', default=sample.MODEL)
+    add_tub_and_model(parser)
     parser.add_argument('--frames', type=int, default=200)
     args = parser.parse_args()
     startup = seconds(args, '--frames', '1', '--no-randomisation')

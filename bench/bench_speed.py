@@ -17,13 +17,9 @@ import tempfile
 
 import numpy as np
 
-from common import ROOT, frames_per_second, machine, pilot_and_forward
+from common import add_tub_and_model, frames_per_second, machine, pilot_and_forward
 
-from donkey_saliency import sample
 from donkey_saliency.core.methods import METHODS
-
-SHARED_TUB = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'shimoda_realcar_v2', 'data')
-
 
 def run_command(args, *extra):
     """Run the whole command (and nothing else in this process's children); its peak RSS in MB and its result."""
@@ -38,8 +34,7 @@ def run_command(args, *extra):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--tub', default=SHARED_TUB if os.path.isdir(SHARED_TUB) else sample.TUB)
-    parser.add_argument('--model', default=sample.MODEL)
+    add_tub_and_model(parser)
     parser.add_argument('--batch-size', type=int, default=64)
     args = parser.parse_args()
     pilot, forward = pilot_and_forward(args.model)

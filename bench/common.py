@@ -14,6 +14,16 @@ from donkey_saliency.core.pilot import load_pilot  # noqa: E402
 from donkey_saliency.quiet import import_tensorflow  # noqa: E402
 
 
+SHARED_TUB = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'shimoda_realcar_v2', 'data')
+
+
+def add_tub_and_model(parser):
+    """--tub (the real tub in ../shared when present, else the bundled sample) and --model (the bundled pilot)."""
+    from donkey_saliency import sample
+    parser.add_argument('--tub', default=SHARED_TUB if os.path.isdir(SHARED_TUB) else sample.TUB)
+    parser.add_argument('--model', default=sample.MODEL)
+
+
 def machine():
     cpu = platform.processor() or platform.machine()
     try:

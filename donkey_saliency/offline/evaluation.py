@@ -125,17 +125,14 @@ def _randomisation(options, pilot, inputs, requests, raw):
 
 def _sample(options):
     """Up to --frames readable records spread evenly over the range: their camera images and records."""
-    from donkey_saliency.offline.tubs import TubReader, decode
-    reader = TubReader(options.tubs)
-    available = len(reader)
+    from donkey_saliency.offline.tubs import TubReader, spread_records
+    available = len(TubReader(options.tubs))
     end = available if options.end == -1 else min(options.end, available)
     if end <= options.start:
         raise UserError(f'no records in range: the tub(s) hold {available} records and --start is {options.start}')
-    wanted = set(np.linspace(options.start, end - 1, min(options.frames, end - options.start)).astype(int))
     images, records, shape = [], [], None
-    for position, (folder, record) in enumerate(reader.records()):
-        image = decode(folder, record) if position in wanted else None
-        if image is not None and (shape is None or image.shape == shape):
+    for image, record in spread_records(options.tubs, options.start, end, options.frames):
+        if shape is None or image.shape == shape:
             shape = image.shape
             images.append(image)
             records.append(record)

@@ -131,14 +131,10 @@ class VideoJob:
         without its history there). Memory stays flat: only the sample's maps are held."""
         from donkey_saliency.core.display import run_scale
         from donkey_saliency.offline.inputs import PilotInputs
-        from donkey_saliency.offline.tubs import TubReader, decode
+        from donkey_saliency.offline.tubs import spread_records
         end = self.options.start + self.range_length()
-        wanted = set(np.linspace(self.options.start, end - 1, min(RUN_SAMPLE, end - self.options.start)).astype(int))
         images, records = [], []
-        for position, (folder, record) in enumerate(TubReader(self.options.tubs).records()):
-            image = decode(folder, record) if position in wanted else None
-            if image is None:
-                continue
+        for image, record in spread_records(self.options.tubs, self.options.start, end, RUN_SAMPLE):
             image = self._camera_frame_size(image)
             self.camera_shape = self.camera_shape or image.shape  # as the first frame of the range sets it
             if image.shape == self.camera_shape:

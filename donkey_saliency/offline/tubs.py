@@ -206,6 +206,18 @@ def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, every=1, worker
             yield _decode_batch(pool, pending, reader.skipped, key)
 
 
+def spread_records(paths, start, end, count):
+    """(camera image, record) for up to `count` records spread evenly over positions start..end-1 whose image
+    decodes: a first pass's sample. Its own reader, so the main pass's counts of skipped records stay its own."""
+    wanted = set(np.linspace(start, end - 1, min(count, end - start)).astype(int))
+    for position, (folder, record) in enumerate(TubReader(paths).records()):
+        if position >= end:
+            return
+        image = decode(folder, record) if position in wanted else None
+        if image is not None:
+            yield image, record
+
+
 def _decode_batch(pool, items, skipped, key):
     images = pool.map(lambda item: decode(*item, key), items)
     frames = [Frame(image, record) for (_, record), image in zip(items, images) if image is not None]
