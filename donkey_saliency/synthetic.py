@@ -65,8 +65,9 @@ def drive(count, seed=0, **kwargs):
         yield draw(float(np.clip(curve, -1, 1)), rng, **kwargs)
 
 
-def write_tub(path, scenes, hz=20.0, extra=None):
-    """Record scenes into a donkeycar tub with donkeycar's own Tub, paced so timestamps run at `hz`.
+def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000):
+    """Record scenes into a donkeycar tub with donkeycar's own Tub, paced so timestamps run at `hz`, a new
+    catalog file every `max_catalog_len` records (donkeycar's default: 1000); into an existing tub, a new session.
 
     `extra`: {record key: (donkeycar type, function of the frame number)} for sensors beyond the camera.
     """
@@ -75,7 +76,8 @@ def write_tub(path, scenes, hz=20.0, extra=None):
     from donkeycar.parts.tub_v2 import Tub
     extra = extra or {}
     tub = Tub(str(path), inputs=['cam/image_array', 'user/angle', 'user/throttle', 'user/mode'] + list(extra),
-              types=['image_array', 'float', 'float', 'str'] + [kind for kind, _ in extra.values()])
+              types=['image_array', 'float', 'float', 'str'] + [kind for kind, _ in extra.values()],
+              max_catalog_len=max_catalog_len)
     start = time.time()
     try:
         for i, scene in enumerate(scenes):
