@@ -4,6 +4,7 @@ The frames are spread evenly over the range; each method's maps come from the on
 input size, so that display clipping makes no ties); maps made elsewhere come from .npz files in the layout of
 --save-maps (`raw` when present, else `maps`, matched to the records by `index`).
 """
+import collections
 import json
 import os
 from dataclasses import dataclass, field
@@ -39,12 +40,13 @@ def check(options):
     """Every check that needs no TensorFlow."""
     from donkey_saliency.core import methods, metrics
     from donkey_saliency.core.pilot import check_model_path
-    from donkey_saliency.offline.tubs import check_tub
+    from donkey_saliency.offline.tubs import TubReader, check_tub
     from donkey_saliency.offline.writers import check_destination
     if not options.tubs or not options.model:
         raise UserError('evaluate needs frames and a pilot: pass --tub PATH and --model FILE')
     for tub in options.tubs:
         check_tub(tub)
+    TubReader(options.tubs).check_readable()
     check_model_path(options.model)
     for name in options.methods:
         methods.get(name)
@@ -76,7 +78,7 @@ def run(options):
         raise UserError(f'evaluate takes pilots that see one camera frame as their first input, not a {pilot.kind} '
                         'pilot (its history would be made of the sampled frames); use a linear-type pilot')
     transform = carconfig.transformer(cfg)
-    images, records = _sample(options)
+    images, records, reader = _sample(options)
     size = (int(cfg.IMAGE_W), int(cfg.IMAGE_H)) if from_car and hasattr(cfg, 'IMAGE_W') else None
     if size:  # the car's camera size, as the video and donkeycar's training resize tub images
         import cv2
@@ -86,7 +88,8 @@ def run(options):
     inputs = PilotInputs(pilot)(frames, records)
     target = TARGET_ALIASES.get(options.target, options.target)
     targets = ['angle', 'throttle'] if target == 'all' else [target]
-    result = {'frames': len(frames), 'steps': options.steps, 'substrate': options.substrate, 'outputs': {}}
+    result = {'frames': len(frames), 'steps': options.steps, 'substrate': options.substrate,
+              'skipped': dict(reader.skipped.reasons), 'warnings': reader.warnings, 'outputs': {}}
     from tqdm import tqdm
     bar = tqdm(total=len(targets) * (len(options.methods) + len(options.maps) + 1) * len(frames), unit='frame',
                desc='evaluate', disable=not options.progress, dynamic_ncols=True)
@@ -124,21 +127,25 @@ def _randomisation(options, pilot, inputs, requests, raw):
 
 
 def _sample(options):
-    """Up to --frames readable records spread evenly over the range: their camera images and records."""
-    from donkey_saliency.offline.tubs import TubReader, spread_records
-    available = len(TubReader(options.tubs))
+    """Up to --frames readable records spread evenly over the range: their camera images and records, and the
+    reader, which counts the records it skipped on the way (unreadable ones, sampled ones without a usable image)."""
+    from donkey_saliency.offline.tubs import OTHER_SIZE, TubReader, spread_records
+    reader = TubReader(options.tubs)
+    available = len(reader)
     end = available if options.end == -1 else min(options.end, available)
     if end <= options.start:
         raise UserError(f'no records in range: the tub(s) hold {available} records and --start is {options.start}')
     images, records, shape = [], [], None
-    for image, record in spread_records(options.tubs, options.start, end, options.frames):
+    for image, record in spread_records(reader, options.start, end, options.frames):
         if shape is None or image.shape == shape:
             shape = image.shape
             images.append(image)
             records.append(record)
+        else:
+            reader.skipped.add(OTHER_SIZE)
     if not images:
-        raise UserError('no readable image among the sampled records; nothing to evaluate')
-    return images, records
+        raise UserError(f'no readable image among the sampled records ({reader.skipped}); nothing to evaluate')
+    return images, records, reader
 
 
 def _name(path, paths):
@@ -183,4 +190,6 @@ def table(result):
                          f'{s["insertion_auc"]:9.3f} ({s["random_insertion_auc"]:.3f}) {randomised}  {verdict}')
     if result.get('randomisation') is None:
         lines.append('randomisation check: not run (--no-randomisation, or a .tflite pilot: it needs the Keras file)')
-    return lines
+    from donkey_saliency.offline.tubs import Skipped
+    lines.append(f'skipped records: {Skipped(collections.Counter(result.get("skipped", {})))}')
+    return lines + [f'warning: {warning}' for warning in result.get('warnings', [])]

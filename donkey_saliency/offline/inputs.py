@@ -3,7 +3,7 @@
 - imu: `imu_in` from the record's `imu/acl_*` and `imu/gyr_*` (donkeycar's KerasIMU.imu_vec);
 - behavior: `xbehavior_in` from `behavior/one_hot_state_array` (KerasBehavioral.x_transform);
 - memory: `mem_in` from the previous records' user angle and throttle, as donkeycar trains it
-  (before the first record: angle 0, throttle 0, as the car starts);
+  (before the first record: angle 0, throttle 0, as the car starts); a record without them is not accepted;
 - rnn / 3d: the last SEQUENCE_LENGTH frames, the newest last (the first frame repeated until there are enough,
   as KerasLSTM.run does on the car).
 History runs on across batches, so batches must come in record order.
@@ -13,6 +13,7 @@ import collections
 import numpy as np
 
 from donkey_saliency.errors import UserError
+from donkey_saliency.offline.tubs import user_values
 
 BEHAVIOR_KEY = 'behavior/one_hot_state_array'
 
@@ -71,6 +72,11 @@ class PilotInputs:
                             'it is not a donkeycar model type this tool knows')
         return [values[name] for name in self.names]
 
+    def accepts(self, record):
+        """False for a record a memory pilot cannot take: without the user's angle and throttle, the next
+        records' history would have a hole."""
+        return not self.memory or user_values(record) is not None
+
     def _images(self, images):
         if not self.sequence:
             return images
@@ -86,5 +92,5 @@ class PilotInputs:
         rows = []
         for record in records:
             rows.append(np.array(self.previous, np.float32).reshape(-1))
-            self.previous.append(_record_values(record, ['user/angle', 'user/throttle'], 'memory'))
+            self.previous.append(user_values(record))
         return np.stack(rows)

@@ -72,6 +72,7 @@ class VideoJob:
         self.transform = carconfig.transformer(cfg)
         self.reader = TubReader(options.tubs)
         self.records_available = len(self.reader)
+        self.without_user = 0  # frames drawn without the user's line: their record has no usable angle/throttle
         self.camera_shape = None
         # the car's IMAGE_W x IMAGE_H is the camera frame, as donkeycar's training resizes tub images to it
         size = getattr(cfg, 'IMAGE_W', None), getattr(cfg, 'IMAGE_H', None)
@@ -100,7 +101,8 @@ class VideoJob:
 
     def infer(self, batch):
         """Run the saliency graph on a batch: decoded outputs and maps resized to the camera frame."""
-        frames = [f for f in map(self._camera_frame, batch.frames) if self._same_camera(f.image)]
+        frames = [f for f in map(self._camera_frame, batch.frames)
+                  if self._same_camera(f.image) and self._accepted(f)]
         dropped = batch.dropped + len(batch.frames) - len(frames)
         if not frames:
             return Inferred([], [], np.zeros(0), np.zeros(0), [], [], dropped)
@@ -131,13 +133,13 @@ class VideoJob:
         without its history there). Memory stays flat: only the sample's maps are held."""
         from donkey_saliency.core.display import run_scale
         from donkey_saliency.offline.inputs import PilotInputs
-        from donkey_saliency.offline.tubs import spread_records
+        from donkey_saliency.offline.tubs import TubReader, spread_records
         end = self.options.start + self.range_length()
         images, records = [], []
-        for image, record in spread_records(self.options.tubs, self.options.start, end, RUN_SAMPLE):
+        for image, record in spread_records(TubReader(self.options.tubs), self.options.start, end, RUN_SAMPLE):
             image = self._camera_frame_size(image)
             self.camera_shape = self.camera_shape or image.shape  # as the first frame of the range sets it
-            if image.shape == self.camera_shape:
+            if image.shape == self.camera_shape and self.inputs.accepts(record):
                 images.append(image)
                 records.append(record)
         if not images:
@@ -169,16 +171,27 @@ class VideoJob:
             self.camera_shape = image.shape
         if image.shape == self.camera_shape:
             return True
-        self.reader.skipped.add('images of another size')
+        from donkey_saliency.offline.tubs import OTHER_SIZE
+        self.reader.skipped.add(OTHER_SIZE)
+        return False
+
+    def _accepted(self, frame):
+        """Whether the pilot can take the frame's record (a memory pilot needs the user's angle and throttle)."""
+        if not self.pilot or self.inputs.accepts(frame.record):
+            return True
+        from donkey_saliency.offline.tubs import NO_USER_VALUES
+        self.reader.skipped.add(NO_USER_VALUES)
         return False
 
     def render(self, inferred):
         """Compose every video frame of a batch."""
         from donkey_saliency.offline.draw import MapView, compose
+        from donkey_saliency.offline.tubs import user_values
         o = self.options
         images = []
         for i, (frame, record) in enumerate(zip(inferred.frames, inferred.records)):
-            user = _user_values(record) if o.user else None
+            user = user_values(record) if o.user else None
+            self.without_user += o.user and user is None
             pilot = (inferred.angle[i], inferred.throttle[i]) if o.pilot and np.isfinite(inferred.angle[i]) else None
             views = [MapView(maps[i], r.signed, r.title, r.ends) for r, maps in zip(self.requests, inferred.maps)]
             images.append(compose(frame.image, views, o.alpha, o.scale, record.get('_index', ''), user, pilot,
@@ -196,9 +209,3 @@ class VideoJob:
             return Writers(video, None)
         primary = next((r for r in self.requests if r.target is not None), self.requests[0]).key
         return Writers(video, MapsWriter(self.options.save_maps, primary))
-
-
-def _user_values(record):
-    if 'user/angle' not in record or 'user/throttle' not in record:
-        return None
-    return float(record['user/angle']), float(record['user/throttle'])

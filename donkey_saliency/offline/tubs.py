@@ -1,7 +1,10 @@
 """Read tubs without ever changing them, and stream their frames in batches.
 
-donkeycar's `Tub` silently creates a tub (and an images/ folder) where none exists, so a path is checked to be a
-real v2 tub before donkeycar sees it, and always opened read-only. Bad records are skipped and counted by reason.
+Tubs are read by this module alone, read-only, in the record shape donkeycar gives (the catalog line's JSON:
+`_index`, `_timestamp_ms`, `_session_id` and the keys). donkeycar's `Tub(read_only=True)` writes nothing, but it
+creates the tub folder and images/ where they are missing, and it cannot read past damage: an empty catalog
+cannot be memory-mapped, a missing catalog or a manifest without its last line raise, and its iterator matches
+deletions by line position. Whatever can be read is given; every record that cannot be is counted by cause.
 """
 import collections
 import json
@@ -15,6 +18,14 @@ import numpy as np
 from donkey_saliency.errors import UserError
 
 IMAGE_KEY = 'cam/image_array'
+
+# why a record is skipped, as the summaries print it
+UNREADABLE_LINES = 'unreadable catalog lines'
+MISSING_FROM_CATALOGS = 'records missing from the catalogs'
+UNREADABLE_RECORD_FILES = 'unreadable record files'
+BAD_IMAGES = 'missing or unreadable images'
+OTHER_SIZE = 'images of another size'
+NO_USER_VALUES = 'records without a user angle/throttle'
 
 
 @dataclass
@@ -49,7 +60,10 @@ class Skipped:
 
 
 def check_tub(path):
-    """The record keys of the donkeycar tub (v2, or v1) at `path`; a UserError unless it can be read as it is."""
+    """The record keys of the donkeycar tub (v2, or v1) at `path`; a UserError unless it can be read at all.
+
+    Damage further in (catalogs, the manifest's last line, records, images) is left to the reader, which reads
+    around it."""
     if not os.path.isdir(path):
         raise UserError(f'tub not found: {path}; pass the folder that holds manifest.json with --tub')
     manifest = os.path.join(path, 'manifest.json')
@@ -57,22 +71,105 @@ def check_tub(path):
         if os.path.isfile(os.path.join(path, 'meta.json')):
             return V1Tub.check(path)
         raise UserError(f'{path} is not a tub (no manifest.json); pass a tub folder recorded by donkeycar')
-    with open(manifest) as f:
-        lines = f.read().splitlines()
-    try:
-        inputs = json.loads(lines[0])
-        catalogs = json.loads(lines[4])['paths']
-    except (IndexError, KeyError, ValueError):
-        raise UserError(f'{manifest} is damaged (expected 5 JSON lines); the tub cannot be read') from None
+    inputs = _json_line(_manifest_lines(path), 0, list)
+    if inputs is None:
+        raise UserError(f'{manifest} is damaged (its first line, the record keys, is unreadable); '
+                        'the tub cannot be read')
     if IMAGE_KEY not in inputs:
         raise UserError(f'{path} records no camera images ({IMAGE_KEY} is not among {inputs})')
     if not os.path.isdir(os.path.join(path, 'images')):
         raise UserError(f'{path} has no images/ folder; the tub is incomplete')
-    for name in catalogs:
-        catalog = os.path.join(path, name)
-        if not os.path.isfile(catalog):
-            raise UserError(f'{path} lists {name} in its manifest but the file is missing; the tub is incomplete')
     return inputs
+
+
+def _manifest_lines(path):
+    with open(os.path.join(path, 'manifest.json'), 'rb') as f:
+        return f.read().splitlines()
+
+
+def _json_line(lines, number, kind):
+    """Line `number` of `lines` as JSON of type `kind`, or None when it is absent or is not that."""
+    try:
+        value = json.loads(lines[number])
+    except (IndexError, ValueError):
+        return None
+    return value if isinstance(value, kind) else None
+
+
+class V2Tub:
+    """A donkeycar v2 tub: manifest.json, catalog_<n>.catalog files of JSON lines (max_len records each, so
+    catalog n holds records n * max_len onwards), images/. Deletions are listed in the manifest's last line."""
+
+    CATALOG = re.compile(r'^catalog_(\d+)\.catalog$')
+
+    def __init__(self, path):
+        self.path = path
+        self.images_base_path = os.path.join(path, 'images')
+        self.warnings = []
+        meta = _json_line(_manifest_lines(path), 4, dict) or {}
+        try:
+            self.catalogs = [str(name) for name in meta['paths']]
+            self.max_len, self.end = int(meta['max_len']), int(meta['current_index'])
+            self.deleted = {int(i) for i in meta['deleted_indexes']}
+            if self.max_len < 1:
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            self._catalogs_by_name()
+        for number, name in enumerate(self.catalogs):
+            catalog = os.path.join(path, name)
+            if not os.path.isfile(catalog):
+                self.warnings.append(f'{path}: {name} is missing')
+            elif os.path.getsize(catalog) == 0 and self._span(number):
+                self.warnings.append(f'{path}: {name} is empty')
+
+    def _catalogs_by_name(self):
+        """Without the manifest's last line: the catalogs on disk in order, record ranges and deletions unknown."""
+        self.warnings.append(f'{self.path}: manifest.json has lost its last line (the list of catalogs and of '
+                             'deleted records): catalogs are read by name, and deleted records may reappear')
+        numbers = sorted(int(m.group(1)) for m in map(self.CATALOG.match, os.listdir(self.path)) if m)
+        self.catalogs = [f'catalog_{n}.catalog' for n in range(numbers[-1] + 1)] if numbers else []
+        self.max_len, self.end, self.deleted = None, None, set()
+
+    def _span(self, number):
+        """The record indexes the manifest puts in catalog `number`, or None when it is not known."""
+        if not self.max_len:
+            return None
+        return range(number * self.max_len, min((number + 1) * self.max_len, self.end))
+
+    def entries(self):
+        """(record, None) for each readable record in order, (None, cause) for each record that cannot be read;
+        deleted records are left out."""
+        for number, name in enumerate(self.catalogs):
+            span = self._span(number)
+            lines = _catalog_lines(os.path.join(self.path, name))
+            for position, line in enumerate(lines):
+                record = _record(line)
+                by_position = span[0] + position if span else None
+                if (record.get('_index', by_position) if record else by_position) in self.deleted:
+                    continue
+                yield (record, None) if record else (None, UNREADABLE_LINES)
+            if span:  # records the manifest counts past the catalog's end (missing, empty or cut-short file)
+                lost = sum(1 for index in span[len(lines):] if index not in self.deleted)
+                yield from [(None, MISSING_FROM_CATALOGS)] * lost
+
+
+def _catalog_lines(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+def _record(line):
+    """A catalog line as a record, or None when it is not a JSON object with a whole-number `_index`."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get('_index', 0), int):
+        return None
+    return record
 
 
 class V1Tub:
@@ -82,20 +179,20 @@ class V1Tub:
     record's number, `_timestamp_ms` its `milliseconds`."""
 
     RECORD = re.compile(r'^record_(\d+)\.json$')
-    unreadable_reason = 'unreadable record files'
 
     def __init__(self, path):
         self.path = self.images_base_path = path
-        self.excluded = set()
+        self.warnings = []
+        excluded = set()
         exclude = os.path.join(path, 'exclude.json')
         if os.path.isfile(exclude):
             try:
                 with open(exclude) as f:
-                    self.excluded = {int(i) for i in json.load(f)}
+                    excluded = {int(i) for i in json.load(f)}
             except (ValueError, TypeError):
                 raise UserError(f'{exclude} is damaged; fix or remove it (it lists deleted records)') from None
         found = (self.RECORD.match(name) for name in os.listdir(path))
-        self.indexes = sorted(int(m.group(1)) for m in found if m and int(m.group(1)) not in self.excluded)
+        self.indexes = sorted(int(m.group(1)) for m in found if m and int(m.group(1)) not in excluded)
 
     @staticmethod
     def check(path):
@@ -109,78 +206,93 @@ class V1Tub:
             raise UserError(f'{path} records no camera images ({IMAGE_KEY} is not among {inputs})')
         return inputs
 
-    def __len__(self):
-        return len(self.indexes)
-
-    def __iter__(self):
+    def entries(self):
         for index in self.indexes:
             try:
                 with open(os.path.join(self.path, f'record_{index}.json')) as f:
                     record = json.load(f)
             except (OSError, ValueError):
-                continue  # counted by the reader as unreadable
+                record = None
+            if not isinstance(record, dict):
+                yield None, UNREADABLE_RECORD_FILES
+                continue
             record.setdefault('_index', index)
             if 'milliseconds' in record:
                 record.setdefault('_timestamp_ms', record['milliseconds'])
-            yield record
-
-    def close(self):
-        pass
+            yield record, None
 
 
 class TubReader:
-    """The records of one or more tubs, in order, read-only; deleted records are not seen."""
+    """The records of one or more tubs, in order, read-only; deleted records are not seen. `skipped` counts the
+    records `records()` could not give, by cause; `warnings` says what is wrong with the tubs as a whole."""
 
     def __init__(self, paths):
         for path in paths:
             check_tub(path)
         self.paths = list(paths)
+        self.tubs = [V2Tub(path) if os.path.isfile(os.path.join(path, 'manifest.json')) else V1Tub(path)
+                     for path in self.paths]
+        self.warnings = [warning for tub in self.tubs for warning in tub.warnings]
         self.skipped = Skipped()
+        self._length = self._unreadable = None
 
-    def _open(self, path):
-        if not os.path.isfile(os.path.join(path, 'manifest.json')):
-            return V1Tub(path)
-        from donkey_saliency.quiet import import_donkeycar
-        import_donkeycar()
-        from donkeycar.parts.tub_v2 import Tub
-        try:
-            return Tub(path, read_only=True)
-        except ValueError as exc:  # an empty catalog file cannot be memory-mapped
-            raise UserError(f'{path} has an empty or damaged catalog ({exc}); the tub cannot be read') from None
+    def entries(self):
+        """(images folder, record or None, None or the cause it cannot be read) for every record, in order."""
+        for tub in self.tubs:
+            for record, cause in tub.entries():
+                yield tub.images_base_path, record, cause
 
     def __len__(self):
-        """Records the tubs claim to hold (deleted ones excluded)."""
-        total = 0
-        for path in self.paths:
-            tub = self._open(path)
-            total += len(tub)
-            tub.close()
-        return total
+        """Readable records (deleted ones and unreadable catalog lines excluded): the positions --start and --end
+        count."""
+        if self._length is None:
+            self._unreadable = Skipped()
+            self._length = 0
+            for _, record, cause in self.entries():
+                self._length += record is not None
+                self._unreadable.add(cause, cause is not None)
+        return self._length
+
+    def check_readable(self):
+        """A UserError when the tubs hold no readable record at all."""
+        if not len(self):
+            why = str(self._unreadable) if self._unreadable.total else 'they hold no records'
+            raise UserError(f'nothing readable in {", ".join(map(str, self.paths))} ({why}); '
+                            'pass a tub that holds records')
 
     def records(self):
-        """(images folder, record) for every readable record; unreadable catalog lines are counted as skipped."""
-        for path in self.paths:
-            tub = self._open(path)
-            try:
-                seen = 0
-                for record in tub:
-                    seen += 1
-                    yield tub.images_base_path, record
-                self.skipped.add(getattr(tub, 'unreadable_reason', 'unreadable catalog lines'), len(tub) - seen)
-            finally:
-                tub.close()
+        """(images folder, record) for every readable record; the others are counted in `skipped`."""
+        for folder, record, cause in self.entries():
+            if cause:
+                self.skipped.add(cause)
+            else:
+                yield folder, record
+
+
+def user_values(record):
+    """The user's (angle, throttle) in a record, or None when either is missing or is not a finite number."""
+    try:
+        values = float(record['user/angle']), float(record['user/throttle'])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return values if all(np.isfinite(values)) else None
 
 
 def decode(images_dir, record, key=IMAGE_KEY):
-    """The record's image under `key` as uint8 RGB, or None when it is absent, missing or does not decode."""
+    """The record's image under `key` as uint8 RGB, or None when it is absent, missing or does not decode.
+
+    Read as bytes and decoded in memory, so that a missing file is not reported on stderr by OpenCV."""
     import cv2
     name = record.get(key)
-    if not name:
+    if not isinstance(name, str) or not name:
         return None
-    image = cv2.imread(os.path.join(images_dir, name), cv2.IMREAD_COLOR)
-    if image is None:
+    try:
+        with open(os.path.join(images_dir, name), 'rb') as f:
+            data = np.frombuffer(f.read(), np.uint8)
+    except OSError:
         return None
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, every=1, workers=2):
@@ -206,20 +318,23 @@ def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, every=1, worker
             yield _decode_batch(pool, pending, reader.skipped, key)
 
 
-def spread_records(paths, start, end, count):
+def spread_records(reader, start, end, count):
     """(camera image, record) for up to `count` records spread evenly over positions start..end-1 whose image
-    decodes: a first pass's sample. Its own reader, so the main pass's counts of skipped records stay its own."""
+    decodes: a first pass's sample. Give it a reader of its own when another pass's counts must stay apart."""
     wanted = set(np.linspace(start, end - 1, min(count, end - start)).astype(int))
-    for position, (folder, record) in enumerate(TubReader(paths).records()):
+    for position, (folder, record) in enumerate(reader.records()):
         if position >= end:
             return
-        image = decode(folder, record) if position in wanted else None
-        if image is not None:
-            yield image, record
+        if position in wanted:
+            image = decode(folder, record)
+            if image is None:
+                reader.skipped.add(BAD_IMAGES)
+            else:
+                yield image, record
 
 
 def _decode_batch(pool, items, skipped, key):
     images = pool.map(lambda item: decode(*item, key), items)
     frames = [Frame(image, record) for (_, record), image in zip(items, images) if image is not None]
-    skipped.add('missing or unreadable images', len(items) - len(frames))
+    skipped.add(BAD_IMAGES, len(items) - len(frames))
     return Batch(frames, len(items) - len(frames))

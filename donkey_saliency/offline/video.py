@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from donkey_saliency.errors import UserError
+from donkey_saliency.offline.tubs import NO_USER_VALUES
 
 
 @dataclass
@@ -56,6 +57,8 @@ class Summary:
     pilot: str = ''
     config: str = ''
     size: int = 0
+    without_user: int = 0  # frames drawn without the user's line
+    warnings: list = field(default_factory=list)  # what is wrong with the tubs as a whole
 
     @property
     def rate(self):
@@ -66,8 +69,11 @@ class Summary:
     def lines(self):
         text = [f'wrote {self.frames} frames to {self.out} ({self.size / 1e6:.1f} MB, {self.fps:g} frames/s video, '
                 f'rate from {self.fps_source})',
-                f'skipped records: {self.skipped}',
-                f'car config: {self.config}',
+                f'skipped records: {self.skipped}']
+        if self.without_user:
+            text.append(f"{self.without_user} {NO_USER_VALUES}: drawn without the user's line")
+        text += [f'warning: {warning}' for warning in self.warnings]
+        text += [f'car config: {self.config}',
                 f'{self.seconds:.1f} s ({self.startup:.1f} s start-up), {self.rate:.0f} frames/s once started, '
                 f'pilot: {self.pilot}']
         if self.maps:
@@ -81,10 +87,11 @@ def check(options):
     from donkey_saliency.offline.writers import VIDEO_SUFFIXES, check_destination
     from donkey_saliency.core.pilot import check_model_path
     from donkey_saliency.keys import OVERLAY_KEY
-    from donkey_saliency.offline.tubs import check_tub
+    from donkey_saliency.offline.tubs import TubReader, check_tub
     if not options.tubs:
         raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
     keys = [check_tub(tub) for tub in options.tubs]
+    TubReader(options.tubs).check_readable()
     if not options.model:
         if not all(OVERLAY_KEY in tub_keys for tub_keys in keys):
             raise UserError('no pilot given; pass --model FILE (a .h5, .savedmodel, .keras or .tflite pilot), '
@@ -130,7 +137,8 @@ def frame_rate(options, cfg, from_car, records):
         return float(options.fps), '--fps'
     if from_car and getattr(cfg, 'DRIVE_LOOP_HZ', None):
         return max(float(cfg.DRIVE_LOOP_HZ) / options.every, 0.5), 'DRIVE_LOOP_HZ of the car config'
-    stamps = np.array([r['_timestamp_ms'] for r in records if '_timestamp_ms' in r], np.float64)
+    stamps = np.array([r['_timestamp_ms'] for r in records if isinstance(r.get('_timestamp_ms'), (int, float))],
+                      np.float64)
     steps = np.diff(stamps)
     steps = steps[steps > 0]
     if len(steps):
@@ -217,6 +225,8 @@ def run(options):
     finally:
         loaded.close()  # after the threads have stopped: closes the tub
     summary.skipped = job.reader.skipped
+    summary.warnings = job.reader.warnings
+    summary.without_user = job.without_user
     summary.seconds = time.time() - started
     summary.maps = options.save_maps
     summary.size = os.path.getsize(options.out)
