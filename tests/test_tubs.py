@@ -165,7 +165,8 @@ def test_records_are_those_donkeycar_gives(tmp_path):
     expected = list(tub)
     tub.close()
     reader = TubReader([str(path)])
-    assert [record for _, record in reader.records()] == expected and len(reader) == len(expected) == 32
+    assert [record for _, record in reader.records()] == [dict(r, _tub='tub') for r in expected]  # + its tub
+    assert len(reader) == len(expected) == 32
     assert reader.skipped.total == 0 and reader.warnings == []
 
 

@@ -134,9 +134,10 @@ def _values(values):
     return f'steering {values[0]:+.2f}  throttle {values[1]:+.2f}'
 
 
-def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=False):
+def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=False, tub=None):
     """The full video frame, enlarged by `scale`: each panel labelled above, explained below, nothing written
-    over the camera frame or the maps.
+    over the camera frame or the maps. The camera's label names the record, and its tub when `tub` is given
+    (a video of several tubs).
 
     One map without `panels`: the map over the camera frame. With `panels`: the camera frame, then one panel per
     map side by side. No map: the frame as it is (an overlay recorded on the car). The camera panel carries the
@@ -156,7 +157,7 @@ def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=Fal
     footer.text(2, 'lines: tilt = steering, length = throttle')
     if overlaid:
         footer.bar(3, views[0].signed, views[0].ends)
-    title = f'camera #{index}' + (f' + {views[0].title}' if overlaid else '')
+    title = f'{tub or "camera"} #{index}' + (f' + {views[0].title}' if overlaid else '')
     parts = [_panel(camera, title, footer, scale)]
     for view in views if panels else []:
         picture = _enlarge(overlay(frame, view.values, alpha, view.signed), scale)

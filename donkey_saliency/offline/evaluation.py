@@ -7,7 +7,7 @@ input size, so that display clipping makes no ties); maps made elsewhere come fr
 import collections
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,13 +37,14 @@ class EvaluateOptions:
 
 
 def check(options):
-    """Every check that needs no TensorFlow."""
+    """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded."""
     from donkey_saliency.core import methods, metrics
     from donkey_saliency.core.pilot import check_model_path
-    from donkey_saliency.offline.tubs import TubReader, check_tub
+    from donkey_saliency.offline.tubs import TubReader, check_tub, expand_tubs
     from donkey_saliency.offline.writers import check_destination
     if not options.tubs or not options.model:
         raise UserError('evaluate needs frames and a pilot: pass --tub PATH and --model FILE')
+    options = replace(options, tubs=expand_tubs(options.tubs))
     for tub in options.tubs:
         check_tub(tub)
     TubReader(options.tubs).check_readable()
@@ -63,11 +64,12 @@ def check(options):
         raise UserError(f'--start {options.start} --end {options.end} is an empty range')
     if options.json:
         check_destination(options.json, ('.json',))
+    return options
 
 
 def run(options):
     """The evaluation's result (the JSON's content)."""
-    check(options)
+    options = check(options)
     from donkey_saliency.core import carconfig, metrics
     from donkey_saliency.core.engine import TARGET_ALIASES, Engine, requests_for
     from donkey_saliency.core.pilot import load_pilot
@@ -159,13 +161,21 @@ def _external_maps(path, records, size):
     key = 'raw' if 'raw' in saved else 'maps'
     if key not in saved or 'index' not in saved:
         raise UserError(f'{path} has no maps and index arrays; pass a .npz written by --save-maps')
-    if len(set(saved['index'].tolist())) != len(saved['index']):
-        raise UserError(f'{path} holds several records with one index (several tubs): evaluate its maps on one tub')
-    where = {int(i): n for n, i in enumerate(saved['index'])}
-    missing = [r.get('_index') for r in records if int(r.get('_index', -1)) not in where]
+    several = 'tub' in saved and len(set(saved['tub'].tolist())) > 1  # then records are told apart by tub too
+
+    def record_key(tub, index):
+        return (str(tub), int(index)) if several else int(index)
+
+    tubs = saved['tub'].tolist() if several else [''] * len(saved['index'])
+    keys = [record_key(tub, index) for tub, index in zip(tubs, saved['index'])]
+    if len(set(keys)) != len(keys):
+        raise UserError(f'{path} holds several maps for one record (a tub given twice?): evaluate its maps on one tub')
+    where = {k: n for n, k in enumerate(keys)}
+    wanted = [record_key(r.get('_tub', ''), r.get('_index', -1)) for r in records]
+    missing = [k for k in wanted if k not in where]
     if missing:
-        raise UserError(f'{path} has no maps for records {missing[:5]}; make it from the same tub and range')
-    maps = saved[key][[where[int(r['_index'])] for r in records]]
+        raise UserError(f'{path} has no maps for records {missing[:5]}; make it from the same tubs and range')
+    maps = saved[key][[where[k] for k in wanted]]
     return np.stack([cv2.resize(m, size[::-1], interpolation=cv2.INTER_AREA) for m in maps])
 
 

@@ -71,6 +71,7 @@ class VideoJob:
             self.requests, self.panels = [], False
         self.transform = carconfig.transformer(cfg)
         self.reader = TubReader(options.tubs)
+        self.several = len(options.tubs) > 1  # then each frame's label names its tub
         self.records_available = len(self.reader)
         self.without_user = 0  # frames drawn without the user's line: their record has no usable angle/throttle
         self.camera_shape = None
@@ -195,11 +196,11 @@ class VideoJob:
             pilot = (inferred.angle[i], inferred.throttle[i]) if o.pilot and np.isfinite(inferred.angle[i]) else None
             views = [MapView(maps[i], r.signed, r.title, r.ends) for r, maps in zip(self.requests, inferred.maps)]
             images.append(compose(frame.image, views, o.alpha, o.scale, record.get('_index', ''), user, pilot,
-                                  self.panels))
+                                  self.panels, record.get('_tub') if self.several else None))
         indexes = [int(r.get('_index', -1)) for r in inferred.records]
         keys = [r.key for r in self.requests]
         row = (dict(zip(keys, inferred.maps)), dict(zip(keys, inferred.raw)), indexes, inferred.angle,
-               inferred.throttle)
+               inferred.throttle, [r.get('_tub', '') for r in inferred.records])
         return Rendered(images, row, inferred.dropped)
 
     def open_writers(self, fps):

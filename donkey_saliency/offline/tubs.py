@@ -7,6 +7,7 @@ cannot be memory-mapped, a missing catalog or a manifest without its last line r
 deletions by line position. Whatever can be read is given; every record that cannot be is counted by cause.
 """
 import collections
+import glob
 import json
 import os
 import re
@@ -57,6 +58,62 @@ class Skipped:
 
     def __str__(self):
         return ', '.join(f'{n} {why}' for why, n in self.reasons.items()) if self.reasons else 'none'
+
+
+def is_tub(path):
+    """Whether `path` is a tub folder as far as its files say (v2: manifest.json; v1: meta.json)."""
+    return os.path.isfile(os.path.join(path, 'manifest.json')) or os.path.isfile(os.path.join(path, 'meta.json'))
+
+
+def expand_tubs(paths):
+    """The tubs that --tub values name, in the order given: a tub stays itself; a folder of tubs (a car's data/)
+    and a quoted glob become the tubs in it or matched, oldest first, so that a drive plays in the order it
+    happened. Folders and files that are not tubs are left out; a value that yields no tub is a UserError."""
+    tubs = []
+    for path in paths:
+        if not glob.has_magic(path) or os.path.exists(path):
+            if is_tub(path) or not os.path.isdir(path):
+                tubs.append(path)  # check_tub says what is wrong with a path that is neither
+                continue
+            found = [os.path.join(path, name) for name in os.listdir(path)]
+            what = f'{path} is not a tub (no manifest.json, nor meta.json of a v1 tub) and holds no tub folder'
+        else:
+            found = glob.glob(path)
+            what = f'no tub matches {path} (looked for folders holding manifest.json, or meta.json for a v1 tub)'
+        found = sorted((p for p in found if os.path.isdir(p) and is_tub(p)), key=_time_order)
+        if not found:
+            raise UserError(f'{what}; pass a tub folder recorded by donkeycar, a folder of tubs, or a glob '
+                            'matching tub folders')
+        tubs.extend(found)
+    return tubs
+
+
+def _time_order(path):
+    """Sort key: the tub's first record time (v2: its first catalog line's _timestamp_ms, else the manifest's
+    created_at; v1: meta.json's start plus its first record's milliseconds, else the start), then its name; a tub
+    without a time sorts by name, after those with one."""
+    seconds = None
+    try:
+        if os.path.isfile(os.path.join(path, 'manifest.json')):
+            with open(os.path.join(path, 'manifest.json')) as f:
+                lines = f.read().splitlines()
+            seconds = json.loads(lines[3]).get('created_at')
+            with open(os.path.join(path, json.loads(lines[4])['paths'][0])) as f:
+                seconds = json.loads(f.readline())['_timestamp_ms'] / 1000.0
+        else:  # v1 milliseconds count from the tub's start, which meta.json holds
+            with open(os.path.join(path, 'meta.json')) as f:
+                seconds = float(json.load(f)['start'])
+            first = min(int(m.group(1)) for m in map(V1Tub.RECORD.match, os.listdir(path)) if m)
+            with open(os.path.join(path, f'record_{first}.json')) as f:
+                seconds += json.load(f)['milliseconds'] / 1000.0
+    except (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError):
+        pass  # a damaged tub keeps what was read (or sorts by name); check_tub refuses it later
+    return seconds is None, seconds or 0.0, tub_name(path)
+
+
+def tub_name(path):
+    """The tub's folder name: what the video's label band and --per-tub's file names call it."""
+    return os.path.basename(os.path.normpath(os.path.abspath(path)))
 
 
 def check_tub(path):
@@ -238,8 +295,11 @@ class TubReader:
 
     def entries(self):
         """(images folder, record or None, None or the cause it cannot be read) for every record, in order."""
-        for tub in self.tubs:
+        for path, tub in zip(self.paths, self.tubs):
+            name = tub_name(path)
             for record, cause in tub.entries():
+                if record is not None:
+                    record['_tub'] = name  # which tub a frame comes from, for the label band and the maps file
                 yield tub.images_base_path, record, cause
 
     def __len__(self):

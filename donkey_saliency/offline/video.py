@@ -7,7 +7,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -82,14 +82,27 @@ class Summary:
 
 
 def check(options):
-    """Every check that needs no TensorFlow, so a mistyped flag fails in a fraction of a second."""
-    from donkey_saliency.core import methods
+    """Every check that needs no TensorFlow, so a mistyped flag fails in a fraction of a second; returns the
+    options with --tub's folders and globs expanded to the tubs they hold."""
     from donkey_saliency.offline.writers import VIDEO_SUFFIXES, check_destination
+    options = check_inputs(options)
+    check_destination(options.out, VIDEO_SUFFIXES)
+    if options.save_maps:
+        if os.path.abspath(options.save_maps) == os.path.abspath(options.out):
+            raise UserError('--save-maps and --out name the same file; choose two names')
+        check_destination(options.save_maps, ('.npz',))
+    return options
+
+
+def check_inputs(options):
+    """The checks of everything but the output files; returns the options with the tubs expanded."""
+    from donkey_saliency.core import methods
     from donkey_saliency.core.pilot import check_model_path
     from donkey_saliency.keys import OVERLAY_KEY
-    from donkey_saliency.offline.tubs import TubReader, check_tub
+    from donkey_saliency.offline.tubs import TubReader, check_tub, expand_tubs
     if not options.tubs:
         raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
+    options = replace(options, tubs=expand_tubs(options.tubs))
     keys = [check_tub(tub) for tub in options.tubs]
     TubReader(options.tubs).check_readable()
     if not options.model:
@@ -123,11 +136,7 @@ def check(options):
     if options.start < 0 or (options.end != -1 and options.end <= options.start):
         raise UserError(f'--start {options.start} --end {options.end} is an empty range; '
                         'use 0 <= start < end, or --end -1 for the last record')
-    check_destination(options.out, VIDEO_SUFFIXES)
-    if options.save_maps:
-        if os.path.abspath(options.save_maps) == os.path.abspath(options.out):
-            raise UserError('--save-maps and --out name the same file; choose two names')
-        check_destination(options.save_maps, ('.npz',))
+    return options
 
 
 def frame_rate(options, cfg, from_car, records):
@@ -198,7 +207,7 @@ class _Stage(threading.Thread):
 
 def run(options):
     """Make the video; returns a Summary. Raises UserError for anything the user can fix."""
-    check(options)
+    options = check(options)
     started = time.time()
     from donkey_saliency.core import carconfig
     from donkey_saliency.offline.stages import VideoJob

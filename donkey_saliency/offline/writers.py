@@ -88,7 +88,8 @@ class MapsWriter:
 
     The npz holds `maps` (N, H, W) float32, the run's main map as drawn (display-scaled: [0, 1], or [-1, 1] when
     signed), `raw` the same map's unscaled values, one `maps_<method>[_<output>]` and `raw_<method>[_<output>]`
-    for each further map, `index` (record _index), `angle` and `throttle`.
+    for each further map, `index` (record _index), `tub` (the record's tub folder name: several tubs repeat
+    indexes), `angle` and `throttle`.
     """
 
     def __init__(self, path, primary):
@@ -97,9 +98,9 @@ class MapsWriter:
         self.spilled = {}
         self.shape = None
         self.count = 0
-        self.columns = {'index': [], 'angle': [], 'throttle': []}
+        self.columns = {'index': [], 'angle': [], 'throttle': [], 'tub': []}
 
-    def add(self, maps, raw, index, angle, throttle):
+    def add(self, maps, raw, index, angle, throttle, tub):
         """maps, raw: {key: (n, H, W) array} for n frames."""
         for prefix, arrays in (('maps', maps), ('raw', raw)):
             for key, values in arrays.items():
@@ -108,7 +109,7 @@ class MapsWriter:
                 name = prefix if key == self.primary else f'{prefix}_{key}'
                 self.spilled.setdefault(name, tempfile.TemporaryFile()).write(values.tobytes())
         self.count += len(index)
-        for key, values in (('index', index), ('angle', angle), ('throttle', throttle)):
+        for key, values in (('index', index), ('angle', angle), ('throttle', throttle), ('tub', tub)):
             self.columns[key].extend(values)
 
     def close(self, keep):
@@ -122,7 +123,7 @@ class MapsWriter:
             self.file.discard()
 
     def _pack(self):
-        dtypes = {'index': np.int64, 'angle': np.float32, 'throttle': np.float32}
+        dtypes = {'index': np.int64, 'angle': np.float32, 'throttle': np.float32, 'tub': str}
         header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.float32)), 'fortran_order': False,
                   'shape': (self.count,) + tuple(self.shape)}
         with zipfile.ZipFile(self.file.temp, 'w', zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
