@@ -22,8 +22,9 @@ class Scene:
     distractors: np.ndarray  # bool (H, W): distractor pixels
 
 
-def draw(curve, rng, height=HEIGHT, width=WIDTH, distractors=2):
-    """A frame of a road bending by `curve` in [-1, 1] (negative: left) with random distractors."""
+def draw(curve, rng, height=HEIGHT, width=WIDTH, distractors=2, sides=(-1, 1)):
+    """A frame of a road bending by `curve` in [-1, 1] (negative: left) with random distractors; `sides`: the lane
+    lines drawn (-1 left, 1 right)."""
     horizon = int(height * HORIZON / HEIGHT)
     image = np.empty((height, width, 3), np.uint8)
     sky = np.linspace(150, 210, horizon)[:, None, None] * np.array([0.6, 0.75, 1.0])
@@ -34,7 +35,7 @@ def draw(curve, rng, height=HEIGHT, width=WIDTH, distractors=2):
     t = (ys - horizon) / (height - 1 - horizon)
     centre = width / 2 + curve * width * 0.45 * (1 - t) ** 2
     half = width * (0.05 + 0.4 * t)
-    for side in (-1, 1):
+    for side in sides:
         points = np.stack([centre + side * half, ys], axis=1).round().astype(np.int32)
         cv2.polylines(lines, [points], False, 1, thickness=max(2, width // 50))
     image[lines.astype(bool)] = (235, 235, 235)
@@ -55,21 +56,25 @@ def draw(curve, rng, height=HEIGHT, width=WIDTH, distractors=2):
     return Scene(image, float(curve), float(throttle), line_mask, shapes.astype(bool))
 
 
-def drive(count, seed=0, **kwargs):
-    """Scenes of a car driving a winding road: the bend changes smoothly from frame to frame."""
+def drive(count, seed=0, one_way=False, **kwargs):
+    """Scenes of a car driving a winding road: the bend changes smoothly from frame to frame. `one_way`: a track
+    driven clockwise and marked by its inside line only, every bend to the right: a pilot trained there can only
+    look right (the seed's case of a pilot interested in one line)."""
     rng = np.random.default_rng(seed)
     phase = rng.uniform(0, 2 * np.pi, 3)
     for i in range(count):
         s = i / 40.0
         curve = 0.6 * np.sin(s + phase[0]) + 0.3 * np.sin(2.7 * s + phase[1]) + 0.1 * np.sin(7.1 * s + phase[2])
-        yield draw(float(np.clip(curve, -1, 1)), rng, **kwargs)
+        curve = float(np.clip(abs(curve) if one_way else curve, -1, 1))
+        yield draw(curve, rng, sides=(1,) if one_way else (-1, 1), **kwargs)
 
 
-def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000):
+def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000, mode=lambda i: 'user'):
     """Record scenes into a donkeycar tub with donkeycar's own Tub, paced so timestamps run at `hz`, a new
     catalog file every `max_catalog_len` records (donkeycar's default: 1000); into an existing tub, a new session.
 
-    `extra`: {record key: (donkeycar type, function of the frame number)} for sensors beyond the camera.
+    `extra`: {record key: (donkeycar type, function of the frame number)} for sensors beyond the camera; `mode`:
+    the user/mode of frame i ('user', or 'local' / 'local_angle' while the pilot drives).
     """
     from donkey_saliency.quiet import import_donkeycar
     import_donkeycar()
@@ -85,7 +90,7 @@ def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000):
             if delay > 0:
                 time.sleep(delay)
             record = {'cam/image_array': scene.image, 'user/angle': scene.angle,
-                      'user/throttle': scene.throttle, 'user/mode': 'user'}
+                      'user/throttle': scene.throttle, 'user/mode': mode(i)}
             record.update({key: values(i) for key, (_, values) in extra.items()})
             tub.write_record(record)
     finally:
