@@ -34,7 +34,7 @@ setup(
     packages=find_packages(include=['donkey_saliency', 'donkey_saliency.*']),
     py_modules=['_donkey_saliency_hook'],
     package_data={'donkey_saliency': ['sample_data/pilot.h5', 'sample_data/tub/*.json', 'sample_data/tub/*.catalog*',
-                                      'sample_data/tub/images/*.jpg']},
+                                      'sample_data/tub/images/*.jpg', 'offline/report/template.html']},
     # the core and the Python API: no donkeycar, so they install on upstream donkeycar's newer Pythons too
     install_requires=[
         'numpy>=1.25',

@@ -51,7 +51,6 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0
     from donkey_saliency.core.display import check_clip, frame_scales, run_scale, scaled
     from donkey_saliency.core.engine import Engine, requests_for
     from donkey_saliency.core.pilot import Pilot, from_model
-    from donkey_saliency.core import methods
     if not isinstance(pilot, Pilot):
         pilot = from_model(pilot)
         output = 0 if output == 'angle' else output
@@ -60,10 +59,7 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0
         images = images[None]
     check_clip(clip)
     frames = _pilot_frames(images, pilot)
-    unknown = set(settings) - set(methods.all_settings())
-    if unknown:
-        raise UserError(f'unknown setting(s) {", ".join(sorted(unknown))}; the methods take '
-                        f'{", ".join(methods.all_settings())}')
+    _check_settings(settings)
     requests, _ = requests_for(method, output, 'overlay', signed)
     engine = Engine(pilot, requests, settings)
     outputs, maps = [], [[] for _ in requests]
@@ -83,6 +79,14 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0
     angle, throttle = pilot.decode(outputs)
     return Result(shown[0], raw[0], angle, throttle, outputs, requests[0].signed,
                   {r.key: m for r, m in zip(requests[1:], shown[1:])})
+
+
+def _check_settings(settings):
+    from donkey_saliency.core import methods
+    unknown = set(settings) - set(methods.all_settings())
+    if unknown:
+        raise UserError(f'unknown setting(s) {", ".join(sorted(unknown))}; the methods take '
+                        f'{", ".join(methods.all_settings())}')
 
 
 def _pilot_frames(images, pilot):
@@ -138,3 +142,16 @@ def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', in
     targets = ['angle', 'throttle'] if output == 'all' else [output]
     return {'frames': len(frames), 'steps': steps, 'substrate': substrate,
             'outputs': {t: metrics.compare(pilot, frames, maps, t, steps, substrate, inputs or []) for t in targets}}
+
+
+def report(tubs, models, out='report.html', json=None, method='vbp', config=None, type=None, start=0, end=-1,
+           every=1, horizon=None, evaluate=False, batch_size=64, progress=True, **settings):
+    """`donkey saliency report` from Python: writes the page `out` (and `json`), returns the findings (the JSON's
+    content). `tubs` and `models`: a path or a list of them; the rest take the CLI's names and defaults."""
+    from donkey_saliency.offline.report import ReportOptions, run
+    _check_settings(settings)
+    listed = (lambda v: [str(p) for p in ([v] if isinstance(v, (str, bytes)) or hasattr(v, '__fspath__') else v)])
+    return run(ReportOptions(tubs=listed(tubs), models=listed(models), out=str(out), json=json and str(json),
+                             method=method, type=type, config=config, start=start, end=end, every=every,
+                             horizon=horizon, evaluate=evaluate, batch_size=batch_size, progress=progress,
+                             settings=settings))

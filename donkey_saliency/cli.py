@@ -25,6 +25,7 @@ examples:
   donkey saliency --demo          (the bundled sample tub and pilot)
   donkey saliency export --model models/pilot.h5   (a .tflite with the map built in, for the car)
   donkey saliency evaluate --tub data/tub_1 --model models/pilot.h5 --method all   (can the maps be trusted?)
+  donkey saliency report --tub data/tub_1 --model models/pilot.h5   (where it looks, and what to change)
 
 Maps that explain one output are signed for steering (red pushes right, blue pushes left).
 Pilots: Keras .h5, .savedmodel and .keras files of every donkeycar type (linear, categorical, inferred, imu,
@@ -186,6 +187,71 @@ def run_evaluate(argv, prog):
     return lines + ([f'results saved to {args.json}'] if args.json else [])
 
 
+REPORT_DESCRIPTION = """\
+Where does the pilot look over whole tubs, and what should change? One self-contained HTML page (it opens
+offline; plots and pictures are embedded) and optionally JSON for scripts: the average map on the average frame,
+attention per band of rows and per third of the width along the run, the horizon (found on the images, or
+--horizon) with the share of attention above it and, past 20%, the suggestion ROI_CROP_TOP = <row>; attention
+left/right beside the tub's steering, with the suggestion to flip-augment when both lean the same way; the
+pilot's steering and throttle against the user's with the largest disagreements as pictures; every takeover
+(user/mode from local back to user) with the seconds before it; the model-free spectral-residual map beside the
+pilot's. Several --model: side by side, and the frames where the pilots disagree most."""
+
+
+def build_report_parser(prog):
+    p = _Parser(prog=f'{prog} report', description=REPORT_DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog='example:\n  donkey saliency report --tub data/tub_1 --model models/pilot.h5 --config config.py '
+                       '--out report.html --json report.json')
+    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s) to read, in order')
+    p.add_argument('--model', action='extend', nargs='+', metavar='FILE', help='the pilot; repeat to compare pilots '
+                   'side by side (any file the main command takes)')
+    p.add_argument('--type', help='pilot type; default: read from each model file')
+    p.add_argument('--config', help='the car\'s config.py (default: ./config.py when present): its TRANSFORMATIONS, '
+                   'image size and ROI_CROP_TOP')
+    p.add_argument('--method', default='vbp', help=f'saliency method: {", ".join(methods.METHODS)} (default vbp)')
+    for name, (setting, users) in methods.all_settings().items():
+        p.add_argument(f'--{name}', metavar=setting.metavar,
+                       help=f'{", ".join(users)}: {setting.help} (default {setting.default})')
+    p.add_argument('--start', type=int, default=0, metavar='N', help='first record, counted from 0 (default 0)')
+    p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record (default: the end)')
+    p.add_argument('--every', type=int, default=1, metavar='N', help='look at every Nth record (default 1: all)')
+    p.add_argument('--horizon', type=int, metavar='ROW', help='the horizon\'s row in the camera frame, counted from '
+                   'the top (default: found on the average of up to 128 frames: the row that best splits the rows\' '
+                   'mean colours into sky and ground)')
+    p.add_argument('--evaluate', action='store_true', help='add the faithfulness table of `donkey saliency evaluate` '
+                   'for the method, on 100 frames per pilot')
+    p.add_argument('--out', default='report.html', help='the page to write (default report.html)')
+    p.add_argument('--json', metavar='FILE.json', help='also write the findings as JSON')
+    p.add_argument('--batch-size', type=int, default=64, metavar='N', help='frames per pilot call (default 64)')
+    p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bar')
+    return p
+
+
+def run_report(argv, prog):
+    """`donkey saliency report ...`: returns the lines to print."""
+    args = build_report_parser(prog).parse_args(argv)
+    from donkey_saliency.offline import report
+    config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
+    options = report.ReportOptions(
+        tubs=args.tub or [], models=args.model or [], out=args.out, json=args.json, method=args.method,
+        type=args.type, config=config, start=args.start, end=args.end, every=args.every, horizon=args.horizon,
+        evaluate=args.evaluate, batch_size=args.batch_size, progress=args.progress,
+        settings={k: getattr(args, k) for k in methods.all_settings()})
+    result = report.run(options)
+    skipped = ', '.join(f'{n} {why}' for why, n in result['skipped'].items()) or 'none'
+    lines = [f'wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB): {result["frames"]} frames, '
+             f'{len(result["models"])} pilot(s), {result["seconds"]:.0f} s', f'skipped records: {skipped}']
+    lines += [f'warning: {warning}' for warning in result['warnings']]
+    for model in result['models']:
+        advice = model['advice']
+        suggestions = ([f'ROI_CROP_TOP = {advice["roi_crop_top"]}'] if advice['roi_crop_top'] is not None else []) + \
+            (['flip-augment (or drive the other way)'] if advice['flip_augmentation'] else [])
+        name = os.path.basename(model['model'].rstrip('/'))
+        lines.append(f'{name}: {"; ".join(suggestions) or "no change suggested"}')
+    return lines + ([f'findings saved to {args.json}'] if args.json else [])
+
+
 def run_export(argv, prog):
     """`donkey saliency export ...`: returns the lines to print."""
     args = build_export_parser(prog).parse_args(argv)
@@ -227,6 +293,8 @@ def main(argv=None, prog='donkey saliency'):
             lines = run_export(argv[1:], prog)
         elif argv[:1] == ['evaluate']:
             lines = run_evaluate(argv[1:], prog)
+        elif argv[:1] == ['report']:
+            lines = run_report(argv[1:], prog)
         else:
             args = build_parser(prog).parse_args(argv)
             from donkey_saliency.offline.video import run

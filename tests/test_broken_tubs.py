@@ -229,21 +229,23 @@ def test_no_command_writes_into_the_tub_or_the_model(inputs, tmp_path):
     tub, model, before = inputs
     runs = {'video': ['--tub', tub, '--model', model, '--out', tmp_path / 'v.mp4', '--normalize', 'run'],
             'evaluate': ['evaluate', '--tub', tub, '--model', model, '--frames', 8, '--steps', 4],
-            'export': ['export', '--model', model, '--out', tmp_path / 'twin.tflite']}
+            'export': ['export', '--model', model, '--out', tmp_path / 'twin.tflite'],
+            'report': ['report', '--tub', tub, '--model', model, '--out', tmp_path / 'r.html', '--evaluate']}
     for name, args in runs.items():
         result = run_cli(*args)
         assert result.returncode == 0, (name, result.stderr)
         assert untouched(tub, model, before), name
 
 
-@pytest.mark.parametrize('command', ['video', 'evaluate'])
+@pytest.mark.parametrize('command', ['video', 'evaluate', 'report'])
 @pytest.mark.parametrize('sent, code', [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupted_run_writes_nothing_into_the_tub_or_the_model(inputs, tmp_path, command, sent, code):
-    """Interrupted once frames are being processed: occlusion, one frame a call, keeps either command busy for
-    seconds after its first frame."""
+    """Interrupted once frames are being processed: occlusion, one frame a call, keeps every command busy for
+    seconds after its first frame. No output appears, whole or partial, nor any temporary file."""
     tub, model, before = inputs
-    args = (['--out', tmp_path / 'v.mp4', '--batch-size', 1] if command == 'video'
-            else ['evaluate', '--frames', 30, '--no-randomisation'])
+    args = {'video': ['--out', tmp_path / 'v.mp4', '--batch-size', 1],
+            'evaluate': ['evaluate', '--frames', 30, '--no-randomisation', '--json', tmp_path / 'e.json'],
+            'report': ['report', '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json', '--batch-size', 1]}[command]
     process = subprocess.Popen([sys.executable, '-m', 'donkey_saliency', *map(str, args), '--tub', str(tub),
                                 '--model', str(model), '--method', 'occlusion'], stderr=subprocess.PIPE, text=True)
     seen = ''
@@ -254,3 +256,5 @@ def test_an_interrupted_run_writes_nothing_into_the_tub_or_the_model(inputs, tmp
     _, rest = process.communicate(timeout=120)
     assert process.returncode == code, seen + rest
     assert untouched(tub, model, before)
+    written = [name for name in os.listdir(tmp_path) if name.lstrip('.').split('.')[0] in ('v', 'e', 'r')]
+    assert written == [], written

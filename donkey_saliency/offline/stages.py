@@ -138,7 +138,7 @@ class VideoJob:
         end = self.options.start + self.range_length()
         images, records = [], []
         for image, record in spread_records(TubReader(self.options.tubs), self.options.start, end, RUN_SAMPLE):
-            image = self._camera_frame_size(image)
+            image = self.camera_image(image)
             self.camera_shape = self.camera_shape or image.shape  # as the first frame of the range sets it
             if image.shape == self.camera_shape and self.inputs.accepts(record):
                 images.append(image)
@@ -158,10 +158,10 @@ class VideoJob:
         return maps
 
     def _camera_frame(self, frame):
-        frame.image = self._camera_frame_size(frame.image)
+        frame.image = self.camera_image(frame.image)
         return frame
 
-    def _camera_frame_size(self, image):
+    def camera_image(self, image):
         """A tub image at the car's camera size (donkeycar's training resizes to IMAGE_W x IMAGE_H too)."""
         if self.camera_size and image.shape[1::-1] != self.camera_size:
             return cv2.resize(image, self.camera_size, interpolation=cv2.INTER_AREA)

@@ -155,7 +155,7 @@ def frame_rate(options, cfg, from_car, records):
     return 20.0, 'the default (the records have no timestamps)'
 
 
-class _Stage(threading.Thread):
+class Stage(threading.Thread):
     """Runs `work(item)` for each item of `source`, putting results on a bounded queue; errors travel along."""
 
     END = object()
@@ -245,8 +245,8 @@ def run(options):
 def _write(job, batches, writers, total, progress):
     """Inference and rendering in two threads, writing on this one; the files are kept only when complete."""
     keep = False
-    infer = _Stage(batches, job.infer)
-    render = _Stage(infer, job.render)
+    infer = Stage(batches, job.infer)
+    render = Stage(infer, job.render)
     infer.start()
     render.start()
     bar = _progress(total, progress)

@@ -1,0 +1,98 @@
+"""Inline SVG charts for the report page: text only, no plotting library, nothing fetched when the page opens.
+
+Each function returns one <svg> element sized by its viewBox, so that it scales with the page.
+"""
+from html import escape
+
+import numpy as np
+
+WIDTH = 640
+LEFT, RIGHT, TOP, BOTTOM = 44, 10, 10, 22
+MAX_POINTS = 800  # points per line: more would not show on a page and would only weigh it down
+
+
+def _number(value):
+    return f'{value:.1f}'.rstrip('0').rstrip('.')
+
+
+def bars(items, title, width=300, unit='%'):
+    """Horizontal bars: items are (label, share in [0, 1] or None, colour); shares written beside them."""
+    row = 18
+    height = row * len(items) + 24
+    parts = [f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img"><title>{escape(title)}</title>',
+             f'<text x="0" y="12" class="caption">{escape(title)}</text>']
+    room = width - 150
+    for i, (label, share, colour) in enumerate(items):
+        y = 22 + i * row
+        length = 0 if share is None else max(0.0, float(share)) * room
+        text = '-' if share is None else f'{share * 100:.0f}{unit}'
+        parts.append(f'<text x="0" y="{y + 12}" class="label">{escape(label)}</text>'
+                     f'<rect x="100" y="{y + 2}" width="{_number(length)}" height="{row - 5}" fill="{colour}"/>'
+                     f'<text x="{_number(104 + length)}" y="{y + 12}" class="label">{text}</text>')
+    parts.append('</svg>')
+    return ''.join(parts)
+
+
+def time_plot(lines, frames, title, low=-1.0, high=1.0, height=150, plot_id='', markers=(), boundaries=()):
+    """Values over the run's frames: `lines` are (values per frame, colour, label); `markers` are (frame, value,
+    data-ref) circles a click opens; `boundaries` are (frame, label) tub starts. The plot area carries
+    data-frames and data-plot so that a click on it can open the nearest kept frame."""
+    bottom = height - BOTTOM
+    span = max(frames - 1, 1)
+
+    def x(position):
+        return LEFT + (WIDTH - LEFT - RIGHT) * position / span
+
+    def y(value):
+        return bottom - (bottom - TOP) * (float(np.clip(value, low, high)) - low) / (high - low)
+
+    parts = [f'<svg class="chart plot" viewBox="0 0 {WIDTH} {height}" role="img"><title>{escape(title)}</title>',
+             f'<rect class="hit" x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{bottom - TOP}" '
+             f'data-plot="{plot_id}" data-frames="{frames}"/>']
+    for value in (low, (low + high) / 2, high):
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_number(y(value))}" '
+                     f'y2="{_number(y(value))}"/><text x="{LEFT - 4}" y="{_number(y(value) + 4)}" '
+                     f'class="tick" text-anchor="end">{value:+.2g}</text>'.replace('+0<', '0<'))
+    for position, label in boundaries:
+        parts.append(f'<line class="boundary" x1="{_number(x(position))}" x2="{_number(x(position))}" y1="{TOP}" '
+                     f'y2="{bottom}"><title>{escape(label)}</title></line>')
+    for values, colour, label in lines:
+        for segment in _segments(np.asarray(values, np.float64)):
+            points = ' '.join(f'{_number(x(p))},{_number(y(v))}' for p, v in segment)
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.3" points="{points}">'
+                         f'<title>{escape(label)}</title></polyline>')
+    for position, value, ref in markers:
+        parts.append(f'<circle class="marker zoom" data-ref="{ref}" cx="{_number(x(position))}" '
+                     f'cy="{_number(y(value))}" r="4"/>')
+    legend = ' · '.join(f'<tspan fill="{colour}">{escape(label)}</tspan>' for _, colour, label in lines)
+    parts.append(f'<text x="{LEFT}" y="{height - 5}" class="label">{legend}  <tspan class="tick">(frames '
+                 f'0 to {frames - 1}; click to see one)</tspan></text></svg>')
+    return ''.join(parts)
+
+
+def _segments(values):
+    """(position, value) runs between missing values, thinned to at most MAX_POINTS points overall."""
+    step = max(1, len(values) // MAX_POINTS)
+    positions = np.arange(0, len(values), step)
+    run = []
+    for p in positions:
+        if np.isfinite(values[p]):
+            run.append((int(p), float(values[p])))
+        elif run:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+def marked_picture(uri, size, rows, title):
+    """A picture with horizontal marks across it: `rows` are (row in picture pixels, colour, label)."""
+    width, height = size
+    parts = [f'<svg class="picture" viewBox="0 0 {width} {height}" role="img"><title>{escape(title)}</title>',
+             f'<image href="{uri}" width="{width}" height="{height}"/>']
+    for row, colour, label in rows:
+        parts.append(f'<line x1="0" x2="{width}" y1="{row}" y2="{row}" stroke="{colour}" stroke-width="2" '
+                     f'stroke-dasharray="8 4"/><text x="4" y="{max(row - 4, 12)}" fill="{colour}" '
+                     f'class="mark">{escape(label)}</text>')
+    parts.append('</svg>')
+    return ''.join(parts)

@@ -1,0 +1,162 @@
+"""The report's one pass: what every pilot's maps and outputs add up to over the run, kept small.
+
+Per frame only numbers are kept (band and third shares, the share above the horizon, the pilots' outputs, the
+user's values); pictures are kept for a bounded number of frames: the largest disagreements (heaps), evenly spaced
+keyframes for the time plots, and the seconds before each takeover (a short ring buffer). Memory stays flat but
+for those numbers.
+"""
+import collections
+import heapq
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from donkey_saliency.core import attention
+
+THUMBNAILS = 12          # disagreements kept, per pilot and between pilots
+KEYFRAMES = 120          # frames kept small, spread over the run, for clicks on the time plots
+TAKEOVER_SECONDS = 3.0   # looked back before each takeover
+PILOTED = ('local', 'local_angle')  # user/mode while the pilot steers
+TUB_KEY = '_tub'         # the record's tub, as the reader tags it
+
+
+@dataclass
+class Moment:
+    """A frame kept as a picture: its place in the run, its record, camera image, and each pilot's raw map and
+    outputs."""
+    position: int
+    record: dict
+    image: np.ndarray
+    maps: list
+    angles: list
+    throttles: list
+
+
+class PilotTrack:
+    """One pilot over the run: per-frame attention shares and outputs, and the sum of its attention."""
+
+    def __init__(self, shape, horizon):
+        self.band_edges = attention.band_edges(shape[0])
+        self.third_edges = attention.third_edges(shape[1])
+        self.horizon = horizon
+        self.bands, self.thirds, self.above, self.conspicuous, self.angle, self.throttle = [], [], [], [], [], []
+        self.attention_total = np.zeros(shape)
+        self.attended = 0  # frames whose map is not blank
+
+    def add(self, raw, angle, throttle, conspicuous_mass):
+        mass = attention.mass(raw)
+        rows = mass.sum(axis=2)
+        self.bands.append(attention.shares(rows, self.band_edges))
+        self.thirds.append(attention.shares(mass.sum(axis=1), self.third_edges))
+        self.above.append(rows[:, :self.horizon].sum(axis=1))
+        self.conspicuous.append(attention.correlation(mass, conspicuous_mass))
+        self.angle.append(np.asarray(angle, np.float64))
+        self.throttle.append(np.asarray(throttle, np.float64))
+        seen = ~np.isnan(mass).any(axis=(1, 2))
+        self.attention_total += mass[seen].sum(axis=0)
+        self.attended += int(seen.sum())
+
+    def series(self, name):
+        """A per-frame quantity over the whole run, as one array."""
+        parts = getattr(self, name)
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    @property
+    def average(self):
+        """The average attention over the run (sums to 1), or None when every map was blank."""
+        return self.attention_total / self.attended if self.attended else None
+
+
+class Collector:
+    """Everything the report needs from the pass, fed batch by batch in record order."""
+
+    def __init__(self, models, shape, horizon, expected):
+        self.tracks = [PilotTrack(shape, horizon) for _ in range(models)]
+        self.conspicuous_total = np.zeros(shape)
+        self.frame_total = np.zeros(shape + (3,))
+        self.records = []  # slim copies: index, tub, user values, mode, time
+        self.keyframes = []
+        self.stride = max(1, math.ceil(expected / KEYFRAMES))
+        self.user_heaps = [[] for _ in range(models)]
+        self.between_heap = []
+        self.takeovers = []
+        self.recent = collections.deque()
+        self.piloted = None  # the mode the pilot drove in since the user last did, in the current tub
+        self.tub = None
+        self._order = itertools.count()  # heap tie-breaker
+
+    @property
+    def frames(self):
+        return len(self.records)
+
+    def add(self, records, images, outputs, conspicuous_raw):
+        """One batch: its records and camera images, (angle, throttle, raw maps) per pilot, and the model-free
+        conspicuity maps of the same frames."""
+        conspicuous = attention.mass(conspicuous_raw)
+        self.conspicuous_total += np.nan_to_num(conspicuous).sum(axis=0)
+        for track, (angle, throttle, raw) in zip(self.tracks, outputs):
+            track.add(raw, angle, throttle, conspicuous)
+        for i, (record, image) in enumerate(zip(records, images)):
+            self.frame_total += image
+            moment = Moment(len(self.records), record, image, [raw[i].copy() for _, _, raw in outputs],
+                            [float(angle[i]) for angle, _, _ in outputs],
+                            [float(throttle[i]) for _, throttle, _ in outputs])
+            self.records.append(_slim(record))
+            self._keep(moment)
+
+    def _keep(self, moment):
+        user = self.records[-1]['user_angle']
+        if moment.position % self.stride == 0:
+            self.keyframes.append(moment)
+        for heap, angle in zip(self.user_heaps, moment.angles):
+            _push(heap, abs(angle - user), next(self._order), moment)
+        if len(moment.angles) > 1:
+            _push(self.between_heap, max(moment.angles) - min(moment.angles), next(self._order), moment)
+        self._follow_mode(moment)
+
+    def _follow_mode(self, moment):
+        """Takeovers: the first record in `user` mode after records the pilot drove, within one tub."""
+        record = self.records[-1]
+        if record['tub'] != self.tub:
+            self.tub, self.piloted = record['tub'], None
+            self.recent.clear()
+        window = [m for m in self.recent if 0 <= record['time'] - self.records[m.position]['time']
+                  <= TAKEOVER_SECONDS] if record['time'] is not None else list(self.recent)[-60:]
+        self.recent = collections.deque(window + [moment])
+        mode = record['mode']
+        if mode in PILOTED:
+            self.piloted = mode
+        elif mode == 'user' and self.piloted:
+            self.takeovers.append((moment.position, self.piloted, list(self.recent)))
+            self.piloted = None
+
+    def largest(self, heap):
+        """The kept moments of a heap, largest score first."""
+        return [moment for _, _, moment in sorted(heap, key=lambda item: (-item[0], -item[1]))]
+
+
+def _push(heap, score, order, moment):
+    if not np.isfinite(score):
+        return
+    item = (score, -order, moment)  # equal scores: the earlier frame wins
+    if len(heap) < THUMBNAILS:
+        heapq.heappush(heap, item)
+    elif item[:2] > heap[0][:2]:
+        heapq.heapreplace(heap, item)
+
+
+def _slim(record):
+    """The few record values the report keeps for every frame."""
+    def number(key):
+        try:
+            value = float(record[key])
+        except (KeyError, TypeError, ValueError):
+            return math.nan
+        return value
+
+    time = record.get('_timestamp_ms')
+    return {'index': int(record.get('_index', -1)), 'tub': record.get(TUB_KEY, ''),
+            'user_angle': number('user/angle'), 'user_throttle': number('user/throttle'),
+            'mode': record.get('user/mode'), 'time': None if time is None else float(time) / 1000.0}

@@ -1,0 +1,345 @@
+"""`donkey saliency report`: known answers on tubs whose content is known, checked against independent loops over
+the saved maps and the records, and the page opened in a real headless Chromium."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from browser import CHROMIUM, Browser
+from conftest import SHARED, SHARED_ABSENT, SHARED_READY, run_cli, tree_digest
+from donkey_saliency import sample, synthetic
+
+pytest.importorskip('donkeycar')
+
+
+def records_of(tub):
+    from donkeycar.parts.tub_v2 import Tub
+    opened = Tub(str(tub), read_only=True)
+    records = list(opened)
+    opened.close()
+    return records
+
+
+@pytest.fixture(scope='module')
+def sample_run(tmp_path_factory):
+    """The sample tub: the video's saved maps, and the report's page and JSON."""
+    folder = tmp_path_factory.mktemp('sample_report')
+    video = run_cli('--tub', sample.TUB, '--model', sample.MODEL, '--out', folder / 'v.mp4',
+                    '--save-maps', folder / 'maps.npz')
+    assert video.returncode == 0, video.stderr
+    report = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--out', folder / 'report.html',
+                     '--json', folder / 'report.json')
+    assert report.returncode == 0, report.stderr
+    with open(folder / 'report.json') as f:
+        found = json.load(f)
+    return found, np.load(folder / 'maps.npz'), folder / 'report.html', report.stdout
+
+
+def test_shares_are_those_of_the_saved_maps(sample_run):
+    """Bands, thirds and the share above the horizon, recomputed from the video's saved raw maps by a plain loop:
+    each frame's |map| divided by its sum, summed between edges, averaged over the frames."""
+    found, saved, _, _ = sample_run
+    model = found['models'][0]
+    raw = saved['raw'].astype(np.float64)
+    assert found['frames'] == len(raw) == 400
+    height, width = raw.shape[1:]
+    bands, thirds, above = [], [], []
+    for m in raw:
+        a = np.abs(m)
+        if a.sum() == 0:
+            continue
+        a = a / a.sum()
+        bands.append([a[b['top']:b['bottom']].sum() for b in model['bands']])
+        thirds.append([a[:, 0:round(width / 3)].sum(), a[:, round(width / 3):round(2 * width / 3)].sum(),
+                       a[:, round(2 * width / 3):].sum()])
+        above.append(a[:model['horizon_row']].sum())
+    assert [b['top'] for b in model['bands']][0] == 0 and model['bands'][-1]['bottom'] == height
+    assert all(a['bottom'] == b['top'] for a, b in zip(model['bands'], model['bands'][1:]))  # all rows, in order
+    np.testing.assert_allclose([b['share'] for b in model['bands']], np.mean(bands, axis=0), atol=1e-4)
+    assert abs(sum(b['share'] for b in model['bands']) - 1) < 1e-3
+    np.testing.assert_allclose([model['columns'][k] for k in ('left', 'centre', 'right')], np.mean(thirds, axis=0),
+                               atol=1e-4)
+    assert model['attention_above_horizon'] == pytest.approx(np.mean(above), abs=1e-4)
+
+
+def test_the_horizon_is_the_sky_line_and_a_pilot_on_the_road_needs_no_crop(sample_run):
+    found, _, _, _ = sample_run
+    model = found['models'][0]
+    assert abs(model['horizon_row'] - synthetic.HORIZON) <= 2  # the synthetic sky ends at row 40
+    assert model['attention_above_horizon'] < 0.05  # the sample pilot looks at the lines
+    assert model['advice']['roi_crop_top'] is None and 'no crop needed' in model['advice']['why'][0]
+
+
+def test_steering_agreement_and_disagreements_follow_the_records(sample_run):
+    found, saved, _, _ = sample_run
+    model = found['models'][0]
+    user = {r['_index']: r['user/angle'] for r in records_of(sample.TUB)}
+    angles = np.array([user[i] for i in saved['index']])
+    assert model['steering'] == pytest.approx({'left_share': np.mean(angles < -0.05),
+                                               'right_share': np.mean(angles > 0.05)}, abs=1e-4)
+    assert model['agreement']['steering_corr'] == pytest.approx(np.corrcoef(saved['angle'], angles)[0, 1], abs=1e-3)
+    assert model['agreement']['steering_mae'] == pytest.approx(np.abs(saved['angle'] - angles).mean(), abs=1e-3)
+    gaps = np.abs(saved['angle'] - angles)
+    listed = model['disagreements']
+    assert len(listed) >= 10
+    assert [d['index'] for d in listed] == [int(saved['index'][i]) for i in np.argsort(-gaps)[:len(listed)]]
+    assert all(abs(d['pilot_angle'] - d['user_angle']) >= abs(e['pilot_angle'] - e['user_angle']) - 1e-4
+               for d, e in zip(listed, listed[1:]))
+
+
+def test_a_tub_driven_by_hand_has_no_takeovers_and_says_so(sample_run):
+    found, _, page, _ = sample_run
+    assert found['models'][0]['takeovers'] == []
+    assert 'none: in this range the user drove throughout' in page.read_text()
+
+
+def test_the_page_is_self_contained_and_small(sample_run):
+    _, _, page, stdout = sample_run
+    text = page.read_text()
+    assert 'http://' not in text and 'https://' not in text and '<link' not in text  # nothing to fetch
+    assert page.stat().st_size < 3e6
+    assert stdout.startswith(f'wrote {page}')
+
+
+def mirrored(source, destination):
+    """A copy of a tub with every image mirrored and every steering angle negated, written with donkeycar's Tub."""
+    import cv2
+    scenes = []
+    for record in records_of(source):
+        image = cv2.imread(os.path.join(source, 'images', record['cam/image_array']))[:, ::-1, ::-1]
+        scenes.append(synthetic.Scene(np.ascontiguousarray(image), -record['user/angle'], record['user/throttle'],
+                                      None, None))
+    return synthetic.write_tub(destination, scenes, hz=1000)
+
+
+def test_a_mirrored_tub_swaps_the_steering_shares(sample_run, tmp_path):
+    found, _, _, _ = sample_run
+    tub = mirrored(sample.TUB, tmp_path / 'mirrored')
+    result = run_cli('report', '--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'r.html',
+                     '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    mirror = json.loads((tmp_path / 'r.json').read_text())['models'][0]
+    original = found['models'][0]
+    assert mirror['steering']['left_share'] == original['steering']['right_share']
+    assert mirror['steering']['right_share'] == original['steering']['left_share']
+    assert mirror['steering'] != original['steering']  # the sample leans a little right, so a swap shows
+
+
+@pytest.fixture(scope='module')
+def one_way(tmp_path_factory):
+    """A clockwise track marked by its inside line, and a pilot trained on it with donkeycar's own training."""
+    from donkey_saliency import training
+    folder = tmp_path_factory.mktemp('one_way')
+    tub = synthetic.write_tub(folder / 'tub', synthetic.drive(400, seed=7, one_way=True), hz=1000)
+    training.train('linear', tub, folder / 'pilot.h5', epochs=10, seed=0)
+    return tub, folder / 'pilot.h5'
+
+
+def test_a_one_way_pilot_gets_the_flip_advice_and_the_balanced_sample_does_not(sample_run, one_way, tmp_path):
+    tub, pilot = one_way
+    result = run_cli('report', '--tub', tub, '--model', pilot, '--out', tmp_path / 'r.html',
+                     '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    model = json.loads((tmp_path / 'r.json').read_text())['models'][0]
+    assert model['steering']['right_share'] > 0.9  # every bend goes right
+    assert model['columns']['right'] - model['columns']['left'] >= 0.1  # and the pilot looks right
+    assert model['advice']['flip_augmentation'] is True
+    assert 'flip-augment' in result.stdout
+    assert sample_run[0]['models'][0]['advice']['flip_augmentation'] is False
+
+
+def test_a_horizon_given_low_in_the_frame_gets_the_crop_advice(tmp_path):
+    """Row 100 leaves most of the road above it: the lines' attention is then above the 'horizon'."""
+    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--horizon', 100, '--end', 64,
+                     '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    model = found['models'][0]
+    assert found['horizon_source'] == '--horizon' and model['horizon_row'] == 100
+    assert model['attention_above_horizon'] > 0.9
+    assert model['advice']['roi_crop_top'] == 100 and 'ROI_CROP_TOP = 100' in result.stdout
+
+
+MODES = ['user'] * 10 + ['local'] * 10 + ['user'] * 5 + ['local_angle'] * 6 + ['user'] * 9 + ['local'] * 10
+
+
+@pytest.fixture(scope='module')
+def driven_by_pilot(tmp_path_factory):
+    """A tub recorded while the pilot drove, with two takeovers (records 20 and 31), ending while the pilot drives;
+    and a copy of it, so that the second tub begins in user mode right after the first ended in local."""
+    folder = tmp_path_factory.mktemp('takeovers')
+    tub = synthetic.write_tub(folder / 'tub_a', synthetic.drive(len(MODES), seed=3), hz=50,
+                              mode=lambda i: MODES[i])
+    copy = shutil.copytree(tub, folder / 'tub_b')
+    return tub, copy
+
+
+def test_takeovers_are_listed_exactly_with_the_seconds_before(driven_by_pilot, tmp_path):
+    """Through the data folder that holds both tubs (equal times: tub_a, then tub_b, by name)."""
+    tub, _ = driven_by_pilot
+    result = run_cli('report', '--tub', tub.parent, '--model', sample.MODEL, '--out', tmp_path / 'r.html',
+                     '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    takeovers = json.loads((tmp_path / 'r.json').read_text())['models'][0]['takeovers']
+    expected = [(20, 'local'), (31, 'local_angle')]
+    assert [(t['index'], t['mode_before']) for t in takeovers] == expected * 2  # and none where tub_b begins
+    assert [t['position'] for t in takeovers] == [20, 31, 20 + len(MODES), 31 + len(MODES)]
+    for t in takeovers:
+        before = t['before']['positions']
+        assert before[-1] == t['position'] and before == list(range(before[0], t['position'] + 1))
+        assert before[0] == t['position'] - t['index']  # the whole tub so far lies within the 3 seconds (50 Hz)
+        assert len(t['before']['pilot_angle']) == len(before)
+    page = (tmp_path / 'r.html').read_text()
+    assert page.count('back to the user after') == 4
+
+
+def test_several_pilots_side_by_side(one_way, tmp_path):
+    tub, pilot = one_way
+    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, pilot, '--end', 120,
+                     '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    assert [m['model'] for m in found['models']] == [sample.MODEL, str(pilot)]  # in the order of --model
+    saved = {}
+    for n, model in enumerate((sample.MODEL, pilot)):
+        video = run_cli('--tub', sample.TUB, '--model', model, '--end', 120, '--out', tmp_path / f'{n}.mp4',
+                        '--save-maps', tmp_path / f'{n}.npz')
+        assert video.returncode == 0, video.stderr
+        saved[n] = np.load(tmp_path / f'{n}.npz')
+    spread = np.abs(saved[0]['angle'] - saved[1]['angle'])
+    listed = found['between_pilots']
+    assert len(listed) >= 10
+    assert [b['index'] for b in listed] == [int(saved[0]['index'][i]) for i in np.argsort(-spread)[:len(listed)]]
+    page = (tmp_path / 'r.html').read_text()
+    assert 'Between pilots' in page and 'pilot.h5' in page and page.count('class="card"') >= 2 * 6
+
+
+def test_evaluate_adds_the_faithfulness_table(tmp_path):
+    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--end', 100, '--evaluate',
+                     '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    faithfulness = json.loads((tmp_path / 'r.json').read_text())['faithfulness']
+    assert len(faithfulness) == 1 and faithfulness[0]['model'] == sample.MODEL
+    vbp = faithfulness[0]['outputs']['angle']['vbp']
+    assert vbp['deletion_auc'] < vbp['random_deletion_auc']  # VBP beats random on the sample (see test_evaluate)
+    assert 'Can these maps be trusted?' in (tmp_path / 'r.html').read_text()
+
+
+def test_the_python_api_writes_the_same_findings(sample_run, tmp_path):
+    import donkey_saliency as ds
+    found = ds.report(sample.TUB, sample.MODEL, out=tmp_path / 'r.html', progress=False)
+    assert (tmp_path / 'r.html').is_file()
+    for key in ('bands', 'columns', 'steering', 'attention_above_horizon', 'horizon_row'):
+        assert found['models'][0][key] == sample_run[0]['models'][0][key], key
+
+
+@pytest.mark.parametrize('args, words', [
+    (['--out', 'r.txt'], 'must end in .html'),
+    (['--horizon', '500'], '--horizon 500 lies below the camera frame'),
+    (['--horizon', '0'], '--horizon is a row'),
+    (['--json', 'r.html'], 'must end in .json'),
+    (['--method', 'nope'], 'nope'),
+])
+def test_bad_input_is_one_line_and_writes_nothing(args, words, tmp_path):
+    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_nothing_is_written_into_the_tub_or_the_model(driven_by_pilot, tmp_path):
+    tub, _ = driven_by_pilot
+    model = shutil.copy(sample.MODEL, tmp_path / 'pilot.h5')
+    before = tree_digest(tub), tree_digest(tmp_path)
+    result = run_cli('report', '--tub', tub, '--model', model, '--out', tmp_path / 'out' / 'r.html')
+    assert result.returncode == 2  # the folder does not exist
+    os.mkdir(tmp_path / 'out')
+    result = run_cli('report', '--tub', tub, '--model', model, '--out', tmp_path / 'out' / 'r.html')
+    assert result.returncode == 0, result.stderr
+    shutil.rmtree(tmp_path / 'out')
+    assert (tree_digest(tub), tree_digest(tmp_path)) == before
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get('CI'), reason='needs Debian chromium (.ci/run installs it)')
+def test_the_page_in_a_browser_shows_plots_and_thumbnails_and_clicks_open_frames(driven_by_pilot, tmp_path):
+    """Headless Chromium: every picture decodes, the plots are drawn, a click on a thumbnail opens it large,
+    a click on the steering plot opens the frame nearest to that point, and nothing is fetched."""
+    import cv2
+    tub, _ = driven_by_pilot
+    result = run_cli('report', '--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'r.html')
+    assert result.returncode == 0, result.stderr
+    browser = Browser(tmp_path / 'profile')
+    try:
+        browser.open(f'file://{tmp_path / "r.html"}')
+        pictures = '[...document.images].filter(i => i.id !== "lightbox-image")'  # (empty until a click)
+        assert browser.evaluate(f'{pictures}.every(i => i.complete && i.naturalWidth > 0)')
+        assert browser.evaluate(f'{pictures}.length') >= 12 + 8 + 2  # thumbnails, takeovers, averages
+        assert browser.evaluate('document.querySelectorAll("svg polyline").length') >= 6
+        shot = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)
+        assert shot.std() > 20  # a drawn page, not a blank one
+
+        browser.evaluate('document.getElementById("d0-0").scrollIntoView({block: "center"})')
+        box = browser.evaluate('(() => { const r = document.getElementById("d0-0").getBoundingClientRect(); '
+                               'return [r.left + r.width / 2, r.top + r.height / 2]; })()')
+        assert browser.evaluate('document.getElementById("lightbox").hidden')
+        browser.click(*box)
+        assert not browser.evaluate('document.getElementById("lightbox").hidden')
+        assert browser.evaluate('document.getElementById("lightbox-image").src === '
+                                'document.getElementById("d0-0").src')
+        large = browser.evaluate('document.getElementById("lightbox-image").getBoundingClientRect().width')
+        assert large > 2 * browser.evaluate('document.getElementById("d0-0").getBoundingClientRect().width')
+        opened = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)
+        assert opened.mean() < shot.mean() - 30  # the dark backdrop over the page
+        browser.click(5, 5)  # anywhere closes it
+        assert browser.evaluate('document.getElementById("lightbox").hidden')
+
+        plot = ('document.querySelectorAll(".hit")[1]')  # the steering plot of the first pilot
+        browser.evaluate(f'{plot}.scrollIntoView({{block: "center"}})')
+        left, top, width, height = browser.evaluate(f'(() => {{ const r = {plot}.getBoundingClientRect(); '
+                                                    'return [r.left, r.top, r.width, r.height]; })()')
+        x, y = left + width * 0.75, top + 2  # near +1: no disagreement's circle there
+        assert browser.evaluate(f'document.elementFromPoint({x}, {y}).classList.contains("hit")')
+        browser.click(x, y)
+        caption = browser.evaluate('document.getElementById("lightbox-caption").textContent')
+        position = int(caption.split('(frame ')[1].split(')')[0])
+        assert abs(position - 0.75 * (len(MODES) - 1)) <= 2  # the nearest kept frame (all are kept: under 120)
+        assert not [url for url in browser.requests if not url.startswith(('file:', 'data:', 'about:'))]
+    finally:
+        browser.close()
+
+
+@pytest.mark.skipif(not SHARED_READY, reason=SHARED_ABSENT)
+def test_on_the_real_tub(tmp_path):
+    before = tree_digest(SHARED)
+    result = run_cli('report', '--tub', SHARED / 'data', '--model', SHARED / 'models' / 'final_1.tflite',
+                     '--end', 400, '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    model = found['models'][0]
+    assert found['frames'] == 400
+    assert abs(sum(b['share'] for b in model['bands']) - 1) < 1e-3
+    assert 0 < model['horizon_row'] < model['bands'][-1]['bottom']
+    assert model['agreement']['steering_corr'] > 0.3  # the car's own pilot follows its driver
+    assert tree_digest(SHARED) == before
+
+
+@pytest.mark.parametrize('transformations', [[], ['CROP']])
+def test_the_car_config_crop_is_marked_and_taken_into_account(transformations, tmp_path):
+    """ROI_CROP_TOP counts only when 'CROP' is among the car's transformations (donkeycar 5 masks rows then)."""
+    car = tmp_path / 'car'
+    car.mkdir()
+    (car / 'config.py').write_text('IMAGE_W = 160\nIMAGE_H = 120\nIMAGE_DEPTH = 3\nROI_CROP_TOP = 20\n'
+                                   'ROI_CROP_BOTTOM = 0\nROI_CROP_LEFT = 0\nROI_CROP_RIGHT = 0\n'
+                                   f'TRANSFORMATIONS = {transformations!r}\n')
+    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--config', car / 'config.py',
+                     '--horizon', 100, '--end', 64, '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    assert found['car_roi_crop_top'] == 20 and found['car_crop_applied'] == bool(transformations)
+    why = found['models'][0]['advice']['why']
+    assert any('does not crop' in line for line in why) == (not transformations)
+    assert found['models'][0]['advice']['roi_crop_top'] == 100  # cropping 20 rows is not cropping 100
+    page = (tmp_path / 'r.html').read_text()
+    assert ('ROI_CROP_TOP 20 (not applied)' in page) == (not transformations) and 'ROI_CROP_TOP 20' in page
