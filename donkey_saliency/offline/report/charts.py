@@ -33,10 +33,11 @@ def bars(items, title, width=300, unit='%'):
     return ''.join(parts)
 
 
-def time_plot(lines, frames, title, low=-1.0, high=1.0, height=150, plot_id='', markers=(), boundaries=()):
+def time_plot(lines, frames, title, low=-1.0, high=1.0, height=150, plot_id='', markers=(), boundaries=(), axis=''):
     """Values over the run's frames: `lines` are (values per frame, colour, label); `markers` are (frame, value,
-    data-ref) circles a click opens; `boundaries` are (frame, label) tub starts. The plot area carries
-    data-frames and data-plot so that a click on it can open the nearest kept frame."""
+    data-ref) circles a click opens; `boundaries` are (frame, label) tub starts. With a `plot_id` the plot area
+    carries data-frames and data-plot so that a click on it can open the nearest kept frame; without, `axis`
+    says what the horizontal axis is."""
     bottom = height - BOTTOM
     span = max(frames - 1, 1)
 
@@ -65,8 +66,9 @@ def time_plot(lines, frames, title, low=-1.0, high=1.0, height=150, plot_id='', 
         parts.append(f'<circle class="marker zoom" data-ref="{ref}" cx="{_number(x(position))}" '
                      f'cy="{_number(y(value))}" r="4"/>')
     legend = ' · '.join(f'<tspan fill="{colour}">{escape(label)}</tspan>' for _, colour, label in lines)
-    parts.append(f'<text x="{LEFT}" y="{height - 5}" class="label">{legend}  <tspan class="tick">(frames '
-                 f'0 to {frames - 1}; click to see one)</tspan></text></svg>')
+    where = f'frames 0 to {frames - 1}; click to see one' if plot_id else axis
+    parts.append(f'<text x="{LEFT}" y="{height - 5}" class="label">{legend}  <tspan class="tick">({escape(where)})'
+                 '</tspan></text></svg>')
     return ''.join(parts)
 
 

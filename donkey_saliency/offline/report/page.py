@@ -258,9 +258,27 @@ def _takeovers(pictures, n, model):
         thumbs = ''.join(_thumbnail(pictures.frame(m, n), f't{n}-{t}-{i}', pictures.caption(m, n))
                          for i, m in enumerate(chosen))
         tub = f'{takeover["tub"]} ' if takeover['tub'] else ''
+        before = takeover['before']
+        plot = charts.time_plot([(_numbers(before['user_angle']), USER, 'user steering'),
+                                 (_numbers(before['pilot_angle']), PILOT, 'pilot steering'),
+                                 (_numbers(before['attention_above_horizon']), WARN, 'attention above the horizon')],
+                                len(window), 'before the takeover', height=110,
+                                axis=_span(pictures.collector, window))
         rows.append(f'<h4>{escape(tub)}record {takeover["index"]}: back to the user after '
-                    f'{escape(takeover["mode_before"])}</h4><div class="thumbs">{thumbs}</div>')
+                    f'{escape(takeover["mode_before"])}</h4><div class="thumbs">{thumbs}</div>{plot}')
     return _card(model, n, ''.join(rows))
+
+
+def _numbers(values):
+    return np.array([np.nan if v is None else v for v in values], np.float64)
+
+
+def _span(collector, window):
+    """What a takeover plot's horizontal axis covers."""
+    times = [collector.records[m.position]['time'] for m in window]
+    if None in times or len(times) < 2:
+        return f'the last {len(window)} frames, oldest first'
+    return f'the {len(window)} frames of the last {times[-1] - times[0]:.1f} s, oldest first'
 
 
 def _conspicuous(pictures, collector, n, model):
