@@ -265,3 +265,71 @@ def test_an_interrupted_jobs_run_stops_its_workers_and_leaves_nothing_partial(da
     else:
         assert lines[0].endswith('no output written')
 
+
+def limited_file_size(limit):
+    """For subprocess's preexec_fn: files of at most `limit` bytes, and SIGXFSZ ignored, so that a write past it
+    fails with EFBIG as on a full disk: works everywhere, where mounting a small file system may not."""
+    def limit_files():
+        import resource
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_files
+
+
+def assert_disk_full(result, folder, written):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and f'no space left on device writing {written}' in lines[0], result.stderr
+    assert os.listdir(folder) == []
+
+
+@pytest.mark.parametrize('limit, flags, written', [(20_000, [], 'v.mp4'), (600_000, ['--save-maps'], 'v.npz')])
+def test_a_file_size_limit_is_exit_2_and_no_file(data, tmp_path, limit, flags, written):
+    """20 kB stops the 36-frame video; 600 kB lets the video (about 90 kB) through and stops the maps (5.5 MB
+    spilled before they are packed)."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--no-progress', '--tub', str(data), '--model',
+                             sample.MODEL, '--out', str(out / 'v.mp4'), *flags], capture_output=True,
+                            text=True, timeout=600, preexec_fn=limited_file_size(limit))
+    assert_disk_full(result, out, out / written)
+
+
+def test_a_file_size_limit_in_a_worker_is_exit_2_naming_the_tub(data, tmp_path):
+    out = tmp_path / 'out'
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--no-progress', '--tub', str(data), '--model',
+                             sample.MODEL, '--per-tub', '--jobs', '2', '--out', str(out)], capture_output=True,
+                            text=True, timeout=600, preexec_fn=limited_file_size(5_000))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert re.search(r'error: \S*tub_[abc]: no space left on device writing \S*tub_[abc]\.mp4', lines[0]), lines
+    assert not out.exists()  # made by the run, and left empty: removed
+
+
+def test_a_file_size_limit_on_evaluate_json(data, tmp_path):
+    out = tmp_path / 'out'
+    out.mkdir()
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', 'evaluate', '--no-progress', '--tub',
+                             str(data / 'tub_c'), '--model', sample.MODEL, '--frames', '4', '--steps', '2',
+                             '--no-randomisation', '--json', str(out / 'r.json')], capture_output=True, text=True,
+                            timeout=600, preexec_fn=limited_file_size(300))
+    assert_disk_full(result, out, out / 'r.json')
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 48 kB file system, where this container lets root mount one (the file-size limit above always runs)."""
+    folder = tmp_path / 'small_disk'
+    folder.mkdir()
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=48k', 'tmpfs', str(folder)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f'cannot mount a tmpfs here: {mounted.stderr.decode().strip()}')
+    yield folder
+    subprocess.run(['umount', str(folder)], check=True)
+
+
+@pytest.mark.parametrize('suffix', ['mp4', 'gif'])
+def test_a_full_disk_is_exit_2_and_no_file(data, small_disk, suffix):
+    """ffmpeg meets ENOSPC (the 36-frame video takes about 90 kB) and says so in its log."""
+    result = run_cli('--tub', data, '--model', sample.MODEL, '--out', small_disk / f'v.{suffix}')
+    assert_disk_full(result, small_disk, small_disk / f'v.{suffix}')
