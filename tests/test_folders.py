@@ -333,3 +333,13 @@ def test_a_full_disk_is_exit_2_and_no_file(data, small_disk, suffix):
     """ffmpeg meets ENOSPC (the 36-frame video takes about 90 kB) and says so in its log."""
     result = run_cli('--tub', data, '--model', sample.MODEL, '--out', small_disk / f'v.{suffix}')
     assert_disk_full(result, small_disk, small_disk / f'v.{suffix}')
+
+
+def test_a_worker_that_runs_out_of_tubs_ends_while_the_other_works(data, tmp_path):
+    """The short tub's worker is told there is nothing left and ends long before the sample tub's worker is
+    done (gradients: a few seconds for 400 records); its closing pipe is no failure."""
+    result = run_cli('--tub', sample.TUB, '--tub', data / 'tub_c', '--model', sample.MODEL, '--per-tub', '--jobs', 2,
+                     '--method', 'gradients', '--out', tmp_path / 'videos')
+    assert result.returncode == 0, result.stderr
+    assert len(read_video(tmp_path / 'videos' / 'tub.mp4')[0]) == 400
+    assert len(read_video(tmp_path / 'videos' / 'tub_c.mp4')[0]) == SIZES['tub_c']

@@ -111,10 +111,10 @@ def _parallel(runs, jobs, bar, done):
         workers[ours] = worker
         ours.send(pending.pop(0))
     finished = False
+    busy = list(workers)  # the workers with a tub to render
     try:
         while len(done) < len(runs):
-            ready = wait(list(workers), timeout=0.5)
-            for pipe in ready:
+            for pipe in wait(busy, timeout=0.5):
                 try:
                     kind, position, value = pipe.recv()
                 except EOFError:
@@ -125,7 +125,11 @@ def _parallel(runs, jobs, bar, done):
                 elif kind == 'done':
                     done.append(value)
                     bar.set_postfix_str(f'{len(done)}/{len(runs)} tubs')
-                    pipe.send(pending.pop(0) if pending else None)
+                    if pending:
+                        pipe.send(pending.pop(0))
+                    else:  # it ends by itself: its pipe closes, which is no failure
+                        pipe.send(None)
+                        busy.remove(pipe)
                 elif kind == 'user error':
                     raise UserError(f'{runs[position].tubs[0]}: {value}')
                 else:
