@@ -10,7 +10,7 @@ import os
 import sys
 
 from donkey_saliency.core import methods
-from donkey_saliency.errors import UserError
+from donkey_saliency.errors import Terminated, UserError, raise_terminated
 
 DESCRIPTION = """\
 Make a video of where a donkeycar pilot looks: every frame of the tub with a saliency heat map
@@ -22,6 +22,8 @@ examples:
   donkey saliency --tub data/tub_1 --model models/pilot.h5
   donkey saliency --tub data/tub_1 --tub data/tub_2 --model models/pilot.h5 --config config.py --out run.mp4
   donkey saliency --tub data/tub_1 --model models/pilot.h5 --start 100 --end 600 --out clip.gif
+  donkey saliency --tub data --model models/pilot.h5   (every tub in the car's data folder, oldest first)
+  donkey saliency --tub 'data/tub_*' --model models/pilot.h5 --per-tub --jobs 2 --out videos
   donkey saliency --demo          (the bundled sample tub and pilot)
   donkey saliency export --model models/pilot.h5   (a .tflite with the map built in, for the car)
   donkey saliency evaluate --tub data/tub_1 --model models/pilot.h5 --method all   (can the maps be trusted?)
@@ -55,12 +57,21 @@ def methods_help():
 def build_parser(prog):
     p = _Parser(prog=prog, description=DESCRIPTION, epilog=methods_help() + '\n\n' + EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder to read (repeat for several tubs)')
+    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder to read (repeat for several '
+                   'tubs), a folder of tubs (a car\'s data/) or a quoted glob (\'data/tub_*\'): their tubs, oldest '
+                   'first, each frame labelled with its tub')
     p.add_argument('--model', metavar='FILE', help='the pilot: .h5, .savedmodel, .keras or .tflite, as donkeycar saves them')
     p.add_argument('--type', help='pilot type (linear, categorical, inferred, imu, memory, behavior, localizer, rnn, '
                    '3d, with tflite_ allowed); default: read from the model file')
     p.add_argument('--config', help='the car\'s config.py (default: ./config.py when present)')
-    p.add_argument('--out', help='video to write, .mp4 or .gif (default: saliency.mp4, demo.mp4 with --demo)')
+    p.add_argument('--out', help='video to write, .mp4 or .gif (default: saliency.mp4, demo.mp4 with --demo); with '
+                   '--per-tub the folder of the videos, created when missing (default: saliency)')
+    p.add_argument('--per-tub', action='store_true', help='one video per tub, <tub folder name>.mp4 (or .gif), in '
+                   'the folder --out names')
+    p.add_argument('--format', choices=('mp4', 'gif'), help='the videos\' format with --per-tub (default mp4); '
+                   'without it, --out\'s suffix says')
+    p.add_argument('--jobs', type=int, default=1, metavar='N', help='with --per-tub: render N tubs at a time in '
+                   'worker processes sharing the cores (default 1)')
     p.add_argument('--method', default='vbp', help=f'saliency method: {", ".join(methods.METHODS)} (default vbp; '
                    'see below)')
     p.add_argument('--output', default='angle', help='what an output-specific method explains: angle (default; '
@@ -74,7 +85,8 @@ def build_parser(prog):
     for name, (setting, users) in methods.all_settings().items():
         p.add_argument(f'--{name}', metavar=setting.metavar,
                        help=f'{", ".join(users)}: {setting.help} (default {setting.default})')
-    p.add_argument('--start', type=int, default=0, metavar='N', help='first record to show, counted from 0 (default 0)')
+    p.add_argument('--start', type=int, default=0, metavar='N', help='first record to show, counted from 0 (default 0; '
+                   'with --per-tub, in each tub)')
     p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record; -1 = to the end (default)')
     p.add_argument('--every', type=int, default=1, metavar='N', help='render every Nth record (long tubs, small '
                    'gifs); the video keeps real time (default 1: every record)')
@@ -89,7 +101,9 @@ def build_parser(prog):
                    'spread over the run (run: strength comparable from frame to frame)')
     p.add_argument('--no-user', dest='user', action='store_false', help='do not draw the user\'s steering line')
     p.add_argument('--no-pilot', dest='pilot', action='store_false', help='do not draw the pilot\'s steering line')
-    p.add_argument('--save-maps', metavar='FILE.npz', help='also save the maps, record indexes and pilot outputs')
+    p.add_argument('--save-maps', nargs='?', const='', metavar='FILE.npz', help='also save the maps, record '
+                   'indexes and pilot outputs; without a file name beside the video, with its name (with --per-tub: '
+                   'beside each video)')
     p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bar')
     p.add_argument('--demo', action='store_true', help='run on the sample tub and pilot shipped with this package')
     p.add_argument('--salient', action='store_true', help='accepted for makemovie compatibility (always on)')
@@ -99,22 +113,23 @@ def build_parser(prog):
 def options_from(args):
     """Turn parsed arguments into video.Options, filling the demo's inputs and the default config."""
     from donkey_saliency.offline.video import Options
-    tubs, model, out = args.tub, args.model, args.out
+    tubs, model = args.tub, args.model
+    out = args.out or ('saliency' if args.per_tub else f'{"demo" if args.demo else "saliency"}.{args.format or "mp4"}')
     if args.demo:
         from donkey_saliency import sample
         if tubs or model:
             raise UserError('--demo uses the bundled sample; leave out --tub and --model')
-        tubs, model, out = [sample.TUB], sample.MODEL, out or 'demo.mp4'
+        tubs, model = [sample.TUB], sample.MODEL
     config = args.config
     if config is None and not args.demo and os.path.isfile('config.py'):
         config = 'config.py'
-    return Options(tubs=tubs or [], model=model, out=out or 'saliency.mp4', type=args.type, config=config,
+    return Options(tubs=tubs or [], model=model, out=out, type=args.type, config=config,
                    method=args.method, target=args.output, layout=args.layout, signed=args.signed,
                    settings={k: getattr(args, k) for k in methods.all_settings()},
                    start=args.start, end=args.end, scale=args.scale, fps=args.fps,
                    batch_size=args.batch_size, alpha=args.alpha, user=args.user, pilot=args.pilot,
                    save_maps=args.save_maps, progress=args.progress, clip=args.clip, normalize=args.normalize,
-                   every=args.every)
+                   every=args.every, per_tub=args.per_tub, format=args.format, jobs=args.jobs)
 
 
 EXPORT_DESCRIPTION = """\
@@ -147,7 +162,8 @@ the evaluation ran: a flagged method is a finding, not an error."""
 def build_evaluate_parser(prog):
     p = _Parser(prog=f'{prog} evaluate', description=EVALUATE_DESCRIPTION,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s) to sample frames from')
+    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s) to sample frames from, '
+                   'folders of tubs or quoted globs, as the video takes them')
     p.add_argument('--model', metavar='FILE', help='the pilot, any file the main command takes')
     p.add_argument('--type', help='pilot type; default: read from the model file')
     p.add_argument('--config', help='the car\'s config.py (its TRANSFORMATIONS are applied, as on the car)')
@@ -268,12 +284,13 @@ def run_export(argv, prog):
             'built-in TFLite ops only: it runs with tflite-runtime or ai-edge-litert, without TensorFlow']
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised where the main thread is, so that every output is discarded on the way out."""
-
-
-def _terminate(signum, frame):
-    raise Terminated()
+def _kept(exc, before=''):
+    """What a --per-tub run had finished when it stopped (videos whole, left in place), or ''."""
+    kept = getattr(exc, 'kept', None)
+    if not kept:
+        return ''
+    return (f'{before}no partial file written; the {len(kept)} video{"s" if len(kept) > 1 else ""} finished before '
+            f'it {"are" if len(kept) > 1 else "is"} whole and kept in {exc.folder}')
 
 
 def main(argv=None, prog='donkey saliency'):
@@ -282,7 +299,7 @@ def main(argv=None, prog='donkey saliency'):
     import signal
     import threading
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+        signal.signal(signal.SIGTERM, raise_terminated)
     if not argv:  # a bare command: how to start, rather than an error about a missing tub
         build_parser(prog).print_usage(sys.stderr)
         print(f'{prog}: start with `{prog} --demo` (the bundled sample), or `{prog} --tub data/tub_1 --model '
@@ -296,23 +313,26 @@ def main(argv=None, prog='donkey saliency'):
         elif argv[:1] == ['report']:
             lines = run_report(argv[1:], prog)
         else:
-            args = build_parser(prog).parse_args(argv)
-            from donkey_saliency.offline.video import run
-            lines = run(options_from(args)).lines()
+            options = options_from(build_parser(prog).parse_args(argv))
+            if options.per_tub:
+                from donkey_saliency.offline.batch import run
+            else:
+                from donkey_saliency.offline.video import run
+            lines = run(options).lines()
     except UserError as exc:
-        print(f'{prog}: error: {exc}', file=sys.stderr)
+        print(f'{prog}: error: {exc}{_kept(exc, "; ")}', file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f'{prog}: interrupted; no output written', file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f'{prog}: interrupted; {_kept(exc) or "no output written"}', file=sys.stderr)
         return 130
-    except Terminated:
-        print(f'{prog}: terminated; no output written', file=sys.stderr)
+    except Terminated as exc:
+        print(f'{prog}: terminated; {_kept(exc) or "no output written"}', file=sys.stderr)
         return 143
     except Exception as exc:  # a bug or a broken tool underneath (ffmpeg, TensorFlow): one line, no partial file
         if os.environ.get('DONKEY_SALIENCY_TRACEBACK'):
             raise
         reason = (str(exc).strip().splitlines() or [''])[0][:300]
-        print(f'{prog}: unexpected error, no output written: {type(exc).__name__}: {reason} (set '
+        print(f'{prog}: unexpected error, {_kept(exc) or "no output written"}: {type(exc).__name__}: {reason} (set '
               'DONKEY_SALIENCY_TRACEBACK=1 for the details, and please report it)', file=sys.stderr)
         return 1
     for line in lines:

@@ -3,3 +3,12 @@
 
 class UserError(Exception):
     """A problem with the user's input (path, model, flags), worded as what is wrong and what to do."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the main thread is, so that every output is discarded on the way out."""
+
+
+def raise_terminated(signum, frame):
+    """The SIGTERM handler of the command and of its worker processes."""
+    raise Terminated()

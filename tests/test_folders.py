@@ -2,6 +2,8 @@
 CLI on real tubs written with donkeycar's Tub."""
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -9,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import read_video, run_cli, tree_digest
+from conftest import assert_maps_close, read_video, run_cli, tree_digest
 from donkey_saliency import sample, synthetic
 from donkey_saliency.errors import UserError
 from donkey_saliency.offline.tubs import expand_tubs
@@ -128,3 +130,216 @@ def test_a_glob_matching_nothing_or_an_empty_folder_is_one_line(tmp_path, sub, o
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and phrase in lines[0] and 'Traceback' not in result.stderr
     assert os.listdir(tmp_path / 'out') == []
+
+
+def per_tub(data, out, *flags):
+    """A --per-tub run over the data folder, its wall time printed for the report (pytest -s shows it)."""
+    started = time.time()
+    result = run_cli('--tub', data, '--model', sample.MODEL, '--per-tub', '--out', out, *flags)
+    assert result.returncode == 0, result.stderr
+    print(f'--per-tub {" ".join(map(str, flags))}: {time.time() - started:.1f} s')
+    return result
+
+
+@pytest.fixture(scope='module')
+def per_tub_runs(data, tmp_path_factory):
+    """The data folder's tubs one video each, with their maps, in a folder that did not exist: one job, then two
+    worker processes."""
+    base = tmp_path_factory.mktemp('per_tub')
+    before = tree_digest(data)
+    one = per_tub(data, base / 'one' / 'videos', '--save-maps')
+    two = per_tub(data, base / 'two', '--save-maps', '--jobs', 2)
+    assert tree_digest(data) == before
+    return {1: (base / 'one' / 'videos', one), 2: (base / 'two', two)}
+
+
+@pytest.mark.parametrize('jobs', [1, 2])
+def test_per_tub_writes_one_video_and_maps_file_per_tub(per_tub_runs, jobs):
+    folder, result = per_tub_runs[jobs]
+    assert sorted(os.listdir(folder)) == sorted(f'{name}.{kind}' for name in SIZES for kind in ('mp4', 'npz'))
+    for name, count in SIZES.items():
+        frames, _ = read_video(folder / f'{name}.mp4')
+        assert len(frames) == count
+        saved = np.load(folder / f'{name}.npz')
+        assert saved['index'].tolist() == list(range(count)) and set(saved['tub'].tolist()) == {name}
+        band = frames[3, :label_band(None, 3).shape[0]].astype(int)
+        error = {tub: np.abs(band - label_band(tub, 3)).mean() for tub in TIME_ORDER + [None]}
+        assert min(error, key=error.get) is None, error  # one tub a video: the label says camera, as before
+        assert f'{folder / name}.mp4: {count} frames' in result.stdout
+    assert f'wrote 3 videos, {sum(SIZES.values())} frames' in result.stdout
+
+
+def test_two_jobs_make_the_same_videos_and_maps_as_one(per_tub_runs):
+    (one, _), (two, _) = per_tub_runs[1], per_tub_runs[2]
+    for name in SIZES:
+        a, b = np.load(one / f'{name}.npz'), np.load(two / f'{name}.npz')
+        assert a['index'].tolist() == b['index'].tolist()
+        np.testing.assert_allclose(a['angle'], b['angle'], atol=1e-5)
+        # measured on the 2-core machine: identical; a share of the cores may sum in another order elsewhere, so
+        # float32 rounding is allowed, on each frame's own scale
+        assert_maps_close(b['raw'], a['raw'], atol=1e-5)
+        assert len(read_video(one / f'{name}.mp4')[0]) == len(read_video(two / f'{name}.mp4')[0])
+
+
+def test_per_tub_gifs(data, tmp_path):
+    import imageio.v3 as iio
+    per_tub(data, tmp_path / 'gifs', '--format', 'gif', '--end', 6, '--scale', 1, '--jobs', 2)
+    assert sorted(os.listdir(tmp_path / 'gifs')) == sorted(f'{name}.gif' for name in SIZES)
+    for name in SIZES:
+        assert len(iio.imread(tmp_path / 'gifs' / f'{name}.gif', index=None)) == 6
+
+
+@pytest.mark.parametrize('flags, phrase', [
+    (['--jobs', 2], 'add --per-tub'),
+    (['--per-tub', '--jobs', 0], '--jobs must be'),
+    (['--per-tub', '--save-maps', 'm.npz'], 'without a file name'),
+    (['--per-tub', '--out', 'x.mp4'], 'names a folder'),
+    (['--per-tub', '--tub', 'data/tub_a'], 'several tubs are called tub_a'),
+    (['--format', 'gif', '--out', 'v.mp4'], 'disagree'),
+])
+def test_per_tub_mistakes_are_one_line(data, tmp_path, flags, phrase):
+    os.symlink(data, tmp_path / 'data')
+    (tmp_path / 'out').mkdir()
+    if '--out' not in flags:
+        flags = flags + ['--out', 'out']
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--no-progress', '--tub', 'data/tub_a',
+                             '--model', sample.MODEL, *map(str, flags)], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=300)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and phrase in lines[0], result.stderr
+    assert os.listdir(tmp_path / 'out') == [] and sorted(os.listdir(tmp_path)) == ['data', 'out']
+
+
+def processes_with(marker):
+    """Pids of live processes whose environment holds `marker` (workers and encoders inherit it)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/environ', 'rb') as f:
+                if marker.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize('sent, code, word, wait, group', [
+    (signal.SIGINT, 130, 'interrupted', r'\| *[1-9][0-9]*/414', False),  # as soon as frames are being written
+    (signal.SIGINT, 130, 'interrupted', r'\| *[1-9][0-9]*/414', True),  # Ctrl-C in a terminal: to every process
+    (signal.SIGTERM, 143, 'terminated', r'1/2 tubs', False),  # once the short tub's video is finished
+])
+def test_an_interrupted_jobs_run_stops_its_workers_and_leaves_nothing_partial(data, tmp_path, sent, code, word,
+                                                                               wait, group):
+    """Two workers: the 400-record sample tub with occlusion one frame a call (over a minute) and a 14-record
+    tub. The signal goes to the command alone, as `kill` sends it (the command must stop its workers), or to
+    its whole process group, as a terminal's Ctrl-C. The short tub's video may have finished by then, and then
+    it stays, whole; nothing else remains."""
+    marker = f'DONKEY_SALIENCY_TEST_{os.getpid()}_{code}_{group}'
+    out = tmp_path / 'videos'
+    process = subprocess.Popen([sys.executable, '-m', 'donkey_saliency', '--tub', sample.TUB, '--tub', data / 'tub_a',
+                                '--model', sample.MODEL, '--per-tub', '--jobs', '2', '--method', 'occlusion',
+                                '--batch-size', '1', '--save-maps', '--out', str(out)],
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, marker: '1'},
+                               start_new_session=group)
+    seen = ''
+    while not re.search(wait, seen):
+        seen += process.stderr.read(1)
+        assert process.poll() is None, seen
+    assert len(processes_with(marker)) >= 3  # the command and its two workers (and their encoders)
+    if group:
+        os.killpg(process.pid, sent)
+    else:
+        process.send_signal(sent)
+    _, rest = process.communicate(timeout=120)
+    assert process.returncode == code, seen + rest
+    lines = [line for line in re.split(r'[\r\n]+', rest) if line.strip() and not line.startswith('saliency:')]
+    assert len(lines) == 1 and lines[0].startswith(f'donkey-saliency: {word}; ') and 'Traceback' not in rest, rest
+    assert processes_with(marker) == []
+    left = sorted(os.listdir(out)) if out.exists() else []
+    assert left or sent == signal.SIGINT  # after '1/2 tubs' the short tub's files must be there
+    if left:  # the short tub finished before the signal: whole, and said so
+        assert left == ['tub_a.mp4', 'tub_a.npz'] and 'the 1 video finished before it is whole and kept' in lines[0]
+        assert len(read_video(out / 'tub_a.mp4')[0]) == SIZES['tub_a']
+        assert np.load(out / 'tub_a.npz')['index'].tolist() == list(range(SIZES['tub_a']))
+    else:
+        assert lines[0].endswith('no output written')
+
+
+def limited_file_size(limit):
+    """For subprocess's preexec_fn: files of at most `limit` bytes, and SIGXFSZ ignored, so that a write past it
+    fails with EFBIG as on a full disk: works everywhere, where mounting a small file system may not."""
+    def limit_files():
+        import resource
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_files
+
+
+def assert_disk_full(result, folder, written):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and f'no space left on device writing {written}' in lines[0], result.stderr
+    assert os.listdir(folder) == []
+
+
+@pytest.mark.parametrize('limit, flags, written', [(20_000, [], 'v.mp4'), (600_000, ['--save-maps'], 'v.npz')])
+def test_a_file_size_limit_is_exit_2_and_no_file(data, tmp_path, limit, flags, written):
+    """20 kB stops the 36-frame video; 600 kB lets the video (about 90 kB) through and stops the maps (5.5 MB
+    spilled before they are packed)."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--no-progress', '--tub', str(data), '--model',
+                             sample.MODEL, '--out', str(out / 'v.mp4'), *flags], capture_output=True,
+                            text=True, timeout=600, preexec_fn=limited_file_size(limit))
+    assert_disk_full(result, out, out / written)
+
+
+def test_a_file_size_limit_in_a_worker_is_exit_2_naming_the_tub(data, tmp_path):
+    out = tmp_path / 'out'
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--no-progress', '--tub', str(data), '--model',
+                             sample.MODEL, '--per-tub', '--jobs', '2', '--out', str(out)], capture_output=True,
+                            text=True, timeout=600, preexec_fn=limited_file_size(5_000))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert re.search(r'error: \S*tub_[abc]: no space left on device writing \S*tub_[abc]\.mp4', lines[0]), lines
+    assert not out.exists()  # made by the run, and left empty: removed
+
+
+def test_a_file_size_limit_on_evaluate_json(data, tmp_path):
+    out = tmp_path / 'out'
+    out.mkdir()
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', 'evaluate', '--no-progress', '--tub',
+                             str(data / 'tub_c'), '--model', sample.MODEL, '--frames', '4', '--steps', '2',
+                             '--no-randomisation', '--json', str(out / 'r.json')], capture_output=True, text=True,
+                            timeout=600, preexec_fn=limited_file_size(300))
+    assert_disk_full(result, out, out / 'r.json')
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 48 kB file system, where this container lets root mount one (the file-size limit above always runs)."""
+    folder = tmp_path / 'small_disk'
+    folder.mkdir()
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=48k', 'tmpfs', str(folder)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f'cannot mount a tmpfs here: {mounted.stderr.decode().strip()}')
+    yield folder
+    subprocess.run(['umount', str(folder)], check=True)
+
+
+@pytest.mark.parametrize('suffix', ['mp4', 'gif'])
+def test_a_full_disk_is_exit_2_and_no_file(data, small_disk, suffix):
+    """ffmpeg meets ENOSPC (the 36-frame video takes about 90 kB) and says so in its log."""
+    result = run_cli('--tub', data, '--model', sample.MODEL, '--out', small_disk / f'v.{suffix}')
+    assert_disk_full(result, small_disk, small_disk / f'v.{suffix}')
+
+
+def test_a_worker_that_runs_out_of_tubs_ends_while_the_other_works(data, tmp_path):
+    """The short tub's worker is told there is nothing left and ends long before the sample tub's worker is
+    done (gradients: a few seconds for 400 records); its closing pipe is no failure."""
+    result = run_cli('--tub', sample.TUB, '--tub', data / 'tub_c', '--model', sample.MODEL, '--per-tub', '--jobs', 2,
+                     '--method', 'gradients', '--out', tmp_path / 'videos')
+    assert result.returncode == 0, result.stderr
+    assert len(read_video(tmp_path / 'videos' / 'tub.mp4')[0]) == 400
+    assert len(read_video(tmp_path / 'videos' / 'tub_c.mp4')[0]) == SIZES['tub_c']

@@ -106,10 +106,10 @@ def run(options):
             result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw)
     bar.close()
     if options.json:
-        from donkey_saliency.offline.writers import AtomicFile
+        from donkey_saliency.offline.writers import AtomicFile, reporting_full_disk
         target_file = AtomicFile(options.json)
         try:
-            with open(target_file.temp, 'w') as f:
+            with reporting_full_disk(options.json, '--json'), open(target_file.temp, 'w') as f:
                 json.dump(result, f, indent=1)
             target_file.commit()
         finally:

@@ -20,7 +20,7 @@ class Options:
     """Everything `donkey saliency` can be asked, with the CLI's defaults."""
     tubs: list
     model: str
-    out: str = 'saliency.mp4'
+    out: str = 'saliency.mp4'  # with per_tub: the folder of the videos
     type: str = None
     config: str = None
     method: str = 'vbp'
@@ -36,11 +36,14 @@ class Options:
     alpha: float = 0.5
     user: bool = True
     pilot: bool = True
-    save_maps: str = None
+    save_maps: str = None   # '': beside the video (each video with per_tub), with its name and .npz
     progress: bool = True
     every: int = 1          # render every Nth record of the range
     clip: float = 99.0      # display scaling: the percentile of |map| drawn at full strength
     normalize: str = 'frame'  # 'frame': each frame on its own scale; 'run': one scale for the whole run
+    per_tub: bool = False   # one video per tub (offline.batch)
+    format: str = None      # mp4 or gif: per_tub's videos; else it must agree with out's suffix
+    jobs: int = 1           # per_tub's worker processes
 
 
 @dataclass
@@ -86,7 +89,14 @@ def check(options):
     options with --tub's folders and globs expanded to the tubs they hold."""
     from donkey_saliency.offline.writers import VIDEO_SUFFIXES, check_destination
     options = check_inputs(options)
+    if options.jobs > 1:
+        raise UserError(f'--jobs {options.jobs} renders tubs side by side, one video each: add --per-tub (one '
+                        'video of several tubs is rendered in order, by one process)')
     check_destination(options.out, VIDEO_SUFFIXES)
+    if options.format and os.path.splitext(options.out)[1].lower() != f'.{options.format}':
+        raise UserError(f'--format {options.format} and --out {options.out} disagree; leave one out')
+    if options.save_maps == '':
+        options = replace(options, save_maps=os.path.splitext(options.out)[0] + '.npz')
     if options.save_maps:
         if os.path.abspath(options.save_maps) == os.path.abspath(options.out):
             raise UserError('--save-maps and --out name the same file; choose two names')
@@ -131,6 +141,10 @@ def check_inputs(options):
         raise UserError(f'unknown --normalize {options.normalize}; choose frame or run')
     if options.batch_size < 1:
         raise UserError(f'--batch-size must be at least 1, not {options.batch_size}')
+    if options.format not in (None, 'mp4', 'gif'):
+        raise UserError(f'unknown --format {options.format}; choose mp4 or gif')
+    if options.jobs < 1:
+        raise UserError(f'--jobs must be a whole number of at least 1, not {options.jobs}')
     if options.fps is not None and options.fps <= 0:
         raise UserError(f'--fps must be positive, not {options.fps}')
     if options.start < 0 or (options.end != -1 and options.end <= options.start):
@@ -205,8 +219,9 @@ class Stage(threading.Thread):
             self.join()
 
 
-def run(options):
-    """Make the video; returns a Summary. Raises UserError for anything the user can fix."""
+def run(options, bar=None):
+    """Make the video; returns a Summary. Raises UserError for anything the user can fix. `bar`: a progress
+    display that several runs share (--per-tub), fed the frames done; by default the run shows its own."""
     options = check(options)
     started = time.time()
     from donkey_saliency.core import carconfig
@@ -229,8 +244,13 @@ def run(options):
             raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to render')
         summary.startup = time.time() - started
         summary.fps, summary.fps_source = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
-        shown = -(-total // options.every)
-        summary.frames = _write(job, _chain(first, loaded), job.open_writers(summary.fps), shown, options.progress)
+        own = bar is None
+        bar = progress_bar(shown(options, job.records_available), options.progress) if own else bar
+        try:
+            summary.frames = _write(job, _chain(first, loaded), job.open_writers(summary.fps), bar)
+        finally:
+            if own:
+                bar.close()
     finally:
         loaded.close()  # after the threads have stopped: closes the tub
     summary.skipped = job.reader.skipped
@@ -242,14 +262,13 @@ def run(options):
     return summary
 
 
-def _write(job, batches, writers, total, progress):
+def _write(job, batches, writers, bar):
     """Inference and rendering in two threads, writing on this one; the files are kept only when complete."""
     keep = False
     infer = Stage(batches, job.infer)
     render = Stage(infer, job.render)
     infer.start()
     render.start()
-    bar = _progress(total, progress)
     try:
         for rendered in render:
             for image in rendered.images:
@@ -264,7 +283,6 @@ def _write(job, batches, writers, total, progress):
     finally:
         render.stop()
         infer.stop()
-        bar.close()
         writers.close(keep)
 
 
@@ -273,6 +291,12 @@ def _chain(first, rest):
     yield from rest
 
 
-def _progress(total, enabled):
+def progress_bar(total, enabled):
     from tqdm import tqdm
     return tqdm(total=total, unit='frame', disable=not enabled, dynamic_ncols=True, desc='saliency')
+
+
+def shown(options, available):
+    """Frames a run of `options` shows from tubs holding `available` records (--start, --end, --every)."""
+    end = available if options.end == -1 else min(options.end, available)
+    return max(0, -(-(end - options.start) // options.every))

@@ -1,10 +1,13 @@
 """Files a run writes: the video (mp4/gif through moviepy's ffmpeg writer) and the optional maps .npz.
 
 Each goes to a hidden temporary file beside its destination and is renamed into place only when complete, so a
-failed or interrupted run never leaves a partial file where the user looks.
+failed or interrupted run never leaves a partial file where the user looks. A full disk (or a file-size limit,
+or a quota) is the user's to fix: one line naming the file, not a corrupt video.
 """
+import contextlib
+import errno
 import os
-import subprocess
+import signal
 import tempfile
 import zipfile
 
@@ -13,6 +16,19 @@ import numpy as np
 from donkey_saliency.errors import UserError
 
 VIDEO_SUFFIXES = ('.mp4', '.gif')
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def reporting_full_disk(path, flag='--out'):
+    """Turn running out of space while writing `path` into a UserError; ffmpeg's report of it comes as text."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in DISK_FULL or any(os.strerror(code) in str(exc) for code in DISK_FULL):
+            raise UserError(f'no space left on device writing {path}; free some space or choose another '
+                            f'{flag}') from None
+        raise
 
 
 def check_destination(path, suffixes):
@@ -57,12 +73,19 @@ class VideoWriter:
         self.fps = fps
         self.preset = preset
         self.writer = None
+        self.log = None  # ffmpeg's messages: what went wrong, when it fails
         self.frames = 0
 
     def write(self, frame):
-        if self.writer is None:
-            self.writer = self._open(frame.shape[1], frame.shape[0])
-        self.writer.write_frame(frame)
+        with reporting_full_disk(self.file.path):
+            try:
+                if self.writer is None:
+                    self.writer = self._open(frame.shape[1], frame.shape[0])
+                self.writer.write_frame(frame)
+            except OSError:  # moviepy's message holds ffmpeg's log; a file-size limit's signal leaves none
+                if self.writer and self.writer.proc and self.writer.proc.poll() == -signal.SIGXFSZ:
+                    raise self._encoder_error(-signal.SIGXFSZ) from None
+                raise
         self.frames += 1
 
     def _open(self, width, height):
@@ -71,16 +94,35 @@ class VideoWriter:
             options = dict(codec='gif', ffmpeg_params=['-vf', 'split[a][b];[a]palettegen[p];[b][p]paletteuse'])
         else:
             options = dict(codec='libx264', preset=self.preset, ffmpeg_params=['-pix_fmt', 'yuv420p'])
-        return FFMPEG_VideoWriter(self.file.temp, (width, height), self.fps, logfile=subprocess.PIPE, **options)
+        self.log = tempfile.TemporaryFile('w+')
+        return FFMPEG_VideoWriter(self.file.temp, (width, height), self.fps, logfile=self.log, **options)
 
     def close(self, keep):
-        """Finish the file and move it into place when `keep`, else remove every trace of it."""
-        if self.writer is not None:
-            self.writer.close()
-        if keep and self.frames:
-            self.file.commit()
-        else:
+        """Finish the file and move it into place when `keep` and ffmpeg finished it, else remove every trace."""
+        try:
+            if self.writer is not None:
+                encoder = self.writer.proc
+                self.writer.close()
+                if keep and encoder.returncode:  # it failed finishing the file (an mp4 writes its index last)
+                    with reporting_full_disk(self.file.path):
+                        raise self._encoder_error(encoder.returncode)
+            if keep and self.frames:
+                self.file.commit()
+        finally:
             self.file.discard()
+            if self.log:
+                self.log.close()
+
+
+    def _encoder_error(self, returncode):
+        """The OSError that ffmpeg's end means: EFBIG when the file-size limit's signal (SIGXFSZ, which
+        subprocess restores for its children) stopped it, else its log's last error line."""
+        if returncode == -signal.SIGXFSZ:
+            return OSError(errno.EFBIG, f'{os.strerror(errno.EFBIG)}: ffmpeg stopped by the file-size limit')
+        self.log.seek(0)
+        lines = [line.strip() for line in self.log.read().splitlines() if line.strip()]
+        errors = [line for line in lines if 'rror' in line or any(os.strerror(c) in line for c in DISK_FULL)]
+        return OSError(f'ffmpeg could not finish {self.file.path}: {(errors or lines or ["no message"])[-1]}')
 
 
 class MapsWriter:
@@ -94,6 +136,7 @@ class MapsWriter:
 
     def __init__(self, path, primary):
         self.file = AtomicFile(path)
+        self.folder = os.path.dirname(os.path.abspath(path))  # spilled beside it: one disk to fill, not two
         self.primary = primary
         self.spilled = {}
         self.shape = None
@@ -107,7 +150,10 @@ class MapsWriter:
                 values = np.ascontiguousarray(values, dtype=np.float32)
                 self.shape = values.shape[1:]
                 name = prefix if key == self.primary else f'{prefix}_{key}'
-                self.spilled.setdefault(name, tempfile.TemporaryFile()).write(values.tobytes())
+                with reporting_full_disk(self.file.path, '--save-maps'):
+                    if name not in self.spilled:
+                        self.spilled[name] = tempfile.TemporaryFile(dir=self.folder)
+                    self.spilled[name].write(values.tobytes())
         self.count += len(index)
         for key, values in (('index', index), ('angle', angle), ('throttle', throttle), ('tub', tub)):
             self.columns[key].extend(values)
@@ -115,7 +161,8 @@ class MapsWriter:
     def close(self, keep):
         try:
             if keep and self.count:
-                self._pack()
+                with reporting_full_disk(self.file.path, '--save-maps'):
+                    self._pack()
                 self.file.commit()
         finally:
             for spilled in self.spilled.values():

@@ -1,0 +1,218 @@
+"""--per-tub: one video per tub in the folder --out names, rendered here or in --jobs worker processes.
+
+Workers are spawned, not forked (TensorFlow is not fork-safe), each with its share of the cores for
+TensorFlow's and OpenCV's threads so that N of them do not oversubscribe the machine, and they report progress
+and results on one queue: one progress bar, one summary. On Ctrl-C, SIGTERM or an error the workers are
+stopped and each removes its unfinished files; videos already finished are whole and stay.
+"""
+import glob
+import os
+import time
+from dataclasses import dataclass, replace
+
+from donkey_saliency.errors import UserError
+
+
+@dataclass
+class BatchSummary:
+    """What a user reads at the end of a --per-tub run: a line per tub, then the totals."""
+    folder: str
+    summaries: list
+    seconds: float
+    jobs: int
+
+    def lines(self):
+        text = []
+        for s in self.summaries:
+            maps = f', maps {s.maps}' if s.maps else ''
+            text.append(f'{s.out}: {s.frames} frames ({s.size / 1e6:.1f} MB), skipped records: {s.skipped}{maps}')
+        frames = sum(s.frames for s in self.summaries)
+        text.append(f'wrote {len(self.summaries)} videos, {frames} frames, to {self.folder} in {self.seconds:.1f} s '
+                    f'({self.jobs} job{"s" if self.jobs > 1 else ""})')
+        return text
+
+
+def plan(options):
+    """Every check, then one video.Options per tub: its video (and maps) in the folder, named after the tub."""
+    from donkey_saliency.offline import video
+    from donkey_saliency.offline.tubs import tub_name
+    from donkey_saliency.offline.writers import VIDEO_SUFFIXES
+    options = video.check_inputs(options)
+    folder = options.out
+    if os.path.splitext(folder)[1].lower() in VIDEO_SUFFIXES:
+        raise UserError(f'with --per-tub, --out names a folder for the videos, not a file like {folder}; '
+                        'use --format gif for gifs')
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UserError(f'cannot write into {folder}: it is a file; with --per-tub, --out names a folder')
+    existing = os.path.abspath(folder)
+    while not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK):
+        raise UserError(f'cannot write into {folder}: {existing} is not writable; choose another --out')
+    if options.save_maps:
+        raise UserError('with --per-tub the maps go beside each video, as <tub>.npz: give --save-maps without a '
+                        'file name')
+    names = [tub_name(tub) for tub in options.tubs]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UserError(f'--per-tub names each video after its tub folder, and several tubs are called '
+                        f'{", ".join(twice)}; render those separately')
+    suffix = options.format or 'mp4'
+    return [replace(options, tubs=[tub], out=os.path.join(folder, f'{name}.{suffix}'), per_tub=False, jobs=1,
+                    save_maps=os.path.join(folder, f'{name}.npz') if options.save_maps == '' else None)
+            for tub, name in zip(options.tubs, names)]
+
+
+def run(options):
+    """Make every tub's video; returns a BatchSummary. An exception on the way out carries `kept`: the videos
+    finished before it, which are whole and stay."""
+    from donkey_saliency.offline import video
+    from donkey_saliency.offline.tubs import TubReader
+    started = time.time()
+    runs = plan(options)
+    total = sum(video.shown(r, len(TubReader(r.tubs))) for r in runs)
+    created = not os.path.isdir(options.out)
+    os.makedirs(options.out, exist_ok=True)
+    bar = video.progress_bar(total, options.progress)
+    done = []
+    jobs = min(options.jobs, len(runs))
+    try:
+        if jobs == 1:
+            for r in runs:
+                done.append(video.run(r, bar))
+        else:
+            _parallel(runs, jobs, bar, done)
+    except BaseException as exc:
+        exc.kept = [s.out for s in done]
+        exc.folder = options.out
+        raise
+    finally:
+        bar.close()
+        if created and not os.listdir(options.out):
+            os.rmdir(options.out)
+    by_out = {s.out: s for s in done}
+    return BatchSummary(options.out, [by_out[r.out] for r in runs], time.time() - started, jobs)
+
+
+def _parallel(runs, jobs, bar, done):
+    """Render `runs` in `jobs` spawned workers, a tub at a time each, appending each finished Summary to `done`.
+    Each worker has a pipe of its own (no shared queue, so no locks or semaphores to leave behind)."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+    context = multiprocessing.get_context('spawn')
+    threads = max(1, len(os.sched_getaffinity(0)) // jobs)
+    pending = list(enumerate(runs))
+    workers = {}
+    for _ in range(jobs):
+        ours, theirs = context.Pipe()
+        worker = context.Process(target=_work, args=(theirs, threads), daemon=True)
+        worker.start()
+        theirs.close()
+        workers[ours] = worker
+        ours.send(pending.pop(0))
+    finished = False
+    busy = list(workers)  # the workers with a tub to render
+    try:
+        while len(done) < len(runs):
+            for pipe in wait(busy, timeout=0.5):
+                try:
+                    kind, position, value = pipe.recv()
+                except EOFError:
+                    raise RuntimeError(f'a worker process ended (exit code {workers[pipe].exitcode}) before its tub '
+                                       'was done') from None
+                if kind == 'progress':
+                    bar.update(value)
+                elif kind == 'done':
+                    done.append(value)
+                    bar.set_postfix_str(f'{len(done)}/{len(runs)} tubs')
+                    if pending:
+                        pipe.send(pending.pop(0))
+                    else:  # it ends by itself: its pipe closes, which is no failure
+                        pipe.send(None)
+                        busy.remove(pipe)
+                elif kind == 'user error':
+                    raise UserError(f'{runs[position].tubs[0]}: {value}')
+                else:
+                    raise RuntimeError(f'{runs[position].tubs[0]}: {value}')
+        finished = True
+    finally:
+        _stop(workers, runs, finished)
+
+
+def _stop(workers, runs, finished):
+    """Wait for the workers (asking them to stop first unless they are done), reading what they still send so
+    that none blocks on a full pipe; one that does not end in a minute is killed and its files removed here."""
+    if not finished:
+        for worker in workers.values():
+            if worker.is_alive():
+                worker.terminate()  # SIGTERM: the worker removes its unfinished files and ends
+    from multiprocessing.connection import wait
+    listening = list(workers)
+    deadline = time.time() + 60
+    while any(w.is_alive() for w in workers.values()) and time.time() < deadline:
+        for pipe in wait(listening, timeout=0.1):
+            try:
+                pipe.recv()
+            except (EOFError, OSError):
+                listening.remove(pipe)
+    stuck = [w for w in workers.values() if w.is_alive()]
+    for worker in stuck:
+        worker.kill()
+        worker.join()
+    for pipe in workers:
+        pipe.close()
+    if stuck:
+        for r in runs:
+            for path in filter(None, (r.out, r.save_maps)):
+                folder, name = os.path.split(os.path.abspath(path))
+                for temp in glob.glob(os.path.join(glob.escape(folder), f'.{glob.escape(name)}.*')):
+                    os.remove(temp)
+
+
+class _PipeBar:
+    """A worker's progress display: frame counts sent to the parent's bar."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    def update(self, frames):
+        self.pipe.send(('progress', None, frames))
+
+
+def _work(pipe, threads):
+    """A worker process: its share of the cores, then the tubs the parent sends until None. SIGTERM (from the
+    parent) stops it, its unfinished files removed on the way out; Ctrl-C is the parent's to handle, so it is
+    ignored here (and by the encoder it starts)."""
+    import signal
+    from donkey_saliency.errors import Terminated, raise_terminated
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        _share_cores(threads)
+        from donkey_saliency.offline import video
+        bar = _PipeBar(pipe)
+        while (task := pipe.recv()) is not None:
+            position, options = task
+            try:
+                pipe.send(('done', position, video.run(options, bar)))
+            except UserError as exc:
+                pipe.send(('user error', position, str(exc)))
+                return
+            except Exception as exc:
+                reason = (str(exc).strip().splitlines() or [''])[0][:300]
+                pipe.send(('error', position, f'{type(exc).__name__}: {reason}'))
+                return
+    except (Terminated, EOFError, BrokenPipeError):  # stopped by the parent, or the parent is gone
+        return
+    finally:  # done: a late SIGTERM from the parent has nothing left to stop
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _share_cores(threads):
+    """TensorFlow's and OpenCV's thread pools sized to this worker's share, before any graph is built."""
+    import cv2
+    from donkey_saliency.quiet import import_tensorflow
+    tf = import_tensorflow()
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    cv2.setNumThreads(threads)
