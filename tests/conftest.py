@@ -1,6 +1,7 @@
 """Shared fixtures: real tubs written with donkeycar's Tub, real pilots from donkeycar's get_model_by_type."""
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,20 @@ def saved_pilots(tmp_path_factory):
     paths['keras'] = folder / 'linear.keras'
     keras_pilot('linear').interpreter.model.save(paths['keras'])
     return paths
+
+
+def limited_file_size(limit):
+    """For subprocess's preexec_fn: files of at most `limit` bytes, and SIGXFSZ ignored, so that a write past it
+    fails with EFBIG as on a full disk: works everywhere, where mounting a small file system may not."""
+    def limit_files():
+        import resource
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_files
+
+
+def assert_disk_full(result, folder, written):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and f'no space left on device writing {written}' in lines[0], result.stderr
+    assert os.listdir(folder) == []

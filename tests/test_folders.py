@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import assert_maps_close, read_video, run_cli, tree_digest
+from conftest import assert_disk_full, assert_maps_close, limited_file_size, read_video, run_cli, tree_digest
 from donkey_saliency import sample, synthetic
 from donkey_saliency.errors import UserError
 from donkey_saliency.offline.tubs import expand_tubs
@@ -264,23 +264,6 @@ def test_an_interrupted_jobs_run_stops_its_workers_and_leaves_nothing_partial(da
         assert np.load(out / 'tub_a.npz')['index'].tolist() == list(range(SIZES['tub_a']))
     else:
         assert lines[0].endswith('no output written')
-
-
-def limited_file_size(limit):
-    """For subprocess's preexec_fn: files of at most `limit` bytes, and SIGXFSZ ignored, so that a write past it
-    fails with EFBIG as on a full disk: works everywhere, where mounting a small file system may not."""
-    def limit_files():
-        import resource
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return limit_files
-
-
-def assert_disk_full(result, folder, written):
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1 and f'no space left on device writing {written}' in lines[0], result.stderr
-    assert os.listdir(folder) == []
 
 
 @pytest.mark.parametrize('limit, flags, written', [(20_000, [], 'v.mp4'), (600_000, ['--save-maps'], 'v.npz')])

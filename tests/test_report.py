@@ -3,12 +3,15 @@ the saved maps and the records, and the page opened in a real headless Chromium.
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from browser import CHROMIUM, Browser
-from conftest import SHARED, SHARED_ABSENT, SHARED_READY, run_cli, tree_digest
+from conftest import (SHARED, SHARED_ABSENT, SHARED_READY, assert_disk_full, limited_file_size, run_cli,
+                      tree_digest)
 from donkey_saliency import sample, synthetic
 
 pytest.importorskip('donkeycar')
@@ -247,6 +250,18 @@ def test_bad_input_is_one_line_and_writes_nothing(args, words, tmp_path):
     assert result.returncode == 2, result.stderr
     assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert os.listdir(tmp_path) == []
+
+
+def test_a_full_disk_is_exit_2_and_neither_file(tmp_path):
+    """A 100 kB file-size limit stops the page (about 530 kB for 64 frames): one line, and neither the page nor
+    the JSON (a few kB, written only with the page) is left."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', 'report', '--no-progress', '--tub', sample.TUB,
+                             '--model', sample.MODEL, '--end', '64', '--out', str(out / 'r.html'),
+                             '--json', str(out / 'r.json')],
+                            capture_output=True, text=True, timeout=600, preexec_fn=limited_file_size(100_000))
+    assert_disk_full(result, out, out / 'r.html')
 
 
 def test_nothing_is_written_into_the_tub_or_the_model(driven_by_pilot, tmp_path):

@@ -186,16 +186,16 @@ def _faithfulness(options):
 
 def _write(options, result, html):
     """The page and the JSON, each whole or not at all."""
-    from donkey_saliency.offline.writers import AtomicFile
-    files = [(AtomicFile(options.out), html)]
+    from donkey_saliency.offline.writers import AtomicFile, reporting_full_disk
+    files = [(AtomicFile(options.out), html, '--out')]
     if options.json:
-        files.append((AtomicFile(options.json), json.dumps(result, indent=1)))
+        files.append((AtomicFile(options.json), json.dumps(result, indent=1), '--json'))
     try:
-        for target, text in files:
-            with open(target.temp, 'w', encoding='utf-8') as f:
+        for target, text, flag in files:
+            with reporting_full_disk(target.path, flag), open(target.temp, 'w', encoding='utf-8') as f:
                 f.write(text)
-        for target, _ in files:
+        for target, _, _ in files:
             target.commit()
     finally:
-        for target, _ in files:
+        for target, _, _ in files:
             target.discard()
