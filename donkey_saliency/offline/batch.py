@@ -112,6 +112,7 @@ def _parallel(runs, jobs, bar, done):
         ours.send(pending.pop(0))
     finished = False
     busy = list(workers)  # the workers with a tub to render
+    ending = set()  # the workers that end by themselves: out of tubs, or after reporting their error
     try:
         while len(done) < len(runs):
             for pipe in wait(busy, timeout=0.5):
@@ -130,21 +131,25 @@ def _parallel(runs, jobs, bar, done):
                     else:  # it ends by itself: its pipe closes, which is no failure
                         pipe.send(None)
                         busy.remove(pipe)
+                        ending.add(pipe)
                 elif kind == 'user error':
+                    ending.add(pipe)
                     raise UserError(f'{runs[position].tubs[0]}: {value}')
                 else:
+                    ending.add(pipe)
                     raise RuntimeError(f'{runs[position].tubs[0]}: {value}')
         finished = True
     finally:
-        _stop(workers, runs, finished)
+        _stop(workers, runs, finished, ending)
 
 
-def _stop(workers, runs, finished):
-    """Wait for the workers (asking them to stop first unless they are done), reading what they still send so
-    that none blocks on a full pipe; one that does not end in a minute is killed and its files removed here."""
+def _stop(workers, runs, finished, ending):
+    """Wait for the workers (asking those still at work to stop first, unless all are done; one that ends by
+    itself is not signalled, so no SIGTERM meets it on its way out), reading what they still send so that none
+    blocks on a full pipe; one that does not end in a minute is killed and its files removed here."""
     if not finished:
-        for worker in workers.values():
-            if worker.is_alive():
+        for pipe, worker in workers.items():
+            if pipe not in ending and worker.is_alive():
                 worker.terminate()  # SIGTERM: the worker removes its unfinished files and ends
     from multiprocessing.connection import wait
     listening = list(workers)
