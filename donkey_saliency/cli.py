@@ -261,7 +261,8 @@ def run_report(argv, prog):
     lines += [f'warning: {warning}' for warning in result['warnings']]
     for model in result['models']:
         advice = model['advice']
-        suggestions = ([f'ROI_CROP_TOP = {advice["roi_crop_top"]}'] if advice['roi_crop_top'] is not None else []) + \
+        suggestions = ([f'ROI_CROP_TOP = {advice["roi_crop_top"]} with \'CROP\' in TRANSFORMATIONS']
+                       if advice['roi_crop_top'] is not None else []) + \
             (['flip-augment (or drive the other way)'] if advice['flip_augmentation'] else [])
         name = os.path.basename(model['model'].rstrip('/'))
         lines.append(f'{name}: {"; ".join(suggestions) or "no change suggested"}')

@@ -11,7 +11,8 @@ CHROMIUM = next((path for path in ('/usr/lib/chromium/chromium', shutil.which('c
 
 
 class Browser:
-    """One page in a headless Chromium; every network request it makes is recorded in `requests`."""
+    """One page in a headless Chromium; every network request it makes is recorded in `requests`, every uncaught
+    script error in `errors`."""
 
     def __init__(self, profile, size=(1300, 1000)):
         commands_read, self._commands = os.pipe()
@@ -29,11 +30,11 @@ class Browser:
             stderr=subprocess.DEVNULL)
         os.close(commands_read)
         os.close(replies_write)
-        self._buffer, self._id, self.requests = b'', 0, []
+        self._buffer, self._id, self.requests, self.errors = b'', 0, [], []
         target = self.call('Target.createTarget', url='about:blank')['targetId']
         self.session = self.call('Target.attachToTarget', targetId=target, flatten=True)['sessionId']
-        self.call('Network.enable', self.session)
-        self.call('Page.enable', self.session)
+        for domain in ('Network', 'Page', 'Runtime'):
+            self.call(f'{domain}.enable', self.session)
 
     def call(self, method, session=None, **params):
         self._id += 1
@@ -43,9 +44,7 @@ class Browser:
         os.write(self._commands, json.dumps(message).encode() + b'\0')
         while True:
             reply = self._next()
-            if reply.get('method') == 'Network.requestWillBeSent':
-                self.requests.append(reply['params']['request']['url'])
-            elif reply.get('id') == self._id:
+            if reply.get('id') == self._id:
                 if 'error' in reply:
                     raise RuntimeError(f'{method}: {reply["error"]}')
                 return reply['result']
@@ -57,17 +56,18 @@ class Browser:
                 raise RuntimeError('Chromium closed the pipe')
             self._buffer += chunk
         raw, self._buffer = self._buffer.split(b'\0', 1)
-        return json.loads(raw)
+        message = json.loads(raw)
+        if message.get('method') == 'Network.requestWillBeSent':
+            self.requests.append(message['params']['request']['url'])
+        elif message.get('method') == 'Runtime.exceptionThrown':
+            self.errors.append(message['params']['exceptionDetails'].get('text', 'an uncaught error'))
+        return message
 
     def open(self, url):
         """Navigate and wait for the load event."""
         self.call('Page.navigate', self.session, url=url)
-        while True:
-            event = self._next()
-            if event.get('method') == 'Network.requestWillBeSent':
-                self.requests.append(event['params']['request']['url'])
-            if event.get('method') == 'Page.loadEventFired':
-                return
+        while self._next().get('method') != 'Page.loadEventFired':
+            pass
 
     def evaluate(self, expression):
         result = self.call('Runtime.evaluate', self.session, expression=expression, returnByValue=True,

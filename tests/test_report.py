@@ -198,6 +198,59 @@ def test_takeovers_are_listed_exactly_with_the_seconds_before(driven_by_pilot, t
     assert page.count('back to the user after') == 4
 
 
+def test_takeovers_with_every_come_from_the_rendered_records(driven_by_pilot, tmp_path):
+    """Every second record: 20 is the first user record rendered after local, 32 after local_angle (31 is not
+    rendered)."""
+    result = run_cli('report', '--tub', driven_by_pilot[0], '--model', sample.MODEL, '--every', 2,
+                     '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    assert found['frames'] == len(MODES) // 2
+    assert [(t['index'], t['mode_before']) for t in found['models'][0]['takeovers']] == [(20, 'local'),
+                                                                                       (32, 'local_angle')]
+
+
+def test_tubs_of_one_name_stay_apart(driven_by_pilot, tmp_path):
+    """donkeycar names every tub data: two of them are told apart by their folders, and the second's first
+    record, in user mode after the first ended in local, is no takeover."""
+    for car in ('car_a', 'car_b'):
+        shutil.copytree(driven_by_pilot[0], tmp_path / car / 'data')
+    result = run_cli('report', '--tub', tmp_path / 'car_a' / 'data', tmp_path / 'car_b' / 'data', '--model',
+                     sample.MODEL, '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    takeovers = json.loads((tmp_path / 'r.json').read_text())['models'][0]['takeovers']
+    assert [(t['tub'], t['index']) for t in takeovers] == [('car_a/data', 20), ('car_a/data', 31),
+                                                           ('car_b/data', 20), ('car_b/data', 31)]
+    assert all(t['before']['positions'][0] >= (len(MODES) if t['tub'] == 'car_b/data' else 0) for t in takeovers)
+
+
+def test_a_memory_pilot_beside_a_linear_one_explains_the_same_frames(tmp_path):
+    """The memory pilot cannot take records without the user's values; the linear one could, but both must
+    explain the same frames, so those records are left out for both and counted once."""
+    from conftest import keras_pilot
+    keras_pilot('memory').interpreter.model.save(tmp_path / 'memory.h5')
+    scenes = list(synthetic.drive(30, seed=5))
+    for i in (4, 8, 12):
+        scenes[i].angle = None  # (donkeycar's writer refuses NaN; null is what a lost value becomes)
+    tub = synthetic.write_tub(tmp_path / 'tub', scenes, hz=1000)
+    result = run_cli('report', '--tub', tub, '--model', sample.MODEL, tmp_path / 'memory.h5',
+                     '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    assert found['frames'] == 27 and found['skipped'] == {'records without a user angle/throttle': 3}
+    assert [m['kind'] for m in found['models']] == ['linear', 'memory']
+    for model in found['models']:
+        assert {d['index'] for d in model['disagreements']}.isdisjoint({4, 8, 12})
+
+
+def test_the_model_free_method_is_not_compared_with_itself(tmp_path):
+    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--method', 'spectral-residual',
+                     '--end', 64, '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    conspicuous = json.loads((tmp_path / 'r.json').read_text())['models'][0]['conspicuous']
+    assert conspicuous == {'correlation': None, 'warning': False}
+
+
 def test_several_pilots_side_by_side(one_way, tmp_path):
     tub, pilot = one_way
     result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, pilot, '--end', 120,
@@ -282,7 +335,7 @@ def test_the_page_in_a_browser_shows_plots_and_thumbnails_and_clicks_open_frames
     """Headless Chromium: every picture decodes, the plots are drawn, a click on a thumbnail opens it large,
     a click on the steering plot opens the frame nearest to that point, and nothing is fetched."""
     import cv2
-    tub, _ = driven_by_pilot
+    tub = shutil.copytree(driven_by_pilot[0], tmp_path / 'tub<!--<script>')  # a name that could end the script
     result = run_cli('report', '--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'r.html')
     assert result.returncode == 0, result.stderr
     browser = Browser(tmp_path / 'profile')
@@ -318,9 +371,11 @@ def test_the_page_in_a_browser_shows_plots_and_thumbnails_and_clicks_open_frames
         assert browser.evaluate(f'document.elementFromPoint({x}, {y}).classList.contains("hit")')
         browser.click(x, y)
         caption = browser.evaluate('document.getElementById("lightbox-caption").textContent')
+        assert caption.startswith('tub<!--<script> record ')
         position = int(caption.split('(frame ')[1].split(')')[0])
         assert abs(position - 0.75 * (len(MODES) - 1)) <= 2  # the nearest kept frame (all are kept: under 120)
         assert not [url for url in browser.requests if not url.startswith(('file:', 'data:', 'about:'))]
+        assert browser.errors == []
     finally:
         browser.close()
 
@@ -329,7 +384,8 @@ def test_the_page_in_a_browser_shows_plots_and_thumbnails_and_clicks_open_frames
 def test_on_the_real_tub(tmp_path):
     before = tree_digest(SHARED)
     result = run_cli('report', '--tub', SHARED / 'data', '--model', SHARED / 'models' / 'final_1.tflite',
-                     '--end', 400, '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+                     '--config', SHARED / 'config.py', '--end', 400, '--out', tmp_path / 'r.html',
+                     '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / 'r.json').read_text())
     model = found['models'][0]
@@ -337,6 +393,10 @@ def test_on_the_real_tub(tmp_path):
     assert abs(sum(b['share'] for b in model['bands']) - 1) < 1e-3
     assert 0 < model['horizon_row'] < model['bands'][-1]['bottom']
     assert model['agreement']['steering_corr'] > 0.3  # the car's own pilot follows its driver
+    # the config sets ROI_CROP_TOP = 45 without 'CROP': said; this pilot looks at the barriers above that row
+    assert found['car_roi_crop_top'] == 45 and found['car_crop_applied'] is False
+    assert model['attention_above_roi_crop_top'] > 0.5 and model['advice']['roi_crop_top'] is not None
+    assert any('does not crop' in line and "add 'CROP'" in line for line in model['advice']['why'])
     assert tree_digest(SHARED) == before
 
 

@@ -116,6 +116,18 @@ def tub_name(path):
     return os.path.basename(os.path.normpath(os.path.abspath(path)))
 
 
+def tub_labels(paths):
+    """What the label band, the maps file and the report call each tub: its folder name, or, where different tubs
+    share one (donkeycar names every tub `data`), its path from the folder they have in common."""
+    full = [os.path.normpath(os.path.abspath(path)) for path in paths]
+    labels = []
+    for path in full:
+        clashing = sorted({other for other in full if os.path.basename(other) == os.path.basename(path)})
+        labels.append(os.path.relpath(path, os.path.commonpath(clashing)) if len(clashing) > 1
+                      else os.path.basename(path))
+    return labels
+
+
 def check_tub(path):
     """The record keys of the donkeycar tub (v2, or v1) at `path`; a UserError unless it can be read at all.
 
@@ -295,8 +307,7 @@ class TubReader:
 
     def entries(self):
         """(images folder, record or None, None or the cause it cannot be read) for every record, in order."""
-        for path, tub in zip(self.paths, self.tubs):
-            name = tub_name(path)
+        for name, tub in zip(tub_labels(self.paths), self.tubs):
             for record, cause in tub.entries():
                 if record is not None:
                     record['_tub'] = name  # which tub a frame comes from, for the label band and the maps file

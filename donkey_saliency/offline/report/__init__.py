@@ -94,7 +94,8 @@ def run(options):
               'start': options.start, 'end': options.end, 'every': options.every,
               'horizon_source': horizon_source, 'car_roi_crop_top': crop_top, 'car_crop_applied': cropped,
               'skipped': dict(jobs[0].reader.skipped.reasons), 'warnings': jobs[0].reader.warnings,
-              'models': [findings.model_findings(collector, n, model, job.pilot.kind, horizon, crop_top, cropped)
+              'models': [findings.model_findings(collector, n, model, job.pilot.kind, horizon, options.method,
+                                                  crop_top, cropped)
                          for n, (model, job) in enumerate(zip(options.models, jobs))],
               'between_pilots': findings.between_pilots(collector) if len(jobs) > 1 else [],
               'faithfulness': _faithfulness(options) if options.evaluate else None}
@@ -123,8 +124,9 @@ def _horizon(options, job, total):
     import numpy as np
     from donkey_saliency.core import attention
     from donkey_saliency.offline.tubs import TubReader, spread_records
+    count = 1 if options.horizon is not None else HORIZON_SAMPLE  # (one frame tells the frame's height)
     images = [job.camera_image(image) for image, _ in
-              spread_records(TubReader(options.tubs), options.start, options.start + total, HORIZON_SAMPLE)]
+              spread_records(TubReader(options.tubs), options.start, options.start + total, count)]
     if not images:
         raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to report on')
     shape = images[0].shape
@@ -143,7 +145,12 @@ def _pass(options, jobs, control, horizon, total):
     from donkey_saliency.offline.report.collect import Collector
     from donkey_saliency.offline.video import Stage
     loaded = jobs[0].batches()
-    stage = Stage(loaded, lambda batch: [job.infer(batch) for job in jobs + [control]])
+
+    def explain(batch):
+        batch = _common(batch, jobs)
+        return [job.infer(batch) for job in jobs + [control]]
+
+    stage = Stage(loaded, explain)
     bar = tqdm(total=math.ceil(total / options.every), unit='frame', desc='report',
                disable=not options.progress, dynamic_ncols=True)
     collector = None
@@ -166,6 +173,17 @@ def _pass(options, jobs, control, horizon, total):
     if collector is None:
         raise UserError(f'no readable records in range ({jobs[0].reader.skipped}); nothing to report on')
     return collector
+
+
+def _common(batch, jobs):
+    """The batch with only the frames every pilot can take (a memory pilot needs the user's values), so that all
+    pilots explain the same frames; the others are counted once."""
+    from donkey_saliency.offline.tubs import NO_USER_VALUES
+    kept = [f for f in batch.frames if all(job.inputs.accepts(f.record) for job in jobs)]
+    if len(kept) < len(batch.frames):
+        jobs[0].reader.skipped.add(NO_USER_VALUES, len(batch.frames) - len(kept))
+        batch.frames, batch.dropped = kept, batch.dropped + len(batch.frames) - len(kept)
+    return batch
 
 
 def _faithfulness(options):

@@ -15,7 +15,7 @@ def _number(value):
     return f'{value:.1f}'.rstrip('0').rstrip('.')
 
 
-def bars(items, title, width=300, unit='%'):
+def bars(items, title, width=300):
     """Horizontal bars: items are (label, share in [0, 1] or None, colour); shares written beside them."""
     row = 18
     height = row * len(items) + 24
@@ -25,7 +25,7 @@ def bars(items, title, width=300, unit='%'):
     for i, (label, share, colour) in enumerate(items):
         y = 22 + i * row
         length = 0 if share is None else max(0.0, float(share)) * room
-        text = '-' if share is None else f'{share * 100:.0f}{unit}'
+        text = '-' if share is None else f'{share * 100:.0f}%'
         parts.append(f'<text x="0" y="{y + 12}" class="label">{escape(label)}</text>'
                      f'<rect x="100" y="{y + 2}" width="{_number(length)}" height="{row - 5}" fill="{colour}"/>'
                      f'<text x="{_number(104 + length)}" y="{y + 12}" class="label">{text}</text>')
@@ -47,9 +47,10 @@ def time_plot(lines, frames, title, low=-1.0, high=1.0, height=150, plot_id='', 
     def y(value):
         return bottom - (bottom - TOP) * (float(np.clip(value, low, high)) - low) / (high - low)
 
-    parts = [f'<svg class="chart plot" viewBox="0 0 {WIDTH} {height}" role="img"><title>{escape(title)}</title>',
-             f'<rect class="hit" x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{bottom - TOP}" '
-             f'data-plot="{plot_id}" data-frames="{frames}"/>']
+    parts = [f'<svg class="chart plot" viewBox="0 0 {WIDTH} {height}" role="img"><title>{escape(title)}</title>']
+    if plot_id:
+        parts.append(f'<rect class="hit" x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{bottom - TOP}" '
+                     f'data-plot="{plot_id}" data-frames="{frames}"/>')
     for value in (low, (low + high) / 2, high):
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_number(y(value))}" '
                      f'y2="{_number(y(value))}"/><text x="{LEFT - 4}" y="{_number(y(value) + 4)}" '

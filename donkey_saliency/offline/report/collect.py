@@ -18,6 +18,9 @@ from donkey_saliency.core import attention
 THUMBNAILS = 12          # disagreements kept, per pilot and between pilots
 KEYFRAMES = 120          # frames kept small, spread over the run, for clicks on the time plots
 TAKEOVER_SECONDS = 3.0   # looked back before each takeover
+WINDOW_FRAMES = 60       # looked back instead where records have no time
+TAKEOVER_PICTURES = 20   # takeovers kept with pictures (all are listed)
+BEFORE_PICTURES = 4      # pictures per takeover, spread over the seconds before it
 PILOTED = ('local', 'local_angle')  # user/mode while the pilot steers
 TUB_KEY = '_tub'         # the record's tub, as the reader tags it
 
@@ -32,6 +35,16 @@ class Moment:
     maps: list
     angles: list
     throttles: list
+
+
+@dataclass
+class Takeover:
+    """A takeover: where, the mode the pilot drove in, the positions of the frames before it (its own last), and
+    up to BEFORE_PICTURES of them kept as pictures."""
+    position: int
+    mode_before: str
+    before: list
+    pictures: list
 
 
 class PilotTrack:
@@ -117,20 +130,32 @@ class Collector:
         self._follow_mode(moment)
 
     def _follow_mode(self, moment):
-        """Takeovers: the first record in `user` mode after records the pilot drove, within one tub."""
+        """Takeovers: the first record in `user` mode after records the pilot drove, within one tub. Only the
+        positions of the frames before each are kept, and pictures for the first TAKEOVER_PICTURES."""
         record = self.records[-1]
         if record['tub'] != self.tub:
             self.tub, self.piloted = record['tub'], None
             self.recent.clear()
-        window = [m for m in self.recent if 0 <= record['time'] - self.records[m.position]['time']
-                  <= TAKEOVER_SECONDS] if record['time'] is not None else list(self.recent)[-60:]
-        self.recent = collections.deque(window + [moment])
+        self.recent.append(moment)
+        self._forget_before(record['time'])
         mode = record['mode']
         if mode in PILOTED:
             self.piloted = mode
         elif mode == 'user' and self.piloted:
-            self.takeovers.append((moment.position, self.piloted, list(self.recent)))
+            window = list(self.recent)
+            chosen = np.unique(np.linspace(0, len(window) - 1, BEFORE_PICTURES).round().astype(int))
+            pictures = [window[i] for i in chosen] if len(self.takeovers) < TAKEOVER_PICTURES else []
+            self.takeovers.append(Takeover(moment.position, self.piloted, [m.position for m in window], pictures))
             self.piloted = None
+
+    def _forget_before(self, now):
+        """Keep the frames of the last TAKEOVER_SECONDS (the last WINDOW_FRAMES where a time is missing)."""
+        while len(self.recent) > 1:
+            then = self.records[self.recent[0].position]['time']
+            old = now - then > TAKEOVER_SECONDS if None not in (now, then) else len(self.recent) > WINDOW_FRAMES
+            if not old:
+                return
+            self.recent.popleft()
 
     def largest(self, heap):
         """The kept moments of a heap, largest score first."""

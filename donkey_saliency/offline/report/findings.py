@@ -19,6 +19,7 @@ CROP_SHARE = 0.2
 FLIP_STEERING = 0.2
 FLIP_ATTENTION = 0.1
 CONSPICUOUS = 0.5
+MODEL_FREE = 'spectral-residual'  # the control itself: compared with itself, it would always warn
 
 
 def _mean(values):
@@ -52,8 +53,9 @@ def agreement(pilot, user):
     return _round(corr), _round(np.abs(p - u).mean())
 
 
-def model_findings(collector, number, model, kind, horizon, crop_top=None, cropped=False):
-    """The JSON entry of pilot `number`: where it looks, what that suggests and why, how it agrees with the user."""
+def model_findings(collector, number, model, kind, horizon, method, crop_top=None, cropped=False):
+    """The JSON entry of pilot `number`: where it looks, what that suggests and why, how it agrees with the user.
+    `crop_top`, `cropped`: the car config's ROI_CROP_TOP and whether the car applies it."""
     track = collector.tracks[number]
     user_angle = [r['user_angle'] for r in collector.records]
     bands, thirds, above = _mean(track.series('bands')), _mean(track.series('thirds')), _mean(track.series('above'))
@@ -65,17 +67,19 @@ def model_findings(collector, number, model, kind, horizon, crop_top=None, cropp
              'columns': dict(zip(('left', 'centre', 'right'),
                                  [_round(s) for s in thirds] if thirds is not None else [None] * 3)),
              'steering': steering_shares(user_angle)}
+    if crop_top:
+        average = track.average
+        found['attention_above_roi_crop_top'] = None if average is None else _round(average[:crop_top].sum())
     steering_corr, steering_mae = agreement(track.series('angle'), user_angle)
     throttle_corr, throttle_mae = agreement(track.series('throttle'), [r['user_throttle'] for r in collector.records])
     found['agreement'] = {'steering_corr': steering_corr, 'steering_mae': steering_mae,
                           'throttle_corr': throttle_corr, 'throttle_mae': throttle_mae}
-    conspicuous = _mean(track.series('conspicuous'))
+    conspicuous = None if method == MODEL_FREE else _mean(track.series('conspicuous'))
     found['conspicuous'] = {'correlation': _round(conspicuous), 'warning': bool(conspicuous is not None and
                                                                                  conspicuous >= CONSPICUOUS)}
     found['advice'] = advice(found, crop_top, cropped)
     found['disagreements'] = [_moment(m, number) for m in collector.largest(collector.user_heaps[number])]
-    found['takeovers'] = [_takeover(collector, position, mode, window, number)
-                          for position, mode, window in collector.takeovers]
+    found['takeovers'] = [_takeover(collector, takeover, number) for takeover in collector.takeovers]
     return found
 
 
@@ -84,26 +88,32 @@ def advice(found, crop_top=None, cropped=False):
     `crop_top`: the car config's ROI_CROP_TOP (None: no config, or none set); `cropped`: whether the car applies
     it ('CROP' among its transformations)."""
     why = []
-    if crop_top and not cropped:
-        why.append(f'the car config sets ROI_CROP_TOP = {crop_top}, but \'CROP\' is not in its TRANSFORMATIONS, so '
-                   'the car does not crop')
-        crop_top = None
     above, horizon = found['attention_above_horizon'], found['horizon_row']
     roi = None
     if above is None:
         why.append('every map was blank: no finding on where the pilot looks')
-    elif above >= CROP_SHARE and (crop_top is None or crop_top < horizon):
+    elif above >= CROP_SHARE and cropped and crop_top >= horizon:
+        why.append(f'{above:.0%} of the attention lies above the horizon (row {horizon}), but the car already crops '
+                   f'the rows above {crop_top} (ROI_CROP_TOP)')
+    elif above >= CROP_SHARE:
         roi = horizon
         why.append(f'{above:.0%} of the attention lies above the horizon (row {horizon}), at least the '
                    f'{CROP_SHARE:.0%} threshold: the pilot uses what is above the road (walls, people, the sky), '
                    f'which changes from day to day; crop it away: ROI_CROP_TOP = {horizon} with \'CROP\' in '
                    'TRANSFORMATIONS, then retrain')
-    elif above >= CROP_SHARE:
-        why.append(f'{above:.0%} of the attention lies above the horizon (row {horizon}), but the car already crops '
-                   f'rows above {crop_top} (ROI_CROP_TOP)')
     else:
         why.append(f'{above:.0%} of the attention lies above the horizon (row {horizon}), under the '
                    f'{CROP_SHARE:.0%} threshold: no crop needed')
+    unused = found.get('attention_above_roi_crop_top')
+    if crop_top and not cropped and unused is not None:
+        unapplied = (f'the car config sets ROI_CROP_TOP = {crop_top}, but \'CROP\' is not in its TRANSFORMATIONS, so '
+                     f'the car does not crop; {unused:.0%} of the attention lies above row {crop_top}')
+        if unused >= CROP_SHARE:
+            roi = horizon if roi is not None else crop_top
+            why.append(f'{unapplied}, at least the {CROP_SHARE:.0%} threshold: add \'CROP\' to TRANSFORMATIONS, '
+                       'then retrain')
+        else:
+            why.append(unapplied)
     flip = False
     left, right = found['steering']['left_share'], found['steering']['right_share']
     columns = found['columns']
@@ -135,12 +145,13 @@ def _moment(moment, number):
             'pilot_throttle': _round(moment.throttles[number])}
 
 
-def _takeover(collector, position, mode, window, number):
-    """A takeover, with the pilot's outputs and attention over the frames kept before it."""
-    record = collector.records[position]
+def _takeover(collector, takeover, number):
+    """A takeover, with the pilot's outputs and attention over the frames before it."""
+    record = collector.records[takeover.position]
     angle, above = collector.tracks[number].series('angle'), collector.tracks[number].series('above')
-    before = [m.position for m in window]
-    return {'index': record['index'], 'tub': record['tub'], 'position': position, 'mode_before': mode,
+    before = takeover.before
+    return {'index': record['index'], 'tub': record['tub'], 'position': takeover.position,
+            'mode_before': takeover.mode_before,
             'before': {'positions': before, 'pilot_angle': [_round(angle[p]) for p in before],
                        'user_angle': [_round(collector.records[p]['user_angle']) for p in before],
                        'attention_above_horizon': [_round(above[p]) for p in before]}}

@@ -16,8 +16,6 @@ from donkey_saliency.offline.report import charts
 
 USER, PILOT, WARN = '#2eaa2e', '#2878ff', '#d9480f'
 PILOT_COLOURS = ('#2878ff', '#e8590c', '#9c36b5', '#0b7285')  # one per pilot when several are compared
-TAKEOVER_PICTURES = 20    # takeovers drawn with pictures (the JSON lists all)
-BEFORE_PICTURES = 4       # pictures per takeover, spread over the seconds before it
 ALPHA = 0.5
 
 
@@ -30,7 +28,7 @@ def render(result, collector, requests):
                      'band of rows (top to bottom) and per third of the width, and both along the run.',
                      [_where(pictures, collector, result, n) for n in range(len(models))]),
             _section('Left or right', 'Attention on the left and right thirds beside the share of records steering '
-                     'left and right (user angle beyond ±0.05).', [_sides(m) for m in models]),
+                     'left and right (user angle beyond ±0.05).', [_sides(n, m) for n, m in enumerate(models)]),
             _section('Pilot and user', 'Steering and throttle over the run: the user (green) and the pilot (blue); '
                      'red circles mark the largest disagreements, shown below. Click a picture, a circle or any '
                      'point of a plot to see the frame large.',
@@ -49,7 +47,12 @@ def render(result, collector, requests):
     template = string.Template(_read_template())
     return template.substitute(title=escape(f'Where the pilot looks: {", ".join(_name(m) for m in models)}'),
                                columns=len(models), body='\n'.join(body),
-                               keyframes=json.dumps(pictures.keyframes).replace('</', '<\\/'))
+                               keyframes=_script_json(pictures.keyframes))
+
+
+def _script_json(value):
+    """JSON safe inside a <script> element whatever the names in it: no '<', '>' or '&' left to end it early."""
+    return json.dumps(value).replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
 
 
 def _read_template():
@@ -128,6 +131,10 @@ def _signed(value):
     return '-' if value is None or not np.isfinite(value) else f'{value:+.2f}'
 
 
+def _plain(value):
+    return '-' if value is None else f'{value:.2f}'
+
+
 def _percent(value):
     return '-' if value is None else f'{value:.0%}'
 
@@ -144,7 +151,7 @@ def _card(model, n, inner):
 def _header(result):
     tubs = ', '.join(os.path.basename(str(t).rstrip('/')) for t in result['tubs'])
     skipped = ', '.join(f'{n} {why}' for why, n in result['skipped'].items()) or 'none'
-    every = f', every {result["every"]}th record' if result['every'] > 1 else ''
+    every = f', one record in {result["every"]}' if result['every'] > 1 else ''
     warnings = ''.join(f'<p class="suggest">warning: {escape(w)}</p>' for w in result['warnings'])
     return (f'<header><h1>Where the pilot looks</h1><p>{result["frames"]} frames of {escape(tubs)}{every}; method '
             f'<b>{escape(result["method"])}</b>; skipped records: {escape(skipped)}; made '
@@ -157,7 +164,8 @@ def _advice(models):
         advice = model['advice']
         suggestions = []
         if advice['roi_crop_top'] is not None:
-            suggestions.append(f'crop the horizon: <code>ROI_CROP_TOP = {advice["roi_crop_top"]}</code>')
+            suggestions.append(f'crop the top: <code>ROI_CROP_TOP = {advice["roi_crop_top"]}</code> with '
+                               '<code>\'CROP\'</code> in <code>TRANSFORMATIONS</code>')
         if advice['flip_augmentation']:
             suggestions.append('drive the other way, or flip-augment')
         headline = '; '.join(suggestions) if suggestions else 'nothing to change on these findings'
@@ -206,7 +214,7 @@ def _where(pictures, collector, result, n):
                            f'{strip}{over_time}')
 
 
-def _sides(model):
+def _sides(n, model):
     columns, steering = model['columns'], model['steering']
     chart = charts.bars([('attention left', columns['left'], PILOT), ('attention right', columns['right'], PILOT),
                          ('steering left', steering['left_share'], USER),
@@ -214,7 +222,7 @@ def _sides(model):
     flip = model['advice']['flip_augmentation']
     verdict = ('<p class="suggest">both lean the same way: drive the other way too, or flip-augment (mirror the '
                'image, negate the steering)</p>' if flip else '<p class="fine">no lean that calls for flipping</p>')
-    return f'<div class="card"><h3>{escape(_name(model))}</h3>{chart}{verdict}</div>'
+    return _card(model, n, chart + verdict)
 
 
 def _agreement(pictures, collector, n, model):
@@ -231,8 +239,8 @@ def _agreement(pictures, collector, n, model):
                                 'throttle along the run', plot_id=f'm{n}', boundaries=_boundaries(collector))
     a = model['agreement']
     numbers = (f'<p>steering: correlation {_signed(a["steering_corr"])}, mean difference '
-               f'{_signed(a["steering_mae"])}; throttle: correlation {_signed(a["throttle_corr"])}, mean difference '
-               f'{_signed(a["throttle_mae"])}</p>')
+               f'{_plain(a["steering_mae"])}; throttle: correlation {_signed(a["throttle_corr"])}, mean difference '
+               f'{_plain(a["throttle_mae"])}</p>')
     thumbnails = ''.join(_thumbnail(pictures.frame(m, n), f'd{n}-{i}', pictures.caption(m, n))
                          for i, m in enumerate(moments))
     return _card(model, n, steering + throttle + numbers + '<p class="caption">largest disagreements, largest '
@@ -249,21 +257,19 @@ def _takeovers(pictures, n, model):
     if not takeovers:
         return _card(model, n, '<p>none: in this range the user drove throughout (user/mode never went from local '
                                'or local_angle back to user).</p>')
-    windows = {position: window for position, _, window in pictures.collector.takeovers}
+    from donkey_saliency.offline.report.collect import TAKEOVER_PICTURES
     rows = [f'<p>{len(takeovers)} takeover(s)' + (f'; the first {TAKEOVER_PICTURES} drawn' if len(takeovers) >
                                                  TAKEOVER_PICTURES else '') + '</p>']
-    for t, takeover in enumerate(takeovers[:TAKEOVER_PICTURES]):
-        window = windows[takeover['position']]
-        chosen = [window[int(i)] for i in np.unique(np.linspace(0, len(window) - 1, BEFORE_PICTURES).round())]
+    for t, (takeover, kept) in enumerate(zip(takeovers[:TAKEOVER_PICTURES], pictures.collector.takeovers)):
         thumbs = ''.join(_thumbnail(pictures.frame(m, n), f't{n}-{t}-{i}', pictures.caption(m, n))
-                         for i, m in enumerate(chosen))
+                         for i, m in enumerate(kept.pictures))
         tub = f'{takeover["tub"]} ' if takeover['tub'] else ''
         before = takeover['before']
         plot = charts.time_plot([(_numbers(before['user_angle']), USER, 'user steering'),
                                  (_numbers(before['pilot_angle']), PILOT, 'pilot steering'),
                                  (_numbers(before['attention_above_horizon']), WARN, 'attention above the horizon')],
-                                len(window), 'before the takeover', height=110,
-                                axis=_span(pictures.collector, window))
+                                len(kept.before), 'before the takeover', height=110,
+                                axis=_span(pictures.collector, kept.before))
         rows.append(f'<h4>{escape(tub)}record {takeover["index"]}: back to the user after '
                     f'{escape(takeover["mode_before"])}</h4><div class="thumbs">{thumbs}</div>{plot}')
     return _card(model, n, ''.join(rows))
@@ -273,22 +279,25 @@ def _numbers(values):
     return np.array([np.nan if v is None else v for v in values], np.float64)
 
 
-def _span(collector, window):
+def _span(collector, positions):
     """What a takeover plot's horizontal axis covers."""
-    times = [collector.records[m.position]['time'] for m in window]
+    times = [collector.records[p]['time'] for p in positions]
     if None in times or len(times) < 2:
-        return f'the last {len(window)} frames, oldest first'
-    return f'the {len(window)} frames of the last {times[-1] - times[0]:.1f} s, oldest first'
+        return f'the last {len(positions)} frames, oldest first'
+    return f'the {len(positions)} frames of the last {times[-1] - times[0]:.1f} s, oldest first'
 
 
 def _conspicuous(pictures, collector, n, model):
     average = pictures.average(n)
     control = pictures.attention_picture(collector.conspicuous_total / max(collector.frames, 1))
     c = model['conspicuous']
-    verdict = (f'<p class="{"suggest" if c["warning"] else "fine"}">mean per-frame correlation '
-               f'{_signed(c["correlation"])}' + (': the attention may follow what is merely conspicuous'
-                                                 if c['warning'] else ': the pilot looks at more than what stands out')
-               + '</p>')
+    if c['correlation'] is None:
+        verdict = '<p>no comparison: the method is the model-free map itself, or every map was blank</p>'
+    else:
+        verdict = (f'<p class="{"suggest" if c["warning"] else "fine"}">mean per-frame correlation '
+                   f'{_signed(c["correlation"])}' + (': the attention may follow what is merely conspicuous'
+                                                     if c['warning'] else ': the pilot looks at more than what '
+                                                     'stands out') + '</p>')
     pilot = '' if average is None else f'<figure><img src="{_uri(average)}" alt="pilot"><figcaption>the pilot' \
                                        '</figcaption></figure>'
     return _card(model, n, f'<div class="thumbs wide">{pilot}<figure><img src="{_uri(control)}" alt="model-free">'
