@@ -1,11 +1,13 @@
 """Speed and memory of `donkey saliency report`. Run by hand, not a test.
 
-    python bench/bench_report.py [--tub PATH] [--model FILE] [--method vbp]
+    python bench/bench_report.py [--tub PATH] [--model FILE] [--method vbp] [--piloted 2500]
 
 Times the whole command on the whole tub (target: a 2,500-frame tub with VBP in about a minute on 2 cores after
 start-up), on its first 500 records, and on one record for the start-up itself; the peak resident memory of the
 500-record and the whole-tub runs shows whether memory stays flat with the tub's length.
 Defaults: the real tub in ../shared (2,526 records) when present, else the bundled sample; the bundled pilot.
+--piloted N: instead, a synthetic tub of N records where the pilot and the user take turns every 20 records
+(a takeover every 40), written at 1 kHz, so that the frames kept before each takeover are the most there are.
 """
 import argparse
 import json
@@ -41,7 +43,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_tub_and_model(parser)
     parser.add_argument('--method', default='vbp')
+    parser.add_argument('--piloted', type=int, metavar='N', help='bench a synthetic tub of N records the pilot '
+                        'drove, with takeovers')
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        if args.piloted:
+            from donkey_saliency import synthetic
+            args.tub = os.path.join(folder, 'piloted')
+            synthetic.write_tub(args.tub, synthetic.drive(args.piloted, seed=11), hz=1000,
+                                mode=lambda i: 'local' if (i // 20) % 2 == 0 else 'user')
+        measure(args)
+
+
+def measure(args):
+    """Start-up, the first 500 records and the whole tub, smallest first (the peak memory reading is cumulative)."""
     startup, _, _, _ = run(args, '--end', '1')
     part, part_frames, _, part_peak = run(args, '--end', '500')
     whole, frames, size, peak = run(args)

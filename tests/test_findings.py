@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from donkey_saliency.offline.report import findings
-from donkey_saliency.offline.report.collect import WINDOW_FRAMES, Collector
+from donkey_saliency.offline.report.collect import LONGEST_WINDOW, WINDOW_FRAMES, Collector
 
 
 def found(above=0.05, horizon=40, left=0.4, right=0.4, look_left=0.3, look_right=0.3, **more):
@@ -95,6 +95,14 @@ def test_records_without_time_keep_the_last_frames_instead():
     modes = ['local'] * 100 + ['user']
     collector = collect([record(i, mode, None) for i, mode in enumerate(modes)])
     assert collector.takeovers[0].before == list(range(len(modes) - WINDOW_FRAMES, len(modes)))
+
+
+def test_the_window_before_a_takeover_has_a_longest():
+    """Records written faster than any car's loop (all within a second): the frames kept stay bounded."""
+    modes = ['local'] * 500 + ['user']
+    collector = collect([record(i, mode, i / 1000) for i, mode in enumerate(modes)])
+    assert collector.takeovers[0].before == list(range(len(modes) - LONGEST_WINDOW, len(modes)))
+    assert len(collector.recent) <= LONGEST_WINDOW
 
 
 def test_attention_that_is_the_conspicuity_map_is_flagged_and_the_control_itself_is_not_compared():

@@ -19,6 +19,7 @@ THUMBNAILS = 12          # disagreements kept, per pilot and between pilots
 KEYFRAMES = 120          # frames kept small, spread over the run, for clicks on the time plots
 TAKEOVER_SECONDS = 3.0   # looked back before each takeover
 WINDOW_FRAMES = 60       # looked back instead where records have no time
+LONGEST_WINDOW = 200     # frames kept at most (3 s at 66 Hz, past any car's loop): memory stays bounded
 TAKEOVER_PICTURES = 20   # takeovers kept with pictures (all are listed)
 BEFORE_PICTURES = 4      # pictures per takeover, spread over the seconds before it
 PILOTED = ('local', 'local_angle')  # user/mode while the pilot steers
@@ -149,11 +150,12 @@ class Collector:
             self.piloted = None
 
     def _forget_before(self, now):
-        """Keep the frames of the last TAKEOVER_SECONDS (the last WINDOW_FRAMES where a time is missing)."""
+        """Keep the frames of the last TAKEOVER_SECONDS (the last WINDOW_FRAMES where a time is missing), and
+        never more than LONGEST_WINDOW."""
         while len(self.recent) > 1:
             then = self.records[self.recent[0].position]['time']
             old = now - then > TAKEOVER_SECONDS if None not in (now, then) else len(self.recent) > WINDOW_FRAMES
-            if not old:
+            if not old and len(self.recent) <= LONGEST_WINDOW:
                 return
             self.recent.popleft()
 
