@@ -131,6 +131,19 @@ def _signed(value):
     return '-' if value is None or not np.isfinite(value) else f'{value:+.2f}'
 
 
+def _smooth(values, width):
+    """The mean over `width` frames around each (NaN frames left out), so that a share's drift shows through
+    frame-to-frame noise."""
+    if width <= 1:
+        return values
+    values = np.asarray(values, np.float64)
+    kernel = np.ones(width)
+    known = np.isfinite(values)
+    with np.errstate(invalid='ignore'):
+        return (np.convolve(np.where(known, values, 0.0), kernel, 'same')
+                / np.convolve(known.astype(float), kernel, 'same'))
+
+
 def _plain(value):
     return '-' if value is None else f'{value:.2f}'
 
@@ -196,16 +209,18 @@ def _where(pictures, collector, result, n):
     picture = ('<p>every map was blank</p>' if average is None else charts.marked_picture(
         _uri(average), average.shape[1::-1], marks, 'average attention on the average frame'))
     bands = charts.bars([(f'rows {b["top"]}-{b["bottom"] - 1}', b['share'], PILOT)
-                         for b in model['bands']], 'share of attention per band of rows, top to bottom')
+                         for b in model['bands']], 'attention per band of rows, top to bottom')
     columns = model['columns']
     thirds = charts.bars([(side, columns[side], PILOT) for side in ('left', 'centre', 'right')],
-                         'share of attention per third of the width')
+                         'attention per third of the width')
     frames = collector.frames
+    width = max(1, frames // 100)
     over_time = charts.time_plot(
-        [(track.series('thirds')[:, 0] if frames else [], '#1c7ed6', 'left third'),
-         (track.series('thirds')[:, 2] if frames else [], '#e8590c', 'right third'),
-         (track.series('above'), WARN, 'above the horizon')], frames, 'attention shares along the run', 0.0, 1.0,
-        plot_id=f'm{n}', boundaries=_boundaries(collector))
+        [(_smooth(track.series('thirds')[:, 0], width) if frames else [], '#1c7ed6', 'left third'),
+         (_smooth(track.series('thirds')[:, 2], width) if frames else [], '#f59f00', 'right third'),
+         (_smooth(track.series('above'), width), '#c92a2a', 'above the horizon')], frames,
+        f'attention shares along the run (mean over {width} frames)', 0.0, 1.0, plot_id=f'm{n}',
+        boundaries=_boundaries(collector))
     above = (f'<p><b>{_percent(model["attention_above_horizon"])}</b> of the attention lies above the horizon '
              f'(row {model["horizon_row"]}, {escape(result["horizon_source"])}).</p>')
     strip = (f'<p class="caption">bands along the run (top band on top; bright = more attention)</p>'
