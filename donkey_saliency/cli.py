@@ -219,7 +219,8 @@ def build_report_parser(prog):
                 formatter_class=argparse.RawDescriptionHelpFormatter,
                 epilog='example:\n  donkey saliency report --tub data/tub_1 --model models/pilot.h5 --config config.py '
                        '--out report.html --json report.json')
-    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s) to read, in order')
+    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s), data folders of tubs '
+                   'or quoted globs, read in order (a folder\'s tubs oldest first)')
     p.add_argument('--model', action='extend', nargs='+', metavar='FILE', help='the pilot; repeat to compare pilots '
                    'side by side (any file the main command takes)')
     p.add_argument('--type', help='pilot type; default: read from each model file')
