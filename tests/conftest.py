@@ -38,10 +38,12 @@ def assert_maps_close(actual, expected, atol):
 
 
 def tree_digest(path):
-    """A hash of every file's name and bytes under `path`: equal before and after means untouched."""
+    """A hash of every folder's name and every file's name and bytes under `path`: equal before and after means
+    untouched (an empty folder made inside counts too)."""
     digest = hashlib.sha256()
     for folder, dirs, files in sorted(os.walk(path)):
         dirs.sort()
+        digest.update(b'folder:' + os.path.relpath(folder, path).encode())
         for name in sorted(files):
             full = os.path.join(folder, name)
             digest.update(os.path.relpath(full, path).encode())

@@ -258,3 +258,45 @@ def test_an_interrupted_run_writes_nothing_into_the_tub_or_the_model(inputs, tmp
     assert untouched(tub, model, before)
     written = [name for name in os.listdir(tmp_path) if name.lstrip('.').split('.')[0] in ('v', 'e', 'r')]
     assert written == [], written
+
+
+@pytest.mark.parametrize('command, target', [
+    ([], ['--out', '{tub}/images/v.mp4']),
+    ([], ['--out', '{tmp}/v.mp4', '--save-maps', '{tub}/m.npz']),
+    ([], ['--per-tub', '--out', '{tub}/videos']),
+    (['evaluate'], ['--frames', '4', '--json', '{tub}/e.json']),
+    (['report'], ['--out', '{tub}/r.html']),
+])
+def test_no_output_may_land_inside_a_tub(copy, tmp_path, command, target):
+    tub = copy(lambda path: None)
+    before = tree_digest(tub)
+    args = [a.format(tub=tub, tmp=tmp_path) for a in target]
+    result = run_cli(*command, '--tub', tub, '--model', sample.MODEL, *args)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and 'nothing is ever written into a tub' in lines[0], lines
+    assert tree_digest(tub) == before and not os.path.exists(tmp_path / 'v.mp4')
+
+
+def test_a_v1_meta_without_a_list_of_inputs_is_one_line(tmp_path):
+    tub = tmp_path / 'v1'
+    tub.mkdir()
+    (tub / 'meta.json').write_text('{"inputs": null, "types": null}')
+    result = run_cli('--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'v.mp4')
+    assert result.returncode == 2 and 'meta.json is damaged' in result.stderr, result.stderr
+
+
+def test_time_order_survives_damaged_manifests(tmp_path):
+    """A created_at that is not a number, and a manifest cut to its first lines (a power loss while donkeycar
+    rewrote it): the tubs still sort, by their first catalog line's time."""
+    from donkey_saliency.offline.tubs import expand_tubs
+    data = tmp_path / 'data'
+    for name, seed in (('c_early', 1), ('a_late', 2), ('b_later', 3)):
+        synthetic.write_tub(data / name, synthetic.drive(3, seed=seed), hz=50.0)
+    manifest = data / 'c_early' / 'manifest.json'
+    lines = manifest.read_text().splitlines()
+    manifest.write_text('\n'.join(lines[:2]) + '\n')  # lost lines 3-5
+    manifest = data / 'a_late' / 'manifest.json'
+    lines = manifest.read_text().splitlines()
+    lines[3] = json.dumps(dict(json.loads(lines[3]), created_at='2024-01-01'))
+    manifest.write_text('\n'.join(lines) + '\n')
+    assert [os.path.basename(t) for t in expand_tubs([str(data)])] == ['c_early', 'a_late', 'b_later']

@@ -3,6 +3,7 @@ CLI on real tubs written with donkeycar's Tub."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -299,16 +300,40 @@ def test_a_file_size_limit_on_evaluate_json(data, tmp_path):
     assert_disk_full(result, out, out / 'r.json')
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 48 kB file system, where this container lets root mount one (the file-size limit above always runs)."""
-    folder = tmp_path / 'small_disk'
+def mounted_tmpfs(folder, options):
+    """A small tmpfs at `folder`, where this container lets root mount one (the file-size limit above always
+    runs); skips otherwise."""
     folder.mkdir()
-    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=48k', 'tmpfs', str(folder)], capture_output=True)
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', str(folder)], capture_output=True)
     if mounted.returncode:
         pytest.skip(f'cannot mount a tmpfs here: {mounted.stderr.decode().strip()}')
-    yield folder
-    subprocess.run(['umount', str(folder)], check=True)
+    return folder
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 48 kB file system."""
+    yield mounted_tmpfs(tmp_path / 'small_disk', 'size=48k')
+    subprocess.run(['umount', str(tmp_path / 'small_disk')], check=True)
+
+
+@pytest.fixture
+def no_inode_left(tmp_path):
+    """A file system where not even an empty file can be made: the full disk meets the output's creation."""
+    yield mounted_tmpfs(tmp_path / 'full', 'size=64k,nr_inodes=1')
+    subprocess.run(['umount', str(tmp_path / 'full')], check=True)
+
+
+@pytest.mark.parametrize('command, target, written', [
+    ([], ['--out', '{full}/v.mp4'], 'v.mp4'),
+    ([], ['--per-tub', '--out', '{full}/videos'], 'videos'),
+    (['evaluate'], ['--frames', '2', '--steps', '2', '--no-randomisation', '--json', '{full}/e.json'], 'e.json'),
+    (['report'], ['--end', '4', '--out', '{full}/r.html'], 'r.html'),
+])
+def test_a_disk_full_before_the_first_byte_is_exit_2(data, no_inode_left, command, target, written):
+    result = run_cli(*command, '--tub', data / 'tub_c', '--model', sample.MODEL,
+                     *[a.format(full=no_inode_left) for a in target])
+    assert_disk_full(result, no_inode_left, no_inode_left / written)
 
 
 @pytest.mark.parametrize('suffix', ['mp4', 'gif'])
@@ -326,3 +351,22 @@ def test_a_worker_that_runs_out_of_tubs_ends_while_the_other_works(data, tmp_pat
     assert result.returncode == 0, result.stderr
     assert len(read_video(tmp_path / 'videos' / 'tub.mp4')[0]) == 400
     assert len(read_video(tmp_path / 'videos' / 'tub_c.mp4')[0]) == SIZES['tub_c']
+
+
+@pytest.mark.parametrize('jobs', [1, 2])
+def test_per_tub_goes_on_past_a_tub_without_a_video_and_says_what_is_wrong_with_each(data, tmp_path, jobs):
+    """A car started and stopped without driving leaves an empty tub; a tub whose manifest lost its last line
+    is rendered with its warning. The others' videos are made; the empty one is listed."""
+    folder = tmp_path / 'data'
+    shutil.copytree(data, folder)
+    synthetic.write_tub(folder / 'tub_d', [])
+    manifest = folder / 'tub_a' / 'manifest.json'
+    manifest.write_text('\n'.join(manifest.read_text().splitlines()[:4]) + '\n')
+    result = run_cli('--tub', folder, '--model', sample.MODEL, '--per-tub', '--out', tmp_path / 'out',
+                     '--jobs', jobs)
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path / 'out')) == sorted(f'{name}.mp4' for name in SIZES)
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(f'{folder / "tub_d"}: no video: nothing readable') for line in lines), lines
+    assert f'  warning: {folder / "tub_a"}: manifest.json has lost its last line' in '\n'.join(lines)
+    assert lines[-1].startswith(f'wrote 3 videos, {sum(SIZES.values())} frames')

@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 
-from donkey_saliency.errors import UserError
+from donkey_saliency.errors import DiskFull, UserError
 
 
 @dataclass
@@ -20,14 +20,21 @@ class BatchSummary:
     summaries: list
     seconds: float
     jobs: int
+    failed: list  # (tub, why) of the tubs that gave no video
 
     def lines(self):
+        from donkey_saliency.offline.tubs import NO_USER_VALUES
         text = []
         for s in self.summaries:
             maps = f', maps {s.maps}' if s.maps else ''
             text.append(f'{s.out}: {s.frames} frames ({s.size / 1e6:.1f} MB), skipped records: {s.skipped}{maps}')
+            if s.without_user:
+                text.append(f"  {s.without_user} {NO_USER_VALUES}: drawn without the user's line")
+            text += [f'  warning: {warning}' for warning in s.warnings]
+        text += [f'{tub}: no video: {why}' for tub, why in self.failed]
         frames = sum(s.frames for s in self.summaries)
-        text.append(f'wrote {len(self.summaries)} videos, {frames} frames, to {self.folder} in {self.seconds:.1f} s '
+        videos = f'{len(self.summaries)} video{"s" if len(self.summaries) != 1 else ""}'
+        text.append(f'wrote {videos}, {frames} frames, to {self.folder} in {self.seconds:.1f} s '
                     f'({self.jobs} job{"s" if self.jobs > 1 else ""})')
         return text
 
@@ -36,12 +43,13 @@ def plan(options):
     """Every check, then one video.Options per tub: its video (and maps) in the folder, named after the tub."""
     from donkey_saliency.offline import video
     from donkey_saliency.offline.tubs import tub_name
-    from donkey_saliency.offline.writers import VIDEO_SUFFIXES
+    from donkey_saliency.offline.writers import VIDEO_SUFFIXES, check_outside_tubs
     options = video.check_inputs(options)
     folder = options.out
     if os.path.splitext(folder)[1].lower() in VIDEO_SUFFIXES:
         raise UserError(f'with --per-tub, --out names a folder for the videos, not a file like {folder}; '
                         'use --format gif for gifs')
+    check_outside_tubs(folder, options.tubs)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise UserError(f'cannot write into {folder}: it is a file; with --per-tub, --out names a folder')
     existing = os.path.abspath(folder)
@@ -64,24 +72,35 @@ def plan(options):
 
 
 def run(options):
-    """Make every tub's video; returns a BatchSummary. An exception on the way out carries `kept`: the videos
-    finished before it, which are whole and stay."""
+    """Make every tub's video; returns a BatchSummary. A tub that cannot be rendered (nothing readable, nothing in
+    the range) is listed and the others go on; only when no tub gives a video is that an error. A full disk, an
+    interruption or a failure stops the run: the exception carries `kept`, the videos finished before it, which
+    are whole and stay."""
     from donkey_saliency.offline import video
     from donkey_saliency.offline.tubs import TubReader
+    from donkey_saliency.offline.writers import reporting_full_disk
     started = time.time()
     runs = plan(options)
     total = sum(video.shown(r, len(TubReader(r.tubs))) for r in runs)
     created = not os.path.isdir(options.out)
-    os.makedirs(options.out, exist_ok=True)
+    with reporting_full_disk(options.out):
+        os.makedirs(options.out, exist_ok=True)
     bar = video.progress_bar(total, options.progress)
-    done = []
+    done, failed = [], []
     jobs = min(options.jobs, len(runs))
     try:
         if jobs == 1:
             for r in runs:
-                done.append(video.run(r, bar))
+                try:
+                    done.append(video.run(r, bar))
+                except DiskFull:
+                    raise
+                except UserError as exc:
+                    failed.append((r.tubs[0], str(exc)))
         else:
-            _parallel(runs, jobs, bar, done)
+            _parallel(runs, jobs, bar, done, failed)
+        if not done:
+            raise UserError('no tub gave a video: ' + '; '.join(f'{tub}: {why}' for tub, why in failed))
     except BaseException as exc:
         exc.kept = [s.out for s in done]
         exc.folder = options.out
@@ -91,11 +110,13 @@ def run(options):
         if created and not os.listdir(options.out):
             os.rmdir(options.out)
     by_out = {s.out: s for s in done}
-    return BatchSummary(options.out, [by_out[r.out] for r in runs], time.time() - started, jobs)
+    return BatchSummary(options.out, [by_out[r.out] for r in runs if r.out in by_out], time.time() - started, jobs,
+                        failed)
 
 
-def _parallel(runs, jobs, bar, done):
-    """Render `runs` in `jobs` spawned workers, a tub at a time each, appending each finished Summary to `done`.
+def _parallel(runs, jobs, bar, done, failed):
+    """Render `runs` in `jobs` spawned workers, a tub at a time each, appending each finished Summary to `done`
+    and each tub that cannot be rendered, with why, to `failed`.
     Each worker has a pipe of its own (no shared queue, so no locks or semaphores to leave behind)."""
     import multiprocessing
     from multiprocessing.connection import wait
@@ -114,7 +135,7 @@ def _parallel(runs, jobs, bar, done):
     busy = list(workers)  # the workers with a tub to render
     ending = set()  # the workers that end by themselves: out of tubs, or after reporting their error
     try:
-        while len(done) < len(runs):
+        while len(done) + len(failed) < len(runs):
             for pipe in wait(busy, timeout=0.5):
                 try:
                     kind, position, value = pipe.recv()
@@ -123,9 +144,12 @@ def _parallel(runs, jobs, bar, done):
                                        'was done') from None
                 if kind == 'progress':
                     bar.update(value)
-                elif kind == 'done':
-                    done.append(value)
-                    bar.set_postfix_str(f'{len(done)}/{len(runs)} tubs')
+                elif kind in ('done', 'no video'):
+                    if kind == 'done':
+                        done.append(value)
+                    else:
+                        failed.append((runs[position].tubs[0], value))
+                    bar.set_postfix_str(f'{len(done) + len(failed)}/{len(runs)} tubs')
                     if pending:
                         pipe.send(pending.pop(0))
                     else:  # it ends by itself: its pipe closes, which is no failure
@@ -186,10 +210,12 @@ class _PipeBar:
 
 def _work(pipe, threads):
     """A worker process: its share of the cores, then the tubs the parent sends until None. SIGTERM (from the
-    parent) stops it, its unfinished files removed on the way out; Ctrl-C is the parent's to handle, so it is
-    ignored here (and by the encoder it starts)."""
+    parent) stops it, its unfinished files removed on the way out. Ctrl-C is the parent's to handle: the worker
+    and the encoders it starts run in a process group of their own, which a terminal's Ctrl-C does not reach
+    (ffmpeg sets its own SIGINT handler, so ignoring the signal here would not be enough)."""
     import signal
     from donkey_saliency.errors import Terminated, raise_terminated
+    os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, raise_terminated)
     try:
@@ -200,9 +226,11 @@ def _work(pipe, threads):
             position, options = task
             try:
                 pipe.send(('done', position, video.run(options, bar)))
-            except UserError as exc:
+            except DiskFull as exc:
                 pipe.send(('user error', position, str(exc)))
                 return
+            except UserError as exc:  # this tub gives no video; the next may
+                pipe.send(('no video', position, str(exc)))
             except Exception as exc:
                 reason = (str(exc).strip().splitlines() or [''])[0][:300]
                 pipe.send(('error', position, f'{type(exc).__name__}: {reason}'))

@@ -63,7 +63,7 @@ def check(options):
     if options.start < 0 or (options.end != -1 and options.end <= options.start):
         raise UserError(f'--start {options.start} --end {options.end} is an empty range')
     if options.json:
-        check_destination(options.json, ('.json',))
+        check_destination(options.json, ('.json',), options.tubs)
     return options
 
 

@@ -209,4 +209,8 @@ class VideoJob:
         if not self.options.save_maps:
             return Writers(video, None)
         primary = next((r for r in self.requests if r.target is not None), self.requests[0]).key
-        return Writers(video, MapsWriter(self.options.save_maps, primary))
+        try:
+            return Writers(video, MapsWriter(self.options.save_maps, primary))
+        except BaseException:  # no temporary video left behind
+            video.close(False)
+            raise

@@ -9,6 +9,7 @@ deletions by line position. Whatever can be read is given; every record that can
 import collections
 import glob
 import json
+import math
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -89,25 +90,37 @@ def expand_tubs(paths):
 
 
 def _time_order(path):
-    """Sort key: the tub's first record time (v2: its first catalog line's _timestamp_ms, else the manifest's
-    created_at; v1: meta.json's start plus its first record's milliseconds, else the start), then its name; a tub
-    without a time sorts by name, after those with one."""
+    """Sort key: the tub's first record time (v2: the first line of its first catalog, found by name, else the
+    manifest's created_at; v1: meta.json's start plus its first record's milliseconds, else the start), then its
+    name; a tub without a time sorts by name, after those with one. Each is read on its own, and only numbers
+    count: a damaged tub still sorts, and check_tub or the reader says what is wrong with it."""
+    def number(value):
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+    def first_catalog_time():
+        with open(os.path.join(path, 'catalog_0.catalog')) as f:
+            return number(json.loads(f.readline())['_timestamp_ms']) / 1000.0
+
+    def created_at():
+        with open(os.path.join(path, 'manifest.json')) as f:
+            return number(json.loads(f.read().splitlines()[3])['created_at'])
+
+    def v1_time():
+        with open(os.path.join(path, 'meta.json')) as f:
+            start = number(json.load(f)['start'])
+        first = min(int(m.group(1)) for m in map(V1Tub.RECORD.match, os.listdir(path)) if m)
+        with open(os.path.join(path, f'record_{first}.json')) as f:
+            return start + number(json.load(f)['milliseconds']) / 1000.0
+
+    readers = (first_catalog_time, created_at) if os.path.isfile(os.path.join(path, 'manifest.json')) else (v1_time,)
     seconds = None
-    try:
-        if os.path.isfile(os.path.join(path, 'manifest.json')):
-            with open(os.path.join(path, 'manifest.json')) as f:
-                lines = f.read().splitlines()
-            seconds = json.loads(lines[3]).get('created_at')
-            with open(os.path.join(path, json.loads(lines[4])['paths'][0])) as f:
-                seconds = json.loads(f.readline())['_timestamp_ms'] / 1000.0
-        else:  # v1 milliseconds count from the tub's start, which meta.json holds
-            with open(os.path.join(path, 'meta.json')) as f:
-                seconds = float(json.load(f)['start'])
-            first = min(int(m.group(1)) for m in map(V1Tub.RECORD.match, os.listdir(path)) if m)
-            with open(os.path.join(path, f'record_{first}.json')) as f:
-                seconds += json.load(f)['milliseconds'] / 1000.0
-    except (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError):
-        pass  # a damaged tub keeps what was read (or sorts by name); check_tub refuses it later
+    for read in readers:
+        try:
+            seconds = read()
+        except (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError):
+            continue
+        if seconds is not None:
+            break
     return seconds is None, seconds or 0.0, tub_name(path)
 
 
@@ -269,6 +282,8 @@ class V1Tub:
         try:
             with open(meta) as f:
                 inputs = json.load(f).get('inputs', [])
+            if not isinstance(inputs, list):
+                raise ValueError(inputs)
         except (ValueError, AttributeError):
             raise UserError(f'{meta} is damaged; the v1 tub cannot be read') from None
         if IMAGE_KEY not in inputs:

@@ -92,7 +92,7 @@ def check(options):
     if options.jobs > 1:
         raise UserError(f'--jobs {options.jobs} renders tubs side by side, one video each: add --per-tub (one '
                         'video of several tubs is rendered in order, by one process)')
-    check_destination(options.out, VIDEO_SUFFIXES)
+    check_destination(options.out, VIDEO_SUFFIXES, options.tubs)
     if options.format and os.path.splitext(options.out)[1].lower() != f'.{options.format}':
         raise UserError(f'--format {options.format} and --out {options.out} disagree; leave one out')
     if options.save_maps == '':
@@ -100,7 +100,7 @@ def check(options):
     if options.save_maps:
         if os.path.abspath(options.save_maps) == os.path.abspath(options.out):
             raise UserError('--save-maps and --out name the same file; choose two names')
-        check_destination(options.save_maps, ('.npz',))
+        check_destination(options.save_maps, ('.npz',), options.tubs)
     return options
 
 

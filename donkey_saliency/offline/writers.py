@@ -13,7 +13,7 @@ import zipfile
 
 import numpy as np
 
-from donkey_saliency.errors import UserError
+from donkey_saliency.errors import DiskFull, UserError
 
 VIDEO_SUFFIXES = ('.mp4', '.gif')
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
@@ -26,13 +26,15 @@ def reporting_full_disk(path, flag='--out'):
         yield
     except OSError as exc:
         if exc.errno in DISK_FULL or any(os.strerror(code) in str(exc) for code in DISK_FULL):
-            raise UserError(f'no space left on device writing {path}; free some space or choose another '
-                            f'{flag}') from None
+            raise DiskFull(f'no space left on device writing {path}; free some space or choose another '
+                           f'{flag}') from None
         raise
 
 
-def check_destination(path, suffixes):
-    """Refuse an output path with an unknown suffix or an unwritable folder before any work is done."""
+def check_destination(path, suffixes, tubs=()):
+    """Refuse an output path with an unknown suffix, in an unwritable folder, or inside one of the `tubs` read
+    (nothing is ever written into a tub), before any work is done."""
+    check_outside_tubs(path, tubs)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in suffixes:
         raise UserError(f'cannot write {path}: the file name must end in {" or ".join(suffixes)}')
@@ -45,13 +47,23 @@ def check_destination(path, suffixes):
         raise UserError(f'cannot write {path}: it is a folder; pass a file name')
 
 
+def check_outside_tubs(path, tubs):
+    """A UserError when `path` lies in one of the tub folders `tubs`."""
+    where = os.path.realpath(path)
+    for tub in tubs:
+        if os.path.commonpath([where, os.path.realpath(tub)]) == os.path.realpath(tub):
+            raise UserError(f'{path} lies inside the tub {tub}, and nothing is ever written into a tub; choose '
+                            'another --out')
+
+
 class AtomicFile:
     """A temporary path beside `path`, moved onto `path` by commit() and deleted by discard()."""
 
     def __init__(self, path):
         self.path = path
         folder, name = os.path.split(os.path.abspath(path))
-        handle, self.temp = tempfile.mkstemp(prefix=f'.{name}.', suffix=os.path.splitext(name)[1], dir=folder)
+        with reporting_full_disk(path):  # a full disk may already refuse the empty file
+            handle, self.temp = tempfile.mkstemp(prefix=f'.{name}.', suffix=os.path.splitext(name)[1], dir=folder)
         os.close(handle)
         umask = os.umask(0)
         os.umask(umask)

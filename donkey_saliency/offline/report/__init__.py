@@ -65,9 +65,9 @@ def check(options):
     if options.horizon is not None and options.horizon < 1:
         raise UserError(f'--horizon is a row of the camera frame counted from the top, at least 1, not '
                         f'{options.horizon}')
-    check_destination(options.out, ('.html',))
+    check_destination(options.out, ('.html',), options.tubs)
     if options.json:
-        check_destination(options.json, ('.json',))
+        check_destination(options.json, ('.json',), options.tubs)
         if os.path.abspath(options.json) == os.path.abspath(options.out):
             raise UserError('--json and --out name the same file; choose two names')
     return options
@@ -205,10 +205,12 @@ def _faithfulness(options):
 def _write(options, result, html):
     """The page and the JSON, each whole or not at all."""
     from donkey_saliency.offline.writers import AtomicFile, reporting_full_disk
-    files = [(AtomicFile(options.out), html, '--out')]
-    if options.json:
-        files.append((AtomicFile(options.json), json.dumps(result, indent=1), '--json'))
+    wanted = [(options.out, html, '--out')] + ([(options.json, json.dumps(result, indent=1), '--json')]
+                                               if options.json else [])
+    files = []
     try:
+        for path, text, flag in wanted:
+            files.append((AtomicFile(path), text, flag))
         for target, text, flag in files:
             with reporting_full_disk(target.path, flag), open(target.temp, 'w', encoding='utf-8') as f:
                 f.write(text)
