@@ -258,3 +258,51 @@ def test_an_interrupted_run_writes_nothing_into_the_tub_or_the_model(inputs, tmp
     assert untouched(tub, model, before)
     written = [name for name in os.listdir(tmp_path) if name.lstrip('.').split('.')[0] in ('v', 'e', 'r')]
     assert written == [], written
+
+
+UNREADABLE = (3, 4, 13, 14, 15, 16, 39)  # catalog lines made unreadable; the readable records keep their order
+READABLE = everything_but(*UNREADABLE)   # record READABLE[p] is at position p, as --start and --end count
+
+
+def unreadable_lines(tub):
+    for index in UNREADABLE:
+        catalog = tub / f'catalog_{index // CATALOG}.catalog'
+        lines = catalog.read_text().splitlines()
+        lines[index % CATALOG] = '{"_index": 1' if index == 39 else 'not a record'  # 39: cut, as by a power loss
+        catalog.write_text('\n'.join(lines) + '\n')
+
+
+def unreadable_in(start, end):
+    """The unreadable lines inside positions start..end-1: each lies before the readable record after it, at that
+    record's position; those after the last readable record lie inside a range that runs to the end."""
+    last = len(READABLE) if end == -1 else end
+    positions = [sum(i < index for i in READABLE) for index in UNREADABLE]
+    return sum(start <= p < last or p == last == len(READABLE) for p in positions)
+
+
+@pytest.mark.parametrize('start, end', [(20, 25), (8, 14), (30, -1)])
+def test_only_records_inside_the_range_are_counted(copy, tmp_path, start, end):
+    """Lines 3-4 and 13-16 are unreadable, and 39 is cut: 20..25 holds none of them, 8..14 holds 13-16 (between
+    records 12 and 17, at positions 10 and 11), and 30 to the end holds 39 alone."""
+    tub = copy(unreadable_lines)
+    result = run_cli('--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'v.mp4', '--save-maps',
+                     tmp_path / 'm.npz', '--start', start, '--end', end)
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / 'm.npz')['index'].tolist() == READABLE[start:None if end == -1 else end]
+    counted = unreadable_in(start, end)
+    assert counted == {(20, 25): 0, (8, 14): 4, (30, -1): 1}[start, end]
+    skipped = f'{counted} unreadable catalog lines' if counted else 'none'
+    assert f'skipped records: {skipped}' in result.stdout.splitlines(), result.stdout
+
+
+@pytest.mark.parametrize('start, end', [(20, 25), (8, 14)])
+def test_evaluate_counts_only_records_inside_its_range(copy, tmp_path, start, end):
+    """Its JSON's `skipped` as the video's summary: the lines 13-16 inside 8..14, none inside 20..25."""
+    tub = copy(unreadable_lines)
+    result = run_cli('evaluate', '--tub', tub, '--model', sample.MODEL, '--frames', end - start, '--steps', 4,
+                     '--no-randomisation', '--json', tmp_path / 'r.json', '--start', start, '--end', end)
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    assert found['frames'] == end - start
+    counted = unreadable_in(start, end)
+    assert found['skipped'] == ({'unreadable catalog lines': counted} if counted else {})
