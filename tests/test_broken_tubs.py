@@ -92,6 +92,11 @@ def images_of_another_size(tub):
         cv2.imwrite(str(image(tub, index)), small)
 
 
+def first_image_larger(tub):
+    """Record 0's image resized by hand to 320x240 in a 160x120 tub: it, not the others, is of another size."""
+    cv2.imwrite(str(image(tub, 0)), cv2.resize(cv2.imread(str(image(tub, 0))), (320, 240)))
+
+
 def no_user_values(tub):
     edit_records(tub, {4: lambda r: r.update({'user/angle': float('nan')}),
                        8: lambda r: r.pop('user/throttle'),
@@ -121,6 +126,7 @@ CASES = {
     'missing, zero-byte and non-JPEG images': (bad_images, everything_but(3, 7, 11), '3 missing or unreadable images',
                                                []),
     'images of another size': (images_of_another_size, everything_but(15, 16), '2 images of another size', []),
+    'first image of another size': (first_image_larger, everything_but(0), '1 images of another size', []),
     'NaN or missing angle/throttle': (no_user_values, everything_but(), 'none',
                                       ["3 records without a user angle/throttle: drawn without the user's line"]),
     'deleted records': (deleted, everything_but(2, 25), 'none', []),
@@ -258,6 +264,21 @@ def test_an_interrupted_run_writes_nothing_into_the_tub_or_the_model(inputs, tmp
     assert untouched(tub, model, before)
     written = [name for name in os.listdir(tmp_path) if name.lstrip('.').split('.')[0] in ('v', 'e', 'r')]
     assert written == [], written
+
+
+@pytest.mark.parametrize('command', ['evaluate', 'report'])
+def test_a_first_image_of_another_size_is_skipped_by_evaluate_and_report(copy, tmp_path, command):
+    """The camera frame is the most common size over the range, not the first image's: record 0's image, larger,
+    is skipped and counted, the other 39 are evaluated, or reported on (the report's horizon sample fixes the size
+    for every pilot)."""
+    tub = copy(first_image_larger)
+    args = {'evaluate': ['--frames', RECORDS, '--steps', 4, '--no-randomisation'],
+            'report': ['--out', tmp_path / 'r.html']}[command]
+    result = run_cli(command, '--tub', tub, '--model', sample.MODEL, *args, '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    assert found['frames'] == RECORDS - 1
+    assert found['skipped'] == {'images of another size': 1}
 
 
 UNREADABLE = (3, 4, 13, 14, 15, 16, 39)  # catalog lines made unreadable; the readable records keep their order
