@@ -92,6 +92,11 @@ def images_of_another_size(tub):
         cv2.imwrite(str(image(tub, index)), small)
 
 
+def first_image_larger(tub):
+    """Record 0's image resized by hand to 320x240 in a 160x120 tub: it, not the others, is of another size."""
+    cv2.imwrite(str(image(tub, 0)), cv2.resize(cv2.imread(str(image(tub, 0))), (320, 240)))
+
+
 def no_user_values(tub):
     edit_records(tub, {4: lambda r: r.update({'user/angle': float('nan')}),
                        8: lambda r: r.pop('user/throttle'),
@@ -121,6 +126,7 @@ CASES = {
     'missing, zero-byte and non-JPEG images': (bad_images, everything_but(3, 7, 11), '3 missing or unreadable images',
                                                []),
     'images of another size': (images_of_another_size, everything_but(15, 16), '2 images of another size', []),
+    'first image of another size': (first_image_larger, everything_but(0), '1 images of another size', []),
     'NaN or missing angle/throttle': (no_user_values, everything_but(), 'none',
                                       ["3 records without a user angle/throttle: drawn without the user's line"]),
     'deleted records': (deleted, everything_but(2, 25), 'none', []),
@@ -300,3 +306,66 @@ def test_time_order_survives_damaged_manifests(tmp_path):
     lines[3] = json.dumps(dict(json.loads(lines[3]), created_at='2024-01-01'))
     manifest.write_text('\n'.join(lines) + '\n')
     assert [os.path.basename(t) for t in expand_tubs([str(data)])] == ['c_early', 'a_late', 'b_later']
+
+
+@pytest.mark.parametrize('command', ['evaluate', 'report'])
+def test_a_first_image_of_another_size_is_skipped_by_evaluate_and_report(copy, tmp_path, command):
+    """The camera frame is the most common size over the range, not the first image's: record 0's image, larger,
+    is skipped and counted, the other 39 are evaluated, or reported on (the report's horizon sample fixes the size
+    for every pilot)."""
+    tub = copy(first_image_larger)
+    args = {'evaluate': ['--frames', RECORDS, '--steps', 4, '--no-randomisation'],
+            'report': ['--out', tmp_path / 'r.html']}[command]
+    result = run_cli(command, '--tub', tub, '--model', sample.MODEL, *args, '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    assert found['frames'] == RECORDS - 1
+    assert found['skipped'] == {'images of another size': 1}
+
+
+UNREADABLE = (3, 4, 13, 14, 15, 16, 39)  # catalog lines made unreadable; the readable records keep their order
+READABLE = everything_but(*UNREADABLE)   # record READABLE[p] is at position p, as --start and --end count
+
+
+def unreadable_lines(tub):
+    for index in UNREADABLE:
+        catalog = tub / f'catalog_{index // CATALOG}.catalog'
+        lines = catalog.read_text().splitlines()
+        lines[index % CATALOG] = '{"_index": 1' if index == 39 else 'not a record'  # 39: cut, as by a power loss
+        catalog.write_text('\n'.join(lines) + '\n')
+
+
+def unreadable_in(start, end):
+    """The unreadable lines inside positions start..end-1: each lies before the readable record after it, at that
+    record's position; those after the last readable record lie inside a range that runs to the end."""
+    last = len(READABLE) if end == -1 else end
+    positions = [sum(i < index for i in READABLE) for index in UNREADABLE]
+    return sum(start <= p < last or p == last == len(READABLE) for p in positions)
+
+
+@pytest.mark.parametrize('start, end', [(20, 25), (8, 14), (30, -1)])
+def test_only_records_inside_the_range_are_counted(copy, tmp_path, start, end):
+    """Lines 3-4 and 13-16 are unreadable, and 39 is cut: 20..25 holds none of them, 8..14 holds 13-16 (between
+    records 12 and 17, at positions 10 and 11), and 30 to the end holds 39 alone."""
+    tub = copy(unreadable_lines)
+    result = run_cli('--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'v.mp4', '--save-maps',
+                     tmp_path / 'm.npz', '--start', start, '--end', end)
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / 'm.npz')['index'].tolist() == READABLE[start:None if end == -1 else end]
+    counted = unreadable_in(start, end)
+    assert counted == {(20, 25): 0, (8, 14): 4, (30, -1): 1}[start, end]
+    skipped = f'{counted} unreadable catalog lines' if counted else 'none'
+    assert f'skipped records: {skipped}' in result.stdout.splitlines(), result.stdout
+
+
+@pytest.mark.parametrize('start, end', [(20, 25), (8, 14)])
+def test_evaluate_counts_only_records_inside_its_range(copy, tmp_path, start, end):
+    """Its JSON's `skipped` as the video's summary: the lines 13-16 inside 8..14, none inside 20..25."""
+    tub = copy(unreadable_lines)
+    result = run_cli('evaluate', '--tub', tub, '--model', sample.MODEL, '--frames', end - start, '--steps', 4,
+                     '--no-randomisation', '--json', tmp_path / 'r.json', '--start', start, '--end', end)
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    assert found['frames'] == end - start
+    counted = unreadable_in(start, end)
+    assert found['skipped'] == ({'unreadable catalog lines': counted} if counted else {})

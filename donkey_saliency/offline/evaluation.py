@@ -80,11 +80,8 @@ def run(options):
         raise UserError(f'evaluate takes pilots that see one camera frame as their first input, not a {pilot.kind} '
                         'pilot (its history would be made of the sampled frames); use a linear-type pilot')
     transform = carconfig.transformer(cfg)
-    images, records, reader = _sample(options)
     size = (int(cfg.IMAGE_W), int(cfg.IMAGE_H)) if from_car and hasattr(cfg, 'IMAGE_W') else None
-    if size:  # the car's camera size, as the video and donkeycar's training resize tub images
-        import cv2
-        images = [cv2.resize(i, size, interpolation=cv2.INTER_AREA) if i.shape[1::-1] != size else i for i in images]
+    images, records, reader = _sample(options, size)
     frames = np.stack([pilot_view(image, transform, pilot.input_size, from_car) for image in images])
     frames = frames.astype(np.float32) / np.float32(255)
     inputs = PilotInputs(pilot)(frames, records)
@@ -128,17 +125,26 @@ def _randomisation(options, pilot, inputs, requests, raw):
                                [maps[:count] for maps in raw])
 
 
-def _sample(options):
-    """Up to --frames readable records spread evenly over the range: their camera images and records, and the
-    reader, which counts the records it skipped on the way (unreadable ones, sampled ones without a usable image)."""
-    from donkey_saliency.offline.tubs import OTHER_SIZE, TubReader, spread_records
+def _sample(options, size=None):
+    """Up to --frames readable records spread evenly over the range: their camera images (resized to `size`, the
+    car's camera size, when given, as the video and donkeycar's training resize tub images) and records, and the
+    reader, which counts the records in the range it skipped (unreadable ones, sampled ones without a usable image
+    or with one of another size than the camera frame, the most common among a sample spread over the range)."""
+    import cv2
+    from donkey_saliency.offline.tubs import OTHER_SIZE, TubReader, sampled_shape, spread_records
     reader = TubReader(options.tubs)
     available = len(reader)
     end = available if options.end == -1 else min(options.end, available)
     if end <= options.start:
         raise UserError(f'no records in range: the tub(s) hold {available} records and --start is {options.start}')
-    images, records, shape = [], [], None
+
+    def camera(image):
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size and image.shape[1::-1] != size else image
+
+    images, records = [], []
+    shape = sampled_shape(options.tubs, options.start, end, resize=camera)
     for image, record in spread_records(reader, options.start, end, options.frames):
+        image = camera(image)
         if shape is None or image.shape == shape:
             shape = image.shape
             images.append(image)

@@ -74,10 +74,22 @@ class VideoJob:
         self.several = len(options.tubs) > 1  # then each frame's label names its tub
         self.records_available = len(self.reader)
         self.without_user = 0  # frames drawn without the user's line: their record has no usable angle/throttle
-        self.camera_shape = None
+        self.camera_shape = None  # set by fix_camera_shape(), else by the first frame
         # the car's IMAGE_W x IMAGE_H is the camera frame, as donkeycar's training resizes tub images to it
         size = getattr(cfg, 'IMAGE_W', None), getattr(cfg, 'IMAGE_H', None)
         self.camera_size = tuple(map(int, size)) if from_car and None not in size else None
+
+    def fix_camera_shape(self, shape=None):
+        """Fix the camera frame's shape before the pass, so that an image of another size is skipped wherever it
+        lies, the first frame included: `shape` when given (a sample the caller holds), else the most common among
+        up to SHAPE_SAMPLE images spread over the range, at the car's camera size. Left to the first frame when
+        none of the sample decodes."""
+        from donkey_saliency.keys import OVERLAY_KEY
+        from donkey_saliency.offline.tubs import IMAGE_KEY, sampled_shape
+        if shape is None and self.range_length() > 0:
+            shape = sampled_shape(self.options.tubs, self.options.start, self.options.start + self.range_length(),
+                                  IMAGE_KEY if self.pilot else OVERLAY_KEY, self.camera_image)
+        self.camera_shape = shape
 
     def fix_run_scales(self):
         """--normalize run: fix the scales before the first frame is drawn."""
@@ -139,7 +151,7 @@ class VideoJob:
         images, records = [], []
         for image, record in spread_records(TubReader(self.options.tubs), self.options.start, end, RUN_SAMPLE):
             image = self.camera_image(image)
-            self.camera_shape = self.camera_shape or image.shape  # as the first frame of the range sets it
+            self.camera_shape = self.camera_shape or image.shape  # (fix_camera_shape's sample held no image)
             if image.shape == self.camera_shape and self.inputs.accepts(record):
                 images.append(image)
                 records.append(record)

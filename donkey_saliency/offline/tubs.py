@@ -29,6 +29,8 @@ BAD_IMAGES = 'missing or unreadable images'
 OTHER_SIZE = 'images of another size'
 NO_USER_VALUES = 'records without a user angle/throttle'
 
+SHAPE_SAMPLE = 32  # images whose most common size is the camera frame's
+
 
 @dataclass
 class Frame:
@@ -346,13 +348,25 @@ class TubReader:
             raise UserError(f'nothing readable in {", ".join(map(str, self.paths))} ({why}); '
                             'pass a tub that holds records')
 
-    def records(self):
-        """(images folder, record) for every readable record; the others are counted in `skipped`."""
+    def records(self, start=0, end=None):
+        """(images folder, record) for the readable records at positions start..end-1 (end None: to the last);
+        the records in that range that cannot be read are counted in `skipped`, the others are not.
+
+        An unreadable record lies between two positions and belongs to the one after it: it is counted when that
+        position is in the range, or, past the last readable record, when the range runs to the tubs' end."""
+        position, past_end = 0, Skipped()  # past_end: the unreadable records after the range, until one is read
         for folder, record, cause in self.entries():
             if cause:
-                self.skipped.add(cause)
+                if position >= start:
+                    (past_end if end is not None and position >= end else self.skipped).add(cause)
+            elif end is not None and position >= end:
+                return  # a readable record after the range: what lay between belongs to it
             else:
-                yield folder, record
+                if position >= start:
+                    yield folder, record
+                position += 1
+        for cause, count in past_end.reasons.items():  # no readable record after them: the range reaches the end
+            self.skipped.add(cause, count)
 
 
 def user_values(record):
@@ -387,10 +401,8 @@ def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, every=1, worker
     Memory holds a few batches at a time, whatever the tub's length.
     """
     def positioned():
-        for position, item in enumerate(reader.records()):
-            if end is not None and position >= end:
-                return
-            if position >= start and (position - start) % every == 0:
+        for offset, item in enumerate(reader.records(start, end)):
+            if offset % every == 0:
                 yield item
 
     with ThreadPoolExecutor(workers) as pool:
@@ -404,19 +416,32 @@ def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, every=1, worker
             yield _decode_batch(pool, pending, reader.skipped, key)
 
 
-def spread_records(reader, start, end, count):
-    """(camera image, record) for up to `count` records spread evenly over positions start..end-1 whose image
-    decodes: a first pass's sample. Give it a reader of its own when another pass's counts must stay apart."""
+def spread_records(reader, start, end, count, key=IMAGE_KEY):
+    """(image under `key`, record) for up to `count` records spread evenly over positions start..end-1 whose
+    image decodes: a first pass's sample. Give it a reader of its own when another pass's counts must stay apart."""
     wanted = set(np.linspace(start, end - 1, min(count, end - start)).astype(int))
-    for position, (folder, record) in enumerate(reader.records()):
-        if position >= end:
-            return
+    for position, (folder, record) in enumerate(reader.records(start, end), start):
         if position in wanted:
-            image = decode(folder, record)
+            image = decode(folder, record, key)
             if image is None:
                 reader.skipped.add(BAD_IMAGES)
             else:
                 yield image, record
+
+
+def common_shape(images):
+    """The most common shape among `images` (of those as common, the first met), or None for no image: the camera
+    frame's shape, which a few images of another size (resized by hand, from another camera) do not set."""
+    counts = collections.Counter(image.shape for image in images)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def sampled_shape(paths, start, end, key=IMAGE_KEY, resize=None, count=SHAPE_SAMPLE):
+    """The most common shape of the images under `key` (after `resize`, when given) among up to `count` records
+    spread over positions start..end-1 of the tubs at `paths`, or None when none decodes. Only the sample is
+    decoded, one image at a time, by a reader of its own: the pass's counts are left alone."""
+    images = spread_records(TubReader(paths), start, end, count, key)
+    return common_shape(resize(image) if resize else image for image, _ in images)
 
 
 def _decode_batch(pool, items, skipped, key):

@@ -236,6 +236,7 @@ def run(options, bar=None):
     if total <= 0:
         raise UserError(f'no records in range: the tub(s) hold {job.records_available} records '
                         f'and --start is {options.start}')
+    job.fix_camera_shape()
     job.fix_run_scales()
     loaded = job.batches()
     try:

@@ -88,7 +88,9 @@ def run(options):
     if total <= 0:
         raise UserError(f'no records in range: the tub(s) hold {jobs[0].records_available} records and --start is '
                         f'{options.start}')
-    horizon, horizon_source = _horizon(options, jobs[0], total)
+    horizon, horizon_source, shape = _horizon(options, jobs[0], total)
+    for job in jobs + [control]:  # all explain the same frames
+        job.fix_camera_shape(shape)
     collector = _pass(options, jobs, control, horizon, total)
     result = {'frames': collector.frames, 'method': options.method, 'tubs': list(options.tubs),
               'start': options.start, 'end': options.end, 'every': options.every,
@@ -120,23 +122,24 @@ def _video_options(options, model, method):
 
 
 def _horizon(options, job, total):
-    """The horizon row and where it came from: --horizon, else the average of frames spread over the range."""
+    """The horizon row, where it came from (--horizon, else the average of frames spread over the range), and the
+    camera frame's shape: the most common among those frames (images of another size are left out)."""
     import numpy as np
     from donkey_saliency.core import attention
-    from donkey_saliency.offline.tubs import TubReader, spread_records
-    count = 1 if options.horizon is not None else HORIZON_SAMPLE  # (one frame tells the frame's height)
+    from donkey_saliency.offline.tubs import SHAPE_SAMPLE, TubReader, common_shape, spread_records
+    count = SHAPE_SAMPLE if options.horizon is not None else HORIZON_SAMPLE  # (then only the shape is wanted)
     images = [job.camera_image(image) for image, _ in
               spread_records(TubReader(options.tubs), options.start, options.start + total, count)]
     if not images:
         raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to report on')
-    shape = images[0].shape
+    shape = common_shape(images)
     images = [image for image in images if image.shape == shape]
     if options.horizon is not None:
         if options.horizon >= shape[0]:
             raise UserError(f'--horizon {options.horizon} lies below the camera frame, which has {shape[0]} rows')
-        return options.horizon, '--horizon'
+        return options.horizon, '--horizon', shape
     row = attention.horizon_row(np.mean(images, axis=0))
-    return row, f'found on the average of {len(images)} frames spread over the range'
+    return row, f'found on the average of {len(images)} frames spread over the range', shape
 
 
 def _pass(options, jobs, control, horizon, total):
