@@ -325,8 +325,8 @@ def main(argv=None, prog='donkey saliency'):
         print(f'{prog}: error: {exc}{_kept(exc, "; ")}', file=sys.stderr)
         return 2
     except PermissionError as exc:  # a tub, a model or an output folder this user may not read or write
-        print(f'{prog}: error: permission denied: {exc.filename or exc}; check who owns it, or run as its owner',
-              file=sys.stderr)
+        print(f'{prog}: error: permission denied: {exc.filename or exc}; check who owns it, or run as its owner'
+              f'{_kept(exc, "; ")}', file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         print(f'{prog}: interrupted; {_kept(exc) or "no output written"}', file=sys.stderr)

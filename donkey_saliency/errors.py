@@ -1,12 +1,13 @@
-"""The one exception type that means "the user can fix this": the CLI prints it as one line and exits 2."""
+"""The exceptions the CLI answers in one line: UserError (the user can fix this; exit 2), NothingToShow (a tub
+that gives no output: --per-tub goes on to the next), Terminated (SIGTERM; exit 143)."""
 
 
 class UserError(Exception):
     """A problem with the user's input (path, model, flags), worded as what is wrong and what to do."""
 
 
-class DiskFull(UserError):
-    """No space left for an output: fixable, but it stops a run of several tubs, where the next would fail too."""
+class NothingToShow(UserError):
+    """The tubs (or the range) hold nothing readable: this tub gives no output, where the next may."""
 
 
 class Terminated(BaseException):

@@ -306,6 +306,8 @@ def test_time_order_survives_damaged_manifests(tmp_path):
     lines[3] = json.dumps(dict(json.loads(lines[3]), created_at='2024-01-01'))
     manifest.write_text('\n'.join(lines) + '\n')
     assert [os.path.basename(t) for t in expand_tubs([str(data)])] == ['c_early', 'a_late', 'b_later']
+    (data / 'a_late' / 'catalog_0.catalog').write_text('')  # now only the string created_at is left: no time
+    assert [os.path.basename(t) for t in expand_tubs([str(data)])] == ['c_early', 'b_later', 'a_late']
 
 
 @pytest.mark.parametrize('command', ['evaluate', 'report'])
@@ -343,29 +345,32 @@ def unreadable_in(start, end):
     return sum(start <= p < last or p == last == len(READABLE) for p in positions)
 
 
-@pytest.mark.parametrize('start, end', [(20, 25), (8, 14), (30, -1)])
+@pytest.mark.parametrize('start, end', [(20, 25), (8, 14), (30, -1), (8, 11), (11, 14), (30, 33)])
 def test_only_records_inside_the_range_are_counted(copy, tmp_path, start, end):
     """Lines 3-4 and 13-16 are unreadable, and 39 is cut: 20..25 holds none of them, 8..14 holds 13-16 (between
-    records 12 and 17, at positions 10 and 11), and 30 to the end holds 39 alone."""
+    records 12 and 17, at positions 10 and 11), and 30 to the end holds 39 alone; at the edges, 8..11 stops just
+    before 13-16 and 11..14 starts with them, and 30..33 ends with the last readable record, so with the tub."""
     tub = copy(unreadable_lines)
     result = run_cli('--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'v.mp4', '--save-maps',
                      tmp_path / 'm.npz', '--start', start, '--end', end)
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / 'm.npz')['index'].tolist() == READABLE[start:None if end == -1 else end]
     counted = unreadable_in(start, end)
-    assert counted == {(20, 25): 0, (8, 14): 4, (30, -1): 1}[start, end]
+    assert counted == {(20, 25): 0, (8, 14): 4, (30, -1): 1, (8, 11): 0, (11, 14): 4, (30, 33): 1}[start, end]
     skipped = f'{counted} unreadable catalog lines' if counted else 'none'
     assert f'skipped records: {skipped}' in result.stdout.splitlines(), result.stdout
 
 
-@pytest.mark.parametrize('start, end', [(20, 25), (8, 14)])
+@pytest.mark.parametrize('start, end', [(20, 25), (8, 14), (30, -1)])
 def test_evaluate_counts_only_records_inside_its_range(copy, tmp_path, start, end):
-    """Its JSON's `skipped` as the video's summary: the lines 13-16 inside 8..14, none inside 20..25."""
+    """Its JSON's `skipped` as the video's summary: the lines 13-16 inside 8..14, none inside 20..25, the cut
+    last line in a range that runs to the end."""
     tub = copy(unreadable_lines)
-    result = run_cli('evaluate', '--tub', tub, '--model', sample.MODEL, '--frames', end - start, '--steps', 4,
+    frames = (len(READABLE) if end == -1 else end) - start
+    result = run_cli('evaluate', '--tub', tub, '--model', sample.MODEL, '--frames', frames, '--steps', 4,
                      '--no-randomisation', '--json', tmp_path / 'r.json', '--start', start, '--end', end)
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / 'r.json').read_text())
-    assert found['frames'] == end - start
+    assert found['frames'] == frames
     counted = unreadable_in(start, end)
     assert found['skipped'] == ({'unreadable catalog lines': counted} if counted else {})

@@ -370,3 +370,15 @@ def test_per_tub_goes_on_past_a_tub_without_a_video_and_says_what_is_wrong_with_
     assert any(line.startswith(f'{folder / "tub_d"}: no video: nothing readable') for line in lines), lines
     assert f'  warning: {folder / "tub_a"}: manifest.json has lost its last line' in '\n'.join(lines)
     assert lines[-1].startswith(f'wrote 3 videos, {sum(SIZES.values())} frames')
+
+
+@pytest.mark.parametrize('jobs', [1, 2])
+def test_per_tub_stops_at_a_pilot_that_does_not_load(data, tmp_path, jobs):
+    """Only a tub with nothing to show is passed over; a broken pilot file would fail every tub alike."""
+    broken = tmp_path / 'pilot.h5'
+    broken.write_bytes(b'not a model')
+    result = run_cli('--tub', data, '--model', broken, '--per-tub', '--out', tmp_path / 'out', '--jobs', jobs)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert 'cannot load' in lines[0] and 'no tub gave a video' not in lines[0]
+    assert not (tmp_path / 'out').exists()

@@ -7,10 +7,11 @@ stopped and each removes its unfinished files; videos already finished are whole
 """
 import glob
 import os
+import signal
 import time
 from dataclasses import dataclass, replace
 
-from donkey_saliency.errors import DiskFull, UserError
+from donkey_saliency.errors import NothingToShow, UserError
 
 
 @dataclass
@@ -72,10 +73,10 @@ def plan(options):
 
 
 def run(options):
-    """Make every tub's video; returns a BatchSummary. A tub that cannot be rendered (nothing readable, nothing in
-    the range) is listed and the others go on; only when no tub gives a video is that an error. A full disk, an
-    interruption or a failure stops the run: the exception carries `kept`, the videos finished before it, which
-    are whole and stay."""
+    """Make every tub's video; returns a BatchSummary. A tub that holds nothing to show (nothing readable, nothing
+    in the range) is listed and the others go on; only when no tub gives a video is that an error. Anything else
+    (a pilot that does not load, a full disk, an interruption) stops the run: the exception carries `kept`, the
+    videos finished before it, which are whole and stay."""
     from donkey_saliency.offline import video
     from donkey_saliency.offline.tubs import TubReader
     from donkey_saliency.offline.writers import reporting_full_disk
@@ -93,9 +94,7 @@ def run(options):
             for r in runs:
                 try:
                     done.append(video.run(r, bar))
-                except DiskFull:
-                    raise
-                except UserError as exc:
+                except NothingToShow as exc:  # this tub only; anything else (the pilot, the disk) stops the run
                     failed.append((r.tubs[0], str(exc)))
         else:
             _parallel(runs, jobs, bar, done, failed)
@@ -127,7 +126,11 @@ def _parallel(runs, jobs, bar, done, failed):
     for _ in range(jobs):
         ours, theirs = context.Pipe()
         worker = context.Process(target=_work, args=(theirs, threads), daemon=True)
-        worker.start()
+        ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: no Ctrl-C before the worker's setpgrp
+        try:
+            worker.start()
+        finally:
+            signal.signal(signal.SIGINT, ignored)
         theirs.close()
         workers[ours] = worker
         ours.send(pending.pop(0))
@@ -226,11 +229,12 @@ def _work(pipe, threads):
             position, options = task
             try:
                 pipe.send(('done', position, video.run(options, bar)))
-            except DiskFull as exc:
-                pipe.send(('user error', position, str(exc)))
-                return
-            except UserError as exc:  # this tub gives no video; the next may
+            except NothingToShow as exc:  # this tub gives no video; the next may
                 pipe.send(('no video', position, str(exc)))
+            except (UserError, PermissionError) as exc:
+                pipe.send(('user error', position, str(exc) if isinstance(exc, UserError)
+                           else f'permission denied: {exc.filename or exc}'))
+                return
             except Exception as exc:
                 reason = (str(exc).strip().splitlines() or [''])[0][:300]
                 pipe.send(('error', position, f'{type(exc).__name__}: {reason}'))

@@ -63,7 +63,7 @@ def check(options):
     if options.start < 0 or (options.end != -1 and options.end <= options.start):
         raise UserError(f'--start {options.start} --end {options.end} is an empty range')
     if options.json:
-        check_destination(options.json, ('.json',), options.tubs)
+        check_destination(options.json, ('.json',), options.tubs, '--json')
     return options
 
 
@@ -104,7 +104,7 @@ def run(options):
     bar.close()
     if options.json:
         from donkey_saliency.offline.writers import AtomicFile, reporting_full_disk
-        target_file = AtomicFile(options.json)
+        target_file = AtomicFile(options.json, '--json')
         try:
             with reporting_full_disk(options.json, '--json'), open(target_file.temp, 'w') as f:
                 json.dump(result, f, indent=1)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from donkey_saliency.errors import UserError
+from donkey_saliency.errors import NothingToShow, UserError
 
 IMAGE_KEY = 'cam/image_array'
 
@@ -110,9 +110,12 @@ def _time_order(path):
     def v1_time():
         with open(os.path.join(path, 'meta.json')) as f:
             start = number(json.load(f)['start'])
-        first = min(int(m.group(1)) for m in map(V1Tub.RECORD.match, os.listdir(path)) if m)
-        with open(os.path.join(path, f'record_{first}.json')) as f:
-            return start + number(json.load(f)['milliseconds']) / 1000.0
+        try:
+            first = min(int(m.group(1)) for m in map(V1Tub.RECORD.match, os.listdir(path)) if m)
+            with open(os.path.join(path, f'record_{first}.json')) as f:
+                return start + number(json.load(f)['milliseconds']) / 1000.0
+        except (OSError, ValueError, KeyError, TypeError):  # no record, or a damaged one: the tub's start
+            return start
 
     readers = (first_catalog_time, created_at) if os.path.isfile(os.path.join(path, 'manifest.json')) else (v1_time,)
     seconds = None
@@ -345,8 +348,8 @@ class TubReader:
         """A UserError when the tubs hold no readable record at all."""
         if not len(self):
             why = str(self._unreadable) if self._unreadable.total else 'they hold no records'
-            raise UserError(f'nothing readable in {", ".join(map(str, self.paths))} ({why}); '
-                            'pass a tub that holds records')
+            raise NothingToShow(f'nothing readable in {", ".join(map(str, self.paths))} ({why}); '
+                                'pass a tub that holds records')
 
     def records(self, start=0, end=None):
         """(images folder, record) for the readable records at positions start..end-1 (end None: to the last);

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from donkey_saliency.errors import UserError
+from donkey_saliency.errors import NothingToShow, UserError
 from donkey_saliency.offline.tubs import NO_USER_VALUES
 
 
@@ -100,7 +100,7 @@ def check(options):
     if options.save_maps:
         if os.path.abspath(options.save_maps) == os.path.abspath(options.out):
             raise UserError('--save-maps and --out name the same file; choose two names')
-        check_destination(options.save_maps, ('.npz',), options.tubs)
+        check_destination(options.save_maps, ('.npz',), options.tubs, '--save-maps')
     return options
 
 
@@ -234,7 +234,7 @@ def run(options, bar=None):
                       else 'none: input size from the model, frame rate from timestamps')
     total = job.range_length()
     if total <= 0:
-        raise UserError(f'no records in range: the tub(s) hold {job.records_available} records '
+        raise NothingToShow(f'no records in range: the tub(s) hold {job.records_available} records '
                         f'and --start is {options.start}')
     job.fix_camera_shape()
     job.fix_run_scales()
@@ -242,7 +242,7 @@ def run(options, bar=None):
     try:
         first = next(loaded, None)
         if first is None:
-            raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to render')
+            raise NothingToShow(f'no readable records in range ({job.reader.skipped}); nothing to render')
         summary.startup = time.time() - started
         summary.fps, summary.fps_source = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
         own = bar is None
@@ -278,7 +278,7 @@ def _write(job, batches, writers, bar):
                 writers.maps.add(*rendered.maps_row)
             bar.update(len(rendered.images) + rendered.dropped)
         if not writers.video.frames:
-            raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to render')
+            raise NothingToShow(f'no readable records in range ({job.reader.skipped}); nothing to render')
         keep = True
         return writers.video.frames
     finally:

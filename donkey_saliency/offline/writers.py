@@ -13,7 +13,7 @@ import zipfile
 
 import numpy as np
 
-from donkey_saliency.errors import DiskFull, UserError
+from donkey_saliency.errors import UserError
 
 VIDEO_SUFFIXES = ('.mp4', '.gif')
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
@@ -26,43 +26,43 @@ def reporting_full_disk(path, flag='--out'):
         yield
     except OSError as exc:
         if exc.errno in DISK_FULL or any(os.strerror(code) in str(exc) for code in DISK_FULL):
-            raise DiskFull(f'no space left on device writing {path}; free some space or choose another '
-                           f'{flag}') from None
+            raise UserError(f'no space left on device writing {path}; free some space or choose another '
+                            f'{flag}') from None
         raise
 
 
-def check_destination(path, suffixes, tubs=()):
+def check_destination(path, suffixes, tubs=(), flag='--out'):
     """Refuse an output path with an unknown suffix, in an unwritable folder, or inside one of the `tubs` read
     (nothing is ever written into a tub), before any work is done."""
-    check_outside_tubs(path, tubs)
+    check_outside_tubs(path, tubs, flag)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in suffixes:
         raise UserError(f'cannot write {path}: the file name must end in {" or ".join(suffixes)}')
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise UserError(f'cannot write {path}: folder {folder} does not exist; create it or choose another --out')
+        raise UserError(f'cannot write {path}: folder {folder} does not exist; create it or choose another {flag}')
     if not os.access(folder, os.W_OK):
-        raise UserError(f'cannot write {path}: folder {folder} is not writable; choose another --out')
+        raise UserError(f'cannot write {path}: folder {folder} is not writable; choose another {flag}')
     if os.path.isdir(path):
         raise UserError(f'cannot write {path}: it is a folder; pass a file name')
 
 
-def check_outside_tubs(path, tubs):
+def check_outside_tubs(path, tubs, flag='--out'):
     """A UserError when `path` lies in one of the tub folders `tubs`."""
     where = os.path.realpath(path)
     for tub in tubs:
         if os.path.commonpath([where, os.path.realpath(tub)]) == os.path.realpath(tub):
             raise UserError(f'{path} lies inside the tub {tub}, and nothing is ever written into a tub; choose '
-                            'another --out')
+                            f'another {flag}')
 
 
 class AtomicFile:
     """A temporary path beside `path`, moved onto `path` by commit() and deleted by discard()."""
 
-    def __init__(self, path):
+    def __init__(self, path, flag='--out'):
         self.path = path
         folder, name = os.path.split(os.path.abspath(path))
-        with reporting_full_disk(path):  # a full disk may already refuse the empty file
+        with reporting_full_disk(path, flag):  # a full disk may already refuse the empty file
             handle, self.temp = tempfile.mkstemp(prefix=f'.{name}.', suffix=os.path.splitext(name)[1], dir=folder)
         os.close(handle)
         umask = os.umask(0)
@@ -147,7 +147,7 @@ class MapsWriter:
     """
 
     def __init__(self, path, primary):
-        self.file = AtomicFile(path)
+        self.file = AtomicFile(path, '--save-maps')
         self.folder = os.path.dirname(os.path.abspath(path))  # spilled beside it: one disk to fill, not two
         self.primary = primary
         self.spilled = {}

@@ -67,7 +67,7 @@ def check(options):
                         f'{options.horizon}')
     check_destination(options.out, ('.html',), options.tubs)
     if options.json:
-        check_destination(options.json, ('.json',), options.tubs)
+        check_destination(options.json, ('.json',), options.tubs, '--json')
         if os.path.abspath(options.json) == os.path.abspath(options.out):
             raise UserError('--json and --out name the same file; choose two names')
     return options
@@ -213,7 +213,7 @@ def _write(options, result, html):
     files = []
     try:
         for path, text, flag in wanted:
-            files.append((AtomicFile(path), text, flag))
+            files.append((AtomicFile(path, flag), text, flag))
         for target, text, flag in files:
             with reporting_full_disk(target.path, flag), open(target.temp, 'w', encoding='utf-8') as f:
                 f.write(text)

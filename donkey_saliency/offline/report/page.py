@@ -219,7 +219,8 @@ def _where(pictures, collector, result, n):
         [(_smooth(track.series('thirds')[:, 0], width) if frames else [], '#1c7ed6', 'left third'),
          (_smooth(track.series('thirds')[:, 2], width) if frames else [], '#f59f00', 'right third'),
          (_smooth(track.series('above'), width), '#c92a2a', 'above the horizon')], frames,
-        f'attention shares along the run (mean over {width} frames)', 0.0, 1.0, plot_id=f'm{n}',
+        'attention shares along the run' + (f' (mean over {width} frames)' if width > 1 else ''), 0.0, 1.0,
+        plot_id=f'm{n}',
         boundaries=_boundaries(collector))
     above = (f'<p><b>{_percent(model["attention_above_horizon"])}</b> of the attention lies above the horizon '
              f'(row {model["horizon_row"]}, {escape(result["horizon_source"])}).</p>')
