@@ -256,7 +256,8 @@ def run_report(argv, prog):
         evaluate=args.evaluate, batch_size=args.batch_size, progress=args.progress,
         settings={k: getattr(args, k) for k in methods.all_settings()})
     result = report.run(options)
-    skipped = ', '.join(f'{n} {why}' for why, n in result['skipped'].items()) or 'none'
+    from donkey_saliency.offline.tubs import describe_skipped
+    skipped = describe_skipped(result['skipped'])
     lines = [f'wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB): {result["frames"]} frames, '
              f'{len(result["models"])} pilot(s), {result["seconds"]:.0f} s', f'skipped records: {skipped}']
     lines += [f'warning: {warning}' for warning in result['warnings']]

@@ -32,9 +32,14 @@ def load(config_path):
     return cfg, False
 
 
+def transformation_names(cfg):
+    """The transformations the car applies before its pilot, in order (TRANSFORMATIONS, then POST_...)."""
+    return list(getattr(cfg, 'TRANSFORMATIONS', None) or []) + list(getattr(cfg, 'POST_TRANSFORMATIONS', None) or [])
+
+
 def transformer(cfg):
     """The car's own image transformation part, or None when the car applies none."""
-    steps = list(getattr(cfg, 'TRANSFORMATIONS', None) or []) + list(getattr(cfg, 'POST_TRANSFORMATIONS', None) or [])
+    steps = transformation_names(cfg)
     if not steps:
         return None
     from donkeycar.parts.image_transformations import ImageTransformations

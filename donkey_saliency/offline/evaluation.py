@@ -40,14 +40,11 @@ def check(options):
     """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded."""
     from donkey_saliency.core import methods, metrics
     from donkey_saliency.core.pilot import check_model_path
-    from donkey_saliency.offline.tubs import TubReader, check_tub, expand_tubs
+    from donkey_saliency.offline.tubs import check_range, checked_tubs
     from donkey_saliency.offline.writers import check_destination
     if not options.tubs or not options.model:
         raise UserError('evaluate needs frames and a pilot: pass --tub PATH and --model FILE')
-    options = replace(options, tubs=expand_tubs(options.tubs))
-    for tub in options.tubs:
-        check_tub(tub)
-    TubReader(options.tubs).check_readable()
+    options = replace(options, tubs=checked_tubs(options.tubs)[0])
     check_model_path(options.model)
     for name in options.methods:
         methods.get(name)
@@ -60,8 +57,7 @@ def check(options):
         raise UserError(f'unknown --substrate {options.substrate}; choose {", ".join(metrics.SUBSTRATES)}')
     if options.frames < 1 or options.steps < 2:
         raise UserError('--frames must be at least 1 and --steps at least 2')
-    if options.start < 0 or (options.end != -1 and options.end <= options.start):
-        raise UserError(f'--start {options.start} --end {options.end} is an empty range')
+    check_range(options.start, options.end)
     if options.json:
         check_destination(options.json, ('.json',), options.tubs, '--json')
     return options
@@ -103,14 +99,8 @@ def run(options):
             result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw)
     bar.close()
     if options.json:
-        from donkey_saliency.offline.writers import AtomicFile, reporting_full_disk
-        target_file = AtomicFile(options.json, '--json')
-        try:
-            with reporting_full_disk(options.json, '--json'), open(target_file.temp, 'w') as f:
-                json.dump(result, f, indent=1)
-            target_file.commit()
-        finally:
-            target_file.discard()
+        from donkey_saliency.offline.writers import write_texts
+        write_texts([(options.json, json.dumps(result, indent=1), '--json')])
     return result
 
 

@@ -60,7 +60,30 @@ class Skipped:
         return sum(self.reasons.values())
 
     def __str__(self):
-        return ', '.join(f'{n} {why}' for why, n in self.reasons.items()) if self.reasons else 'none'
+        return describe_skipped(self.reasons)
+
+
+def describe_skipped(reasons):
+    """{cause: count} as the summaries say it: '3 unreadable catalog lines, 1 ...', or 'none'."""
+    return ', '.join(f'{n} {why}' for why, n in reasons.items()) if reasons else 'none'
+
+
+def checked_tubs(paths):
+    """The tubs the --tub values name (folders and globs expanded), each checked, and their record keys; a
+    UserError unless something in them is readable."""
+    if not paths:
+        raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
+    tubs = expand_tubs(paths)
+    keys = [check_tub(tub) for tub in tubs]
+    TubReader(tubs).check_readable()
+    return tubs, keys
+
+
+def check_range(start, end):
+    """A UserError unless --start and --end make a range of records (end -1: to the last)."""
+    if start < 0 or (end != -1 and end <= start):
+        raise UserError(f'--start {start} --end {end} is an empty range; '
+                        'use 0 <= start < end, or --end -1 for the last record')
 
 
 def is_tub(path):

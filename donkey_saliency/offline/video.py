@@ -109,12 +109,9 @@ def check_inputs(options):
     from donkey_saliency.core import methods
     from donkey_saliency.core.pilot import check_model_path
     from donkey_saliency.keys import OVERLAY_KEY
-    from donkey_saliency.offline.tubs import TubReader, check_tub, expand_tubs
-    if not options.tubs:
-        raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
-    options = replace(options, tubs=expand_tubs(options.tubs))
-    keys = [check_tub(tub) for tub in options.tubs]
-    TubReader(options.tubs).check_readable()
+    from donkey_saliency.offline.tubs import check_range, checked_tubs
+    tubs, keys = checked_tubs(options.tubs)
+    options = replace(options, tubs=tubs)
     if not options.model:
         if not all(OVERLAY_KEY in tub_keys for tub_keys in keys):
             raise UserError('no pilot given; pass --model FILE (a .h5, .savedmodel, .keras or .tflite pilot), '
@@ -147,9 +144,7 @@ def check_inputs(options):
         raise UserError(f'--jobs must be a whole number of at least 1, not {options.jobs}')
     if options.fps is not None and options.fps <= 0:
         raise UserError(f'--fps must be positive, not {options.fps}')
-    if options.start < 0 or (options.end != -1 and options.end <= options.start):
-        raise UserError(f'--start {options.start} --end {options.end} is an empty range; '
-                        'use 0 <= start < end, or --end -1 for the last record')
+    check_range(options.start, options.end)
     return options
 
 

@@ -77,6 +77,21 @@ class AtomicFile:
             os.remove(self.temp)
 
 
+def write_texts(files):
+    """Write (path, text, flag) files, all whole or none: each to its temporary file, then all moved into place."""
+    made = []
+    try:
+        for path, text, flag in files:
+            made.append(AtomicFile(path, flag))
+            with reporting_full_disk(path, flag), open(made[-1].temp, 'w', encoding='utf-8') as f:
+                f.write(text)
+        for target in made:
+            target.commit()
+    finally:
+        for target in made:
+            target.discard()
+
+
 class VideoWriter:
     """Streams RGB frames to an mp4 (H.264) or gif; opened on the first frame, when the size is known."""
 

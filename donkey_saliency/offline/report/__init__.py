@@ -43,14 +43,9 @@ def check(options):
     from dataclasses import replace
     from donkey_saliency.core import methods
     from donkey_saliency.core.pilot import check_model_path
-    from donkey_saliency.offline.tubs import TubReader, check_tub, expand_tubs
+    from donkey_saliency.offline.tubs import check_range, checked_tubs
     from donkey_saliency.offline.writers import check_destination
-    if not options.tubs:
-        raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
-    options = replace(options, tubs=expand_tubs(options.tubs))
-    for tub in options.tubs:
-        check_tub(tub)
-    TubReader(options.tubs).check_readable()
+    options = replace(options, tubs=checked_tubs(options.tubs)[0])
     if not options.models:
         raise UserError('no pilot given; pass --model FILE (repeat it to compare pilots side by side)')
     for model in options.models:
@@ -59,9 +54,7 @@ def check(options):
     methods.settings_for(options.method, options.settings)
     if options.every < 1 or options.batch_size < 1:
         raise UserError('--every and --batch-size must be whole numbers of at least 1')
-    if options.start < 0 or (options.end != -1 and options.end <= options.start):
-        raise UserError(f'--start {options.start} --end {options.end} is an empty range; '
-                        'use 0 <= start < end, or --end -1 for the last record')
+    check_range(options.start, options.end)
     if options.horizon is not None and options.horizon < 1:
         raise UserError(f'--horizon is a row of the camera frame counted from the top, at least 1, not '
                         f'{options.horizon}')
@@ -109,9 +102,9 @@ def run(options):
 def _car_crop(cfg, from_car):
     """(ROI_CROP_TOP of the car's config or None, whether the car applies it): donkeycar 5 masks those rows only
     when 'CROP' is among its TRANSFORMATIONS or POST_TRANSFORMATIONS."""
+    from donkey_saliency.core.carconfig import transformation_names
     rows = int(getattr(cfg, 'ROI_CROP_TOP', 0) or 0) if from_car else 0
-    steps = list(getattr(cfg, 'TRANSFORMATIONS', None) or []) + list(getattr(cfg, 'POST_TRANSFORMATIONS', None) or [])
-    return (rows or None), bool(rows) and 'CROP' in steps
+    return (rows or None), bool(rows) and 'CROP' in transformation_names(cfg)
 
 
 def _video_options(options, model, method):
@@ -207,18 +200,6 @@ def _faithfulness(options):
 
 def _write(options, result, html):
     """The page and the JSON, each whole or not at all."""
-    from donkey_saliency.offline.writers import AtomicFile, reporting_full_disk
-    wanted = [(options.out, html, '--out')] + ([(options.json, json.dumps(result, indent=1), '--json')]
-                                               if options.json else [])
-    files = []
-    try:
-        for path, text, flag in wanted:
-            files.append((AtomicFile(path, flag), text, flag))
-        for target, text, flag in files:
-            with reporting_full_disk(target.path, flag), open(target.temp, 'w', encoding='utf-8') as f:
-                f.write(text)
-        for target, _, _ in files:
-            target.commit()
-    finally:
-        for target, _, _ in files:
-            target.discard()
+    from donkey_saliency.offline.writers import write_texts
+    write_texts([(options.out, html, '--out')] +
+                ([(options.json, json.dumps(result, indent=1), '--json')] if options.json else []))
