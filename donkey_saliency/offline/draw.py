@@ -117,7 +117,8 @@ def label_height(scale):
     return _Strip(1, 1, scale).row
 
 
-def _enlarge(image, scale):
+def enlarge(image, scale):
+    """The picture `scale` times larger (the videos' --scale, the report's pictures)."""
     if scale == 1:
         return image
     return cv2.resize(image, (image.shape[1] * scale, image.shape[0] * scale), interpolation=cv2.INTER_LINEAR)
@@ -145,7 +146,7 @@ def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=Fal
     carries its colour bar and what its ends mean.
     """
     overlaid = views and not panels
-    camera = _enlarge(overlay(frame, views[0].values, alpha, views[0].signed) if overlaid else frame.copy(), scale)
+    camera = enlarge(overlay(frame, views[0].values, alpha, views[0].signed) if overlaid else frame.copy(), scale)
     if user is not None:
         steering_line(camera, *user, USER_COLOUR, side=-1)
     if pilot is not None:
@@ -160,7 +161,7 @@ def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=Fal
     title = f'{tub or "camera"} #{index}' + (f' + {views[0].title}' if overlaid else '')
     parts = [_panel(camera, title, footer, scale)]
     for view in views if panels else []:
-        picture = _enlarge(overlay(frame, view.values, alpha, view.signed), scale)
+        picture = enlarge(overlay(frame, view.values, alpha, view.signed), scale)
         legend_strip = _Strip(picture.shape[1], rows, scale)
         legend_strip.bar(0, view.signed, view.ends)
         parts.append(_panel(picture, view.title, legend_strip, scale))
@@ -172,7 +173,7 @@ def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=Fal
 
 def labelled(frame, view, alpha, scale=2):
     """The frame with one map over it, enlarged, its label above and its colour bar below (the API's picture)."""
-    picture = _enlarge(overlay(frame, view.values, alpha, view.signed), scale)
+    picture = enlarge(overlay(frame, view.values, alpha, view.signed), scale)
     legend_strip = _Strip(picture.shape[1], 1, scale)
     legend_strip.bar(0, view.signed, view.ends)
     return _panel(picture, view.title, legend_strip, scale)
@@ -181,7 +182,7 @@ def labelled(frame, view, alpha, scale=2):
 def stream_picture(overlaid, angle, throttle, title, signed, ends, scale=2):
     """The car's stream frame: the overlay enlarged with the pilot's steering line, its label above, and below
     the pilot's steering and throttle in words and the colour bar (angle/throttle None: not known yet)."""
-    picture = _enlarge(np.asarray(overlaid, np.uint8), scale)
+    picture = enlarge(np.asarray(overlaid, np.uint8), scale)
     known = angle is not None and throttle is not None
     if known:
         steering_line(picture, angle, throttle, PILOT_COLOUR, side=+1)

@@ -28,10 +28,9 @@ TUB_KEY = '_tub'         # the record's tub, as the reader tags it
 
 @dataclass
 class Moment:
-    """A frame kept as a picture: its place in the run, its record, camera image, and each pilot's raw map and
-    outputs."""
+    """A frame kept as a picture: its place in the run (its record is the Collector's records[position]), camera
+    image, and each pilot's raw map and outputs."""
     position: int
-    record: dict
     image: np.ndarray
     maps: list
     angles: list
@@ -114,7 +113,7 @@ class Collector:
             track.add(raw, angle, throttle, conspicuous)
         for i, (record, image) in enumerate(zip(records, images)):
             self.frame_total += image
-            moment = Moment(len(self.records), record, image, [raw[i].copy() for _, _, raw in outputs],
+            moment = Moment(len(self.records), image, [raw[i].copy() for _, _, raw in outputs],
                             [float(angle[i]) for angle, _, _ in outputs],
                             [float(throttle[i]) for _, throttle, _ in outputs])
             self.records.append(_slim(record))

@@ -12,8 +12,6 @@ The thresholds live here, named, so that the page, the README and the tests say 
 """
 import numpy as np
 
-from donkey_saliency.offline.report.collect import TUB_KEY
-
 LEAN = 0.05
 CROP_SHARE = 0.2
 FLIP_STEERING = 0.2
@@ -78,8 +76,9 @@ def model_findings(collector, number, model, kind, horizon, method, crop_top=Non
     found['conspicuous'] = {'correlation': _round(conspicuous), 'warning': bool(conspicuous is not None and
                                                                                  conspicuous >= CONSPICUOUS)}
     found['advice'] = advice(found, crop_top, cropped)
-    found['disagreements'] = [_moment(m, number) for m in collector.largest(collector.user_heaps[number])]
-    found['takeovers'] = [_takeover(collector, takeover, number) for takeover in collector.takeovers]
+    found['disagreements'] = [_moment(collector, m, number) for m in collector.largest(collector.user_heaps[number])]
+    per_frame = track.series('angle'), track.series('above')  # once, for every takeover
+    found['takeovers'] = [_takeover(collector, takeover, *per_frame) for takeover in collector.takeovers]
     return found
 
 
@@ -137,18 +136,17 @@ def advice(found, crop_top=None, cropped=False):
     return {'roi_crop_top': roi, 'flip_augmentation': bool(flip), 'why': why}
 
 
-def _moment(moment, number):
-    record = moment.record
-    return {'index': int(record.get('_index', -1)), 'tub': _tub(record), 'position': moment.position,
-            'user_angle': _round(_value(record, 'user/angle')), 'pilot_angle': _round(moment.angles[number]),
-            'user_throttle': _round(_value(record, 'user/throttle')),
-            'pilot_throttle': _round(moment.throttles[number])}
+def _moment(collector, moment, number):
+    record = collector.records[moment.position]
+    return {'index': record['index'], 'tub': record['tub'], 'position': moment.position,
+            'user_angle': _round(record['user_angle']), 'pilot_angle': _round(moment.angles[number]),
+            'user_throttle': _round(record['user_throttle']), 'pilot_throttle': _round(moment.throttles[number])}
 
 
-def _takeover(collector, takeover, number):
-    """A takeover, with the pilot's outputs and attention over the frames before it."""
+def _takeover(collector, takeover, angle, above):
+    """A takeover, with the pilot's steering (`angle`) and attention above the horizon (`above`, both per frame
+    of the run) over the frames before it."""
     record = collector.records[takeover.position]
-    angle, above = collector.tracks[number].series('angle'), collector.tracks[number].series('above')
     before = takeover.before
     return {'index': record['index'], 'tub': record['tub'], 'position': takeover.position,
             'mode_before': takeover.mode_before,
@@ -157,18 +155,8 @@ def _takeover(collector, takeover, number):
                        'attention_above_horizon': [_round(above[p]) for p in before]}}
 
 
-def _value(record, key):
-    try:
-        return float(record[key])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _tub(record):
-    return record.get(TUB_KEY, '')
-
-
 def between_pilots(collector):
     """The frames where the pilots' steering differs most (largest spread first)."""
-    return [{'index': int(m.record.get('_index', -1)), 'tub': _tub(m.record), 'position': m.position,
-             'pilot_angles': [_round(a) for a in m.angles]} for m in collector.largest(collector.between_heap)]
+    return [{'index': collector.records[m.position]['index'], 'tub': collector.records[m.position]['tub'],
+             'position': m.position, 'pilot_angles': [_round(a) for a in m.angles]}
+            for m in collector.largest(collector.between_heap)]

@@ -71,26 +71,22 @@ def _uri(image, kind='.jpg'):
     return f'data:image/{mime};base64,{base64.b64encode(data.tobytes()).decode()}'
 
 
-def _enlarge(image, scale):
-    return cv2.resize(image, (image.shape[1] * scale, image.shape[0] * scale), interpolation=cv2.INTER_LINEAR)
-
-
 class _Pictures:
     """The pictures of the page, drawn from the collected frames and maps."""
 
     def __init__(self, collector, requests):
         self.collector, self.requests = collector, requests
-        self.keyframes = {f'm{n}': [[m.position, m.record.get('_index', -1), self.caption(m, n),
+        self.keyframes = {f'm{n}': [[m.position, collector.records[m.position]['index'], self.caption(m, n),
                                      self.frame(m, n, scale=1)] for m in collector.keyframes]
                           for n in range(len(requests))}
 
     def frame(self, moment, n, scale=2):
         """A kept frame with pilot n's map over it and the user's (green) and the pilot's (blue) steering."""
         from donkey_saliency.core.display import frame_scales, scaled
-        from donkey_saliency.offline.draw import PILOT_COLOUR, USER_COLOUR, overlay, steering_line
+        from donkey_saliency.offline.draw import PILOT_COLOUR, USER_COLOUR, enlarge, overlay, steering_line
         raw = moment.maps[n][None]
         shown = scaled(raw, self.requests[n].signed, frame_scales(raw))[0]
-        picture = _enlarge(overlay(moment.image, shown, ALPHA, self.requests[n].signed), scale)
+        picture = enlarge(overlay(moment.image, shown, ALPHA, self.requests[n].signed), scale)
         record = self.collector.records[moment.position]
         if np.isfinite(record['user_angle']) and np.isfinite(record['user_throttle']):
             steering_line(picture, record['user_angle'], record['user_throttle'], USER_COLOUR, side=-1)
@@ -111,10 +107,10 @@ class _Pictures:
 
     def attention_picture(self, attention):
         from donkey_saliency.core.display import frame_scales, scaled
-        from donkey_saliency.offline.draw import overlay
+        from donkey_saliency.offline.draw import enlarge, overlay
         frame = np.clip(self.collector.frame_total / self.collector.frames, 0, 255).astype(np.uint8)
         shown = scaled(attention[None], False, frame_scales(attention[None]))[0]
-        return _enlarge(overlay(frame, shown, ALPHA, False), 2)
+        return enlarge(overlay(frame, shown, ALPHA, False), 2)
 
     def band_strip(self, n):
         """Band shares along the run as a picture: a row per band, top to bottom, a column per frame."""
@@ -163,7 +159,8 @@ def _card(model, n, inner):
 
 def _header(result):
     tubs = ', '.join(os.path.basename(str(t).rstrip('/')) for t in result['tubs'])
-    skipped = ', '.join(f'{n} {why}' for why, n in result['skipped'].items()) or 'none'
+    from donkey_saliency.offline.tubs import describe_skipped
+    skipped = describe_skipped(result['skipped'])
     every = f', one record in {result["every"]}' if result['every'] > 1 else ''
     warnings = ''.join(f'<p class="suggest">warning: {escape(w)}</p>' for w in result['warnings'])
     return (f'<header><h1>Where the pilot looks</h1><p>{result["frames"]} frames of {escape(tubs)}{every}; method '
