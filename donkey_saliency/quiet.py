@@ -14,7 +14,6 @@ import os
 import sys
 import warnings
 
-NOISY = ('donkeycar', 'tensorflow', 'absl', 'h5py')  # the loggers our own runs keep at ERROR
 _ours = None
 
 
@@ -34,7 +33,10 @@ def import_donkeycar():
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     with contextlib.redirect_stdout(io.StringIO()):
         import donkeycar
-    _quiet_logging()
+    logging.getLogger().setLevel(logging.WARNING)
+    for name in ('donkeycar', 'tensorflow', 'absl', 'h5py'):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    _keras_advice_off()
     return donkeycar
 
 
@@ -45,16 +47,9 @@ def import_tensorflow():
         os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     import tensorflow as tf
     if ours():
-        _quiet_logging()
+        tf.get_logger().setLevel(logging.ERROR)
     _keras_advice_off()
     return tf
-
-
-def _quiet_logging():
-    logging.getLogger().setLevel(logging.WARNING)
-    for name in NOISY:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    _keras_advice_off()
 
 
 def _keras_advice_off():
