@@ -70,11 +70,13 @@ def drive(folder, model, kind, extra_config='', browser=False):
     memory = car / 'memory.npz'
     process = subprocess.Popen([sys.executable, str(ROOT / 'tests' / 'car_runner.py'), str(car), str(model), kind,
                                 str(memory)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    frames, page, viewers = read_stream(stream, web, process)
-    screenshot = browse(stream, car) if browser and CHROMIUM else None
-    recorded = wait_for_records(car / 'data', process)
-    process.send_signal(signal.SIGINT)  # Ctrl-C, as a driver stops the car: donkeycar shuts its parts down
-    log, _ = process.communicate(timeout=300)
+    try:
+        frames, page, viewers = read_stream(stream, web, process)
+        screenshot = browse(stream, car) if browser and CHROMIUM else None
+        recorded = wait_for_records(car / 'data', process)
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C, as a driver stops the car: donkeycar shuts its parts down
+        log, _ = process.communicate(timeout=300)
     assert recorded and process.returncode == 0, f'fewer than {RECORDS} records, or a failure:\n{log}'
     states = json.loads((car / 'memory.json').read_text())
     return SimpleNamespace(car=car, model=model, kind=kind, memory=np.load(memory), frames=frames, page=page,
@@ -146,18 +148,20 @@ def press_record(port):
                                                                                            'PATH': path})
 
 
-def later_jpeg(response, skip=40):
-    """The JPEG frame after `skip` others (the very first ones may show the placeholder of an empty stream)."""
-    data, seen = b'', 0
-    while True:
+def later_jpeg(response, skip=40, timeout=120):
+    """The first JPEG frame after `skip` others that is not the placeholder donkeycar streams (160x120) until the
+    part's first overlay (the pilot's first inference can take seconds on a loaded machine)."""
+    data, seen, deadline = b'', 0, time.time() + timeout
+    while time.time() < deadline:
         data += response.read(4096)
         start, end = data.find(b'\xff\xd8'), data.find(b'\xff\xd9')
         if start >= 0 and end > start:
             image = cv2.imdecode(np.frombuffer(data[start:end + 2], np.uint8), cv2.IMREAD_COLOR)
             data = data[end + 2:]
             seen += 1
-            if image is not None and seen > skip:
+            if image is not None and seen > skip and image.shape[:2] != (120, 160):
                 return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    raise AssertionError(f'the stream showed only its placeholder for {timeout} s')
 
 
 def expected_pilot():
