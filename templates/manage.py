@@ -546,7 +546,7 @@ def drive(cfg, model_path=None, use_joystick=False, model_type=None,
     tub_path = TubHandler(path=cfg.DATA_PATH).create_tub_path() if \
         cfg.AUTO_CREATE_NEW_TUB else cfg.DATA_PATH
     meta += getattr(cfg, 'METADATA', [])
-    inputs, types = record_saliency(cfg, inputs, types)  # donkey-saliency: SALIENCY_RECORD
+    inputs, types = record_saliency(cfg, inputs, types, tub_path)  # donkey-saliency: SALIENCY_RECORD
     tub_writer = TubWriter(tub_path, inputs=inputs, types=types, metadata=meta)
     V.add(tub_writer, inputs=inputs, outputs=["tub/num_records"], run_condition='recording')
 

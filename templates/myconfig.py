@@ -8,4 +8,6 @@ SALIENCY_EVERY = 1            # compute the map every N drive loops; the overlay
 SALIENCY_ALPHA = 0.5          # overlay opacity
 SALIENCY_THREADED = False     # True: maps in a background thread, the pilot never waits for them
 SALIENCY_STREAM_PORT = 8891   # MJPEG stream of the overlay at http://<car>:8891/ (None: no stream)
-SALIENCY_RECORD = False       # True: record the overlay into the tub as saliency/image_array
+SALIENCY_RECORD = False       # True: record the overlay into the tub as saliency/image_array. A tub keeps the
+                              # inputs it was created with: after changing this, drive into a new tub folder
+                              # (AUTO_CREATE_NEW_TUB = True), or the car stops at start-up saying so

@@ -1,8 +1,10 @@
-"""The car app template, driven for real: donkeycar's drive loop with a MOCK camera and the bundled trained pilot."""
-import asyncio
+"""The car app template, driven for real: donkeycar's drive loop with a MOCK camera, as the README's try-it steps say,
+with the bundled trained pilot and with an exported twin."""
 import json
+import logging
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -10,12 +12,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, keras_pilot, tree_digest
 from donkey_saliency import sample
 from donkey_saliency.core import carconfig
 
@@ -37,39 +40,75 @@ def free_port():
             return port
 
 
-@pytest.fixture(scope='module')
-def car_run(tmp_path_factory):
-    """Create a car with `donkey createcar`, put the template's manage.py in, drive it, watch the stream."""
-    car = tmp_path_factory.mktemp('car') / 'mycar'
+README = (ROOT / 'README.md').read_text()
+
+
+def readme_block(language, holding):
+    """The README's fenced `language` block that holds `holding` (its car section's try-it-at-your-desk steps)."""
+    (block,) = [b for b in re.findall(rf'```{language}\n(.*?)```', README, re.S) if holding in b]
+    return block
+
+
+def make_car(folder, config):
+    """A car made by `donkey createcar`, the template's manage.py in it, `config` appended to its myconfig.py."""
+    car = folder / 'mycar'
     donkey = os.path.join(os.path.dirname(sys.executable), 'donkey')
     subprocess.run([donkey, 'createcar', '--path', str(car)], check=True, capture_output=True, timeout=120)
     shutil.copy(ROOT / 'templates' / 'manage.py', car / 'manage.py')
-    stream, web = free_port(), free_port()
     with open(car / 'myconfig.py', 'a') as f:
-        f.write(f"\nCAMERA_TYPE = 'MOCK'\nDRIVE_TRAIN_TYPE = 'MOCK'\nMAX_LOOPS = 1000000\nDRIVE_LOOP_HZ = 20\n"
-                f"WEB_INIT_MODE = 'local'\nWEB_CONTROL_PORT = {web}\nRECORD_DURING_AI = True\n"
-                f"AUTO_RECORD_ON_THROTTLE = False\nSALIENCY_STREAM_PORT = {stream}\nSALIENCY_RECORD = True\n")
+        f.write('\n' + config)
+    return car
+
+
+def drive(folder, model, kind, extra_config='', browser=False):
+    """What the README says to try at a desk, for real: its myconfig lines (on free ports), `manage.py drive` with
+    the pilot, the stream read by three viewers, its script pressing record, Ctrl-C once the tub holds RECORDS
+    records. The car's memory at the end, its log and the loggers' states around the part come back."""
+    stream, web = free_port(), free_port()
+    car = make_car(folder, readme_block('python', "CAMERA_TYPE = 'MOCK'") +
+                   f'WEB_CONTROL_PORT = {web}\nSALIENCY_STREAM_PORT = {stream}\n{extra_config}')
     memory = car / 'memory.npz'
-    process = subprocess.Popen([sys.executable, str(ROOT / 'tests' / 'car_runner.py'), str(car), sample.MODEL,
-                                'linear', str(memory)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    frames, page, viewers = read_stream(stream, web, process)
-    screenshot = browse(stream, car) if CHROMIUM else None
-    wait_for_records(car / 'data', process)
-    process.send_signal(signal.SIGINT)  # Ctrl-C, as a driver stops the car: donkeycar shuts its parts down
-    log, _ = process.communicate(timeout=300)
-    assert process.returncode == 0, log
-    return car, np.load(memory), frames, page, viewers, log, screenshot
+    process = subprocess.Popen([sys.executable, str(ROOT / 'tests' / 'car_runner.py'), str(car), str(model), kind,
+                                str(memory)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        frames, page, viewers = read_stream(stream, web, process)
+        screenshot = browse(stream, car) if browser and CHROMIUM else None
+        recorded = wait_for_records(car / 'data', process)
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C, as a driver stops the car: donkeycar shuts its parts down
+        log, _ = process.communicate(timeout=300)
+    assert recorded and process.returncode == 0, f'fewer than {RECORDS} records, or a failure:\n{log}'
+    states = json.loads((car / 'memory.json').read_text())
+    return SimpleNamespace(car=car, model=model, kind=kind, memory=np.load(memory), frames=frames, page=page,
+                           viewers=viewers, log=log, screenshot=screenshot, logging=states)
+
+
+@pytest.fixture(scope='module')
+def car_run(tmp_path_factory):
+    """The bundled Keras pilot driving, recording its overlay, its stream watched (by a browser too)."""
+    return drive(tmp_path_factory.mktemp('car'), sample.MODEL, 'linear', browser=True)
+
+
+@pytest.fixture(scope='module')
+def twin_run(tmp_path_factory):
+    """A categorical pilot's exported twin driving as `tflite_categorical`, recording without the overlay."""
+    from donkey_saliency.car.export import export
+    from donkey_saliency.core.pilot import load_pilot
+    folder = tmp_path_factory.mktemp('twin')
+    keras_pilot('categorical').interpreter.model.save(folder / 'categorical.h5')
+    export(load_pilot(str(folder / 'categorical.h5')), str(folder / 'categorical.saliency.tflite'))
+    return drive(folder, folder / 'categorical.saliency.tflite', 'tflite_categorical', 'SALIENCY_RECORD = False\n')
 
 
 def wait_for_records(tub, process, timeout=300):
-    """Until the tub's catalogs hold RECORDS lines (the car records once the test pressed record)."""
+    """Whether the tub's catalogs came to hold RECORDS lines while the car drove (it records once the test has
+    pressed record)."""
     deadline = time.time() + timeout
     while time.time() < deadline and process.poll() is None:
-        lines = sum(len(open(c).read().splitlines()) for c in tub.glob('catalog_*.catalog'))
-        if lines >= RECORDS:
-            return
+        if sum(len(open(c).read().splitlines()) for c in tub.glob('catalog_*.catalog')) >= RECORDS:
+            return True
         time.sleep(0.5)
-    raise AssertionError(f'the car stopped or recorded fewer than {RECORDS} records in {timeout} s')
+    return False
 
 
 def browse(port, folder):
@@ -89,39 +128,40 @@ def read_stream(port, web, process):
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
         try:
-            asyncio.run(press_record(web))
+            press_record(web)
             page = urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=5).read().decode()
             viewers = [urllib.request.urlopen(f'http://127.0.0.1:{port}/video', timeout=10) for _ in range(3)]
             frames = [later_jpeg(v) for v in viewers]
             for v in viewers:
                 v.close()  # viewers that leave: the loop must keep running to the end
             return frames, page, len(viewers)
-        except (OSError, ValueError):
+        except (OSError, ValueError, subprocess.CalledProcessError):  # the car is not listening yet
             time.sleep(0.5)
     return [], '', 0
 
 
-async def press_record(port):
-    """What the record button of the car's web page does: a message on its drive websocket."""
-    from tornado.websocket import websocket_connect
-    socket_ = await websocket_connect(f'ws://127.0.0.1:{port}/wsDrive')
-    await socket_.write_message(json.dumps({'recording': True}))
-    await asyncio.sleep(0.3)
-    socket_.close()
+def press_record(port):
+    """The README's script that presses record (a message on the drive websocket), run as it says, on `port`."""
+    script = readme_block('bash', '/wsDrive').replace('localhost:8887', f'localhost:{port}')
+    path = os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH']  # its `python`: this environment's
+    subprocess.run(['bash', '-c', script], check=True, capture_output=True, timeout=60, env={**os.environ,
+                                                                                           'PATH': path})
 
 
-def later_jpeg(response, skip=40):
-    """The JPEG frame after `skip` others (the very first ones may show the placeholder of an empty stream)."""
-    data, seen = b'', 0
-    while True:
+def later_jpeg(response, skip=40, timeout=120):
+    """The first JPEG frame after `skip` others that is not the placeholder donkeycar streams (160x120) until the
+    part's first overlay (the pilot's first inference can take seconds on a loaded machine)."""
+    data, seen, deadline = b'', 0, time.time() + timeout
+    while time.time() < deadline:
         data += response.read(4096)
         start, end = data.find(b'\xff\xd8'), data.find(b'\xff\xd9')
         if start >= 0 and end > start:
             image = cv2.imdecode(np.frombuffer(data[start:end + 2], np.uint8), cv2.IMREAD_COLOR)
             data = data[end + 2:]
             seen += 1
-            if image is not None and seen > skip:
+            if image is not None and seen > skip and image.shape[:2] != (120, 160):
                 return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    raise AssertionError(f'the stream showed only its placeholder for {timeout} s')
 
 
 def expected_pilot():
@@ -134,7 +174,7 @@ def expected_pilot():
 
 
 def test_memory_holds_the_pilots_outputs_and_the_overlay(car_run):
-    _, memory, _, _, _, log, _ = car_run
+    memory, log = car_run.memory, car_run.log
     angle, throttle = expected_pilot()
     assert float(memory['pilot_angle']) == pytest.approx(angle, abs=1e-5)
     assert float(memory['pilot_throttle']) == pytest.approx(throttle, abs=1e-5)
@@ -144,7 +184,7 @@ def test_memory_holds_the_pilots_outputs_and_the_overlay(car_run):
 
 
 def test_the_tub_records_the_overlay(car_run):
-    car, memory, _, _, _, _, _ = car_run
+    car, memory = car_run.car, car_run.memory
     from donkeycar.parts.tub_v2 import Tub
     tub = Tub(str(car / 'data'), read_only=True)
     records = list(tub)
@@ -169,7 +209,7 @@ def expected_stream(memory):
 def test_the_stream_serves_the_overlay_to_several_viewers(car_run):
     """Each viewer gets the overlay enlarged, with its label, the pilot's steering line and values, and the
     colour bar: a JPEG of the very picture the part draws from the loop's memory."""
-    _, memory, frames, page, viewers, _, _ = car_run
+    memory, frames, page, viewers = car_run.memory, car_run.frames, car_run.page, car_run.viewers
     assert viewers == 3 and len(frames) == 3
     assert '/video' in page
     expected = expected_stream(memory)
@@ -180,7 +220,7 @@ def test_the_stream_serves_the_overlay_to_several_viewers(car_run):
 
 def test_a_recorded_tub_renders_without_a_model(car_run, tmp_path):
     from conftest import assert_video_size, read_video, run_cli
-    car = car_run[0]
+    car = car_run.car
     result = run_cli('--tub', car / 'data', '--out', tmp_path / 'car.mp4', '--scale', 1)
     assert result.returncode == 0, result.stderr
     frames, _ = read_video(tmp_path / 'car.mp4')
@@ -190,7 +230,7 @@ def test_a_recorded_tub_renders_without_a_model(car_run, tmp_path):
 
 @pytest.mark.skipif(not CHROMIUM and not os.environ.get('CI'), reason='needs Debian chromium (.ci/run installs it)')
 def test_a_browser_shows_the_overlay_its_legend_and_the_pilot(car_run):
-    memory, screenshot = car_run[1], car_run[6]
+    memory, screenshot = car_run.memory, car_run.screenshot
     assert screenshot is not None
     expected = expected_stream(memory)
     height, width = expected.shape[:2]
@@ -207,15 +247,64 @@ def test_a_browser_shows_the_overlay_its_legend_and_the_pilot(car_run):
 
 def test_a_method_the_pilot_cannot_answer_stops_the_car_before_it_drives(tmp_path):
     """manage.py drive with a misspelt SALIENCY_METHOD: one line naming the choices, no traceback, no loop."""
-    car = tmp_path / 'mycar'
-    donkey = os.path.join(os.path.dirname(sys.executable), 'donkey')
-    subprocess.run([donkey, 'createcar', '--path', str(car)], check=True, capture_output=True, timeout=120)
-    shutil.copy(ROOT / 'templates' / 'manage.py', car / 'manage.py')
-    with open(car / 'myconfig.py', 'a') as f:
-        f.write("\nCAMERA_TYPE = 'MOCK'\nDRIVE_TRAIN_TYPE = 'MOCK'\nMAX_LOOPS = 20\nSALIENCY_METHOD = 'occlusoin'\n")
+    car = make_car(tmp_path, "CAMERA_TYPE = 'MOCK'\nDRIVE_TRAIN_TYPE = 'MOCK'\nMAX_LOOPS = 20\n"
+                             "SALIENCY_METHOD = 'occlusoin'\n")
     result = subprocess.run([sys.executable, 'manage.py', 'drive', '--model', sample.MODEL, '--type', 'linear'],
                             cwd=car, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("donkey-saliency: unknown method 'occlusoin'; choose one of vbp, gradcam")
     assert 'Starting vehicle' not in result.stdout + result.stderr
+
+
+FRESH = {'level': logging.NOTSET, 'propagate': True, 'disabled': False, 'handlers': []}  # a logger nobody set
+
+
+@pytest.mark.parametrize('run', ['car_run', 'twin_run'])
+def test_the_car_logs_as_without_the_part(run, request):
+    """The car's own log goes on after the part is added (a Keras pilot; an exported twin as tflite_categorical):
+    the parts added after it, the start of the loop, and at Ctrl-C the timing table with the part's row; and
+    the root logger and every donkeycar logger are as they were before the part, and after the loop."""
+    run = request.getfixturevalue(run)
+    for line in ('Adding part SalientPilot.', 'Adding part SaliencyStream.', 'Adding part TubWriter.',
+                 'Starting vehicle at 20 Hz', 'Part Profile Summary'):
+        assert line in run.log, line
+    assert re.search(r'^\| +SalientPilot +\| +[0-9.]+ +\|', run.log, re.M), run.log[-3000:]
+    states = run.logging
+    assert states['before the part']['root']['handlers'], 'donkeycar set up logging at import'
+    names = set().union(*states.values())
+    for name in names:
+        before = states['before the part'].get(name, FRESH)
+        assert states['after the part'].get(name, FRESH) == before, name
+        assert states['after the loop'].get(name, FRESH) == before, name
+
+
+def test_the_twin_drives_and_records_without_the_overlay(twin_run):
+    """With SALIENCY_RECORD = False the tub holds the car's usual keys; the overlay is in memory and streamed."""
+    from donkeycar.parts.tub_v2 import Tub
+    tub = Tub(str(twin_run.car / 'data'), read_only=True)
+    records, inputs = list(tub), tub.manifest.inputs
+    tub.close()
+    assert len(records) >= RECORDS and 'saliency/image_array' not in inputs and 'pilot/angle' in inputs
+    assert twin_run.memory['saliency_image_array'].shape == (120, 160, 3)
+    assert len(twin_run.frames) == 3 and 'saliency failed' not in twin_run.log
+
+
+def test_saliency_record_turned_on_for_a_tub_says_what_to_do_and_keeps_it(twin_run, tmp_path):
+    """Drive again into the tub recorded without the overlay, now with SALIENCY_RECORD = True: one line naming
+    the tub and both ways out, before donkeycar's AssertionError, exit code 2, the tub untouched. (Turned off
+    for a tub recorded with it: tests/test_part.py.)"""
+    car = tmp_path / 'mycar'
+    shutil.copytree(twin_run.car, car, ignore=shutil.ignore_patterns('memory.*'))
+    with open(car / 'myconfig.py', 'a') as f:
+        f.write(f'SALIENCY_RECORD = True\nSALIENCY_STREAM_PORT = {free_port()}\nWEB_CONTROL_PORT = {free_port()}\n')
+    before = tree_digest(car / 'data')
+    result = subprocess.run([sys.executable, 'manage.py', 'drive', '--model', str(twin_run.model), '--type',
+                             twin_run.kind], cwd=car, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert 'Traceback' not in result.stderr and 'AssertionError' not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'donkey-saliency: the tub {car / "data"} was recorded without saliency/image_array')
+    assert 'AUTO_CREATE_NEW_TUB = True' in last and 'SALIENCY_RECORD back to False' in last, last
+    assert 'Starting vehicle' not in result.stdout + result.stderr
+    assert tree_digest(car / 'data') == before

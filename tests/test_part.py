@@ -243,3 +243,62 @@ def test_a_map_that_fails_while_driving_is_logged_once_and_never_stops_the_car(e
         loops += 1
     part.shutdown()
     assert part.failed and sum('saliency failed' in r.message for r in caplog.records) == 1
+
+
+CAR_INPUTS, CAR_TYPES = ['cam/image_array', 'user/angle', 'user/throttle'], ['image_array', 'float', 'float']
+
+
+def tub_with(path, inputs, types):
+    """An empty tub created by donkeycar's Tub with these inputs, as a car's TubWriter leaves it."""
+    from donkeycar.parts.tub_v2 import Tub
+    Tub(str(path), inputs, types).close()
+    return path
+
+
+@pytest.mark.parametrize('stored_with, setting', [(False, True), (True, False)])
+def test_record_saliency_stops_before_a_tub_it_cannot_add_to(tmp_path, capsys, stored_with, setting):
+    """A tub created with(out) the overlay and SALIENCY_RECORD toggled: exit code 2 and one line naming the tub
+    and both ways out, before donkeycar's TubWriter would raise its AssertionError; the tub stays as it was."""
+    from conftest import tree_digest
+    from donkey_saliency.part import record_saliency
+    inputs, types = CAR_INPUTS + ['saliency/image_array'] * stored_with, CAR_TYPES + ['image_array'] * stored_with
+    tub = tub_with(tmp_path / 'data', inputs, types)
+    before = tree_digest(tub)
+    with pytest.raises(SystemExit) as stop:
+        record_saliency(CarConfig(SALIENCY_RECORD=setting), CAR_INPUTS, CAR_TYPES, str(tub))
+    assert stop.value.code == 2 and tree_digest(tub) == before
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f'the tub {tub} was recorded {"with" if stored_with else "without"} saliency/image_array' in line
+    assert 'AUTO_CREATE_NEW_TUB = True' in line and f'SALIENCY_RECORD back to {stored_with}' in line
+
+
+@pytest.mark.parametrize('stored_with', [False, True])
+def test_record_saliency_lets_the_car_add_to_a_tub_of_the_same_inputs(tmp_path, stored_with):
+    """The same setting as the tub was recorded with: the inputs donkeycar's TubWriter then accepts."""
+    from donkeycar.parts.tub_v2 import TubWriter
+    from donkey_saliency.part import record_saliency
+    inputs, types = CAR_INPUTS + ['saliency/image_array'] * stored_with, CAR_TYPES + ['image_array'] * stored_with
+    tub = tub_with(tmp_path / 'data', inputs, types)
+    got = record_saliency(CarConfig(SALIENCY_RECORD=stored_with), CAR_INPUTS, CAR_TYPES, str(tub))
+    assert got == (inputs, types)
+    TubWriter(str(tub), *got).close()  # no AssertionError
+
+
+def test_record_saliency_leaves_other_differences_to_donkeycar(tmp_path):
+    """A tub that differs in another key too (RECORD_DURING_AI toggled as well): not the overlay's doing, so no
+    line blaming it; donkeycar's own assertion speaks."""
+    from donkey_saliency.part import record_saliency
+    tub = tub_with(tmp_path / 'data', CAR_INPUTS + ['pilot/angle'], CAR_TYPES + ['float'])
+    assert record_saliency(CarConfig(SALIENCY_RECORD=True), CAR_INPUTS, CAR_TYPES, str(tub))[0][-1] == \
+        'saliency/image_array'
+
+
+def test_record_saliency_reads_the_tub_manage_py_picks(tmp_path):
+    """Called as earlier manage.py files call it (no tub path): DATA_PATH is checked, unless AUTO_CREATE_NEW_TUB
+    gives the drive a new folder."""
+    from donkey_saliency.part import record_saliency
+    tub = tub_with(tmp_path / 'data', CAR_INPUTS, CAR_TYPES)
+    with pytest.raises(SystemExit):
+        record_saliency(CarConfig(SALIENCY_RECORD=True, DATA_PATH=str(tub)), CAR_INPUTS, CAR_TYPES)
+    new = CarConfig(SALIENCY_RECORD=True, DATA_PATH=str(tub), AUTO_CREATE_NEW_TUB=True)
+    assert len(record_saliency(new, CAR_INPUTS, CAR_TYPES)[0]) == 4

@@ -19,7 +19,10 @@ myconfig.py keys (defaults):
     SALIENCY_STREAM_PORT = 8891   # MJPEG stream of the overlay (None: no stream)
     SALIENCY_RECORD = False       # True: record the overlay into the tub as saliency/image_array
 """
+import json
 import logging
+import os
+import sys
 import threading
 
 import numpy as np
@@ -225,7 +228,7 @@ def add_saliency(V, cfg, kl, inputs, outputs, model_path=None, run_condition='ru
     try:
         part = SalientPilot(kl, cfg, model_path)
     except UserError as exc:  # before the car drives: one line, no traceback
-        raise SystemExit(f'donkey-saliency: {exc} (check the SALIENCY_* keys in myconfig.py)') from None
+        _stop_the_car(f'{exc} (check the SALIENCY_* keys in myconfig.py)')
     V.add(part, inputs=inputs, outputs=list(outputs) + [OVERLAY_KEY], run_condition=run_condition)
     port = setting(cfg, 'SALIENCY_STREAM_PORT')
     if port:
@@ -235,8 +238,43 @@ def add_saliency(V, cfg, kl, inputs, outputs, model_path=None, run_condition='ru
     return part
 
 
-def record_saliency(cfg, inputs, types):
-    """The TubWriter's inputs and types, plus the overlay when SALIENCY_RECORD is set."""
-    if setting(cfg, 'SALIENCY_RECORD'):
-        return list(inputs) + [OVERLAY_KEY], list(types) + ['image_array']
+def record_saliency(cfg, inputs, types, tub_path=None):
+    """The TubWriter's inputs and types, plus the overlay when SALIENCY_RECORD is set.
+
+    donkeycar appends to an existing tub only with the very inputs it was created with, and otherwise stops the
+    car with an AssertionError; when SALIENCY_RECORD is what differs, say so and what to do, before it. The tub
+    is `tub_path` (manage.py's), else the one manage.py picks: a new folder with AUTO_CREATE_NEW_TUB, DATA_PATH
+    otherwise."""
+    recorded = bool(setting(cfg, 'SALIENCY_RECORD'))
+    inputs, types = list(inputs) + [OVERLAY_KEY] * recorded, list(types) + ['image_array'] * recorded
+    if tub_path is None and not getattr(cfg, 'AUTO_CREATE_NEW_TUB', False):
+        tub_path = getattr(cfg, 'DATA_PATH', None)
+    stored = _stored_inputs(tub_path)
+    if stored and stored != (inputs, types) and _without_overlay(*stored) == _without_overlay(inputs, types):
+        _stop_the_car(f'the tub {tub_path} was recorded {"without" if recorded else "with"} {OVERLAY_KEY}, and '
+                      'donkeycar adds records to a tub only with the inputs it was created with: drive into a new '
+                      f'tub folder (AUTO_CREATE_NEW_TUB = True in myconfig.py, or move {tub_path} away), or set '
+                      f'SALIENCY_RECORD back to {not recorded}')
     return inputs, types
+
+
+def _stored_inputs(tub_path):
+    """(inputs, types) of the tub at `tub_path`: its manifest's first two lines, as donkeycar reads them; None
+    where there is no readable tub (donkeycar then creates one, or says what is wrong)."""
+    if tub_path is None:
+        return None
+    try:
+        with open(os.path.join(tub_path, 'manifest.json')) as f:
+            return json.loads(f.readline()), json.loads(f.readline())
+    except (OSError, ValueError):
+        return None
+
+
+def _without_overlay(inputs, types):
+    return [(i, t) for i, t in zip(inputs, types) if i != OVERLAY_KEY]
+
+
+def _stop_the_car(line):
+    """A set-up the car cannot start with: one line on stderr, no traceback, exit code 2."""
+    print(f'donkey-saliency: {line}', file=sys.stderr)
+    raise SystemExit(2)
