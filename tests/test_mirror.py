@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_disk_full, limited_file_size, tree_digest
+from test_report import records_of
 from donkey_saliency import synthetic
 
 pytest.importorskip('donkeycar')
@@ -37,16 +38,6 @@ def mirror(*args, cwd=None):
     """`python -m donkey_saliency mirror ARGS --no-progress`, as a user runs it."""
     return subprocess.run([sys.executable, '-m', 'donkey_saliency', 'mirror', *map(str, args), '--no-progress'],
                           capture_output=True, text=True, cwd=cwd, timeout=600)
-
-
-def records_of(tub):
-    """The records as donkeycar's own Tub reads them (deleted ones left out by its iterator)."""
-    from donkeycar.parts.tub_v2 import Tub
-    opened = Tub(str(tub), read_only=True)
-    try:
-        return list(opened)
-    finally:
-        opened.close()
 
 
 def image(tub, record, key='cam/image_array'):
