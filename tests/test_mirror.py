@@ -293,3 +293,22 @@ def test_a_full_disk_leaves_no_half_tub(source, tmp_path):
                              str(source), '--out', str(out / 'm')], capture_output=True, text=True, timeout=600,
                             preexec_fn=limited_file_size(3_000))
     assert_disk_full(result, out, out / 'm')
+
+
+@pytest.mark.xfail(reason='issue 17 §6: checked_tubs skips a damaged tub in a data folder (branch signals); '
+                          'remove this mark once merged', strict=False)
+def test_a_data_folder_with_one_damaged_tub_mirrors_the_others(source, tmp_path):
+    """A car's data/ with a tub cut off by a power loss (a zero-byte manifest.json): skipped with a warning naming
+    it, the other tub mirrored."""
+    data = tmp_path / 'data'
+    shutil.copytree(source, data / 'tub_1')
+    damaged = synthetic.write_tub(data / 'tub_2', synthetic.drive(3), hz=50.0)
+    (damaged / 'manifest.json').write_bytes(b'')
+    result = mirror('--tub', data, '--out', tmp_path / 'm')
+    assert result.returncode == 0, result.stderr
+    assert len(records_of(tmp_path / 'm')) == RECORDS - len(DELETED)
+    assert any('tub_2' in line for line in (result.stdout + result.stderr).splitlines()), result
+    only_damaged = tmp_path / 'only'
+    shutil.copytree(damaged, only_damaged / 'tub_2')
+    result = mirror('--tub', only_damaged, '--out', tmp_path / 'none')
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
