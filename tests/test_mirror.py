@@ -163,6 +163,10 @@ def test_a_broken_tub_gives_what_can_be_read_and_counts_the_rest(source, tmp_pat
     tub = shutil.copytree(source, tmp_path / 'tub')
     os.remove(tub / 'images' / '7_cam_image_array_.jpg')
     catalog = tub / 'catalog_0.catalog'
+    lines = catalog.read_text().splitlines()
+    lines[10] = re.sub(r'"user/throttle": [-0-9.e]+', '"user/throttle": NaN', lines[10])  # Python's json reads it
+    lines[11] = re.sub(r'"user/angle": [-0-9.e]+', '"user/angle": NaN', lines[11])
+    catalog.write_text('\n'.join(lines) + '\n')
     catalog.write_bytes(catalog.read_bytes()[:-40])  # the last record's line cut, as by a power loss
     before = tree_digest(tub)
     result = mirror('--tub', tub, '--out', tmp_path / 'm')
@@ -173,6 +177,9 @@ def test_a_broken_tub_gives_what_can_be_read_and_counts_the_rest(source, tmp_pat
                                                     if r['_index'] in kept]
     assert ('skipped records: 1 missing or unreadable images, 1 unreadable catalog lines'
             in result.stdout.splitlines()), result.stdout
+    assert 'warning: 2 values that are not numbers, left out' in result.stdout.splitlines(), result.stdout
+    by_index = {c['_index']: c for c in copies}
+    assert 'user/throttle' not in by_index[kept.index(10)] and 'user/angle' not in by_index[kept.index(11)]
     assert tree_digest(tub) == before
 
 

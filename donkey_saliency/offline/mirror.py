@@ -199,7 +199,7 @@ class Plan:
             if not isinstance(value, list) or len(value) != len(self.labels):
                 return None
             return [value[j] for j in sorted(self.swap, key=self.swap.get)]
-        return self._number(value, float) if key.startswith('imu/') else value
+        return self._number(value, float) if self.keys[key] == 'float' else value  # donkeycar writes no NaN
 
     def _number(self, value, change):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
