@@ -158,3 +158,15 @@ def report(tubs, models, out='report.html', json=None, method='vbp', config=None
                              method=method, type=type, config=config, start=start, end=end, every=every,
                              horizon=horizon, evaluate=evaluate, batch_size=batch_size, progress=progress,
                              settings=settings))
+
+
+def mirror(tubs, out, config=None, keep=(), drop=(), imu_lateral='y', progress=True):
+    """`donkey saliency mirror` from Python: writes the mirrored tub `out` from `tubs` (a path or a list) and
+    returns {'out', 'records', 'tubs', 'skipped', 'warnings'}. `config`: the car's config.py, for its
+    BEHAVIOR_LIST (None: none; the CLI's ./config.py default does not apply here)."""
+    import os
+    from donkey_saliency.offline.mirror import MirrorOptions, run
+    listed = [os.fsdecode(p) for p in ([tubs] if isinstance(tubs, (str, bytes)) or hasattr(tubs, '__fspath__')
+                                       else tubs)]
+    return run(MirrorOptions(tubs=listed, out=os.fsdecode(out), config=config and os.fsdecode(config),
+                             keep=list(keep), drop=list(drop), imu_lateral=imu_lateral, progress=progress))

@@ -28,6 +28,7 @@ examples:
   donkey saliency export --model models/pilot.h5   (a .tflite with the map built in, for the car)
   donkey saliency evaluate --tub data/tub_1 --model models/pilot.h5 --method all   (can the maps be trusted?)
   donkey saliency report --tub data/tub_1 --model models/pilot.h5   (where it looks, and what to change)
+  donkey saliency mirror --tub data/tub_1 --out data/tub_1_mirror   (a mirrored copy to train on beside it)
 
 Maps that explain one output are signed for steering (red pushes right, blue pushes left).
 Pilots: Keras .h5, .savedmodel and .keras files of every donkeycar type (linear, categorical, inferred, imu,
@@ -271,6 +272,49 @@ def run_report(argv, prog):
     return lines + ([f'findings saved to {args.json}'] if args.json else [])
 
 
+MIRROR_DESCRIPTION = """\
+Write a new tub that is the sources seen in a mirror: the flip augmentation donkeycar 5.3's training does not
+have. Each readable record's camera image(s) flipped left to right, user/angle and every other steering key
+(pilot/angle, ...) negated, the IMU's lateral axes flipped (see --imu-lateral) and the behaviour lanes swapped
+(Left_Lane <-> Right_Lane, from the car's BEHAVIOR_LIST: --config), the rest copied; times and order kept,
+deleted and unreadable records left out. A key whose meaning a mirror would change in an unknown way is refused
+(--drop or --keep it). The sources are only read; the new tub appears whole, or not at all. Then train on both:
+donkey train --tub data/tub_1,data/tub_1_mirror --model models/both.h5"""
+
+
+def build_mirror_parser(prog):
+    p = _Parser(prog=f'{prog} mirror', description=MIRROR_DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog='example:\n  donkey saliency mirror --tub data/tub_1 --out data/tub_1_mirror --config config.py')
+    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s) to mirror (v2 or v1), '
+                   'data folders of tubs or quoted globs, written one after the other into the new tub')
+    p.add_argument('--out', required=True, metavar='PATH', help='the new tub folder; it must not exist')
+    p.add_argument('--config', help='the car\'s config.py, for its BEHAVIOR_LIST (default: ./config.py when '
+                   'present); needed only when the records hold behaviour keys')
+    p.add_argument('--imu-lateral', default='y', choices=('x', 'y', 'z'), help='the IMU chip axis that points '
+                   'across the car (default y: the chip flat, x forward): imu/acl_<it> is negated, and the two '
+                   'other gyro axes (roll and yaw for a flat chip)')
+    p.add_argument('--drop', action='append', default=[], metavar='KEY', help='leave this record key out of '
+                   'the mirror (repeat for several)')
+    p.add_argument('--keep', action='append', default=[], metavar='KEY', help='copy this record key unchanged: '
+                   'you know a left-right mirror does not change it (repeat for several)')
+    p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bar')
+    return p
+
+
+def run_mirror(argv, prog):
+    """`donkey saliency mirror ...`: returns the lines to print."""
+    args = build_mirror_parser(prog).parse_args(argv)
+    from donkey_saliency.offline import mirror
+    from donkey_saliency.offline.tubs import describe_skipped
+    config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
+    result = mirror.run(mirror.MirrorOptions(tubs=args.tub or [], out=args.out, config=config, keep=args.keep,
+                                             drop=args.drop, imu_lateral=args.imu_lateral, progress=args.progress))
+    return ([f'wrote {result["out"]}: {result["records"]} records mirrored from {len(result["tubs"])} tub(s)',
+             f'skipped records: {describe_skipped(result["skipped"])}'] +
+            [f'warning: {warning}' for warning in result['warnings']])
+
+
 def run_export(argv, prog):
     """`donkey saliency export ...`: returns the lines to print."""
     args = build_export_parser(prog).parse_args(argv)
@@ -315,6 +359,8 @@ def main(argv=None, prog='donkey saliency'):
             lines = run_evaluate(argv[1:], prog)
         elif argv[:1] == ['report']:
             lines = run_report(argv[1:], prog)
+        elif argv[:1] == ['mirror']:
+            lines = run_mirror(argv[1:], prog)
         else:
             options = options_from(build_parser(prog).parse_args(argv))
             if options.per_tub:

@@ -86,10 +86,33 @@ def test_steering_agreement_and_disagreements_follow_the_records(sample_run):
     assert model['agreement']['steering_mae'] == pytest.approx(np.abs(saved['angle'] - angles).mean(), abs=1e-3)
     gaps = np.abs(saved['angle'] - angles)
     listed = model['disagreements']
-    assert len(listed) >= 10
-    assert [d['index'] for d in listed] == [int(saved['index'][i]) for i in np.argsort(-gaps)[:len(listed)]]
+    assert len(listed) >= 8
+    assert listed[0]['position'] == int(np.argmax(gaps))
     assert all(abs(d['pilot_angle'] - d['user_angle']) >= abs(e['pilot_angle'] - e['user_angle']) - 1e-4
                for d, e in zip(listed, listed[1:]))
+    assert_distinct_moments([d['position'] for d in listed], gaps, times_of(sample.TUB))
+
+
+def times_of(tub):
+    return [r['_timestamp_ms'] / 1000 for r in records_of(tub)]
+
+
+def near(a, b, times):
+    """Two frames of one moment: under 20 frames apart, or under a second apart where the records were written
+    in real time (no car loop runs faster than 100 Hz)."""
+    seconds = abs(times[a] - times[b])
+    return abs(a - b) < 20 or (seconds < 1 and seconds >= abs(a - b) / 100)
+
+
+def assert_distinct_moments(positions, scores, times):
+    """Listed moments are pairwise apart; and a frame scoring above the smallest listed that is not listed has a
+    frame of its own moment scoring at least as much (it is no event's peak)."""
+    assert all(not near(a, b, times) for i, a in enumerate(positions) for b in positions[i + 1:]), positions
+    floor = min(scores[p] for p in positions)
+    for frame in set(range(len(scores))) - set(positions):
+        if scores[frame] > floor:
+            assert any(scores[other] >= scores[frame] for other in range(len(scores))
+                       if other != frame and near(frame, other, times)), frame
 
 
 def test_a_tub_driven_by_hand_has_no_takeovers_and_says_so(sample_run):
@@ -266,8 +289,10 @@ def test_several_pilots_side_by_side(one_way, tmp_path):
         saved[n] = np.load(tmp_path / f'{n}.npz')
     spread = np.abs(saved[0]['angle'] - saved[1]['angle'])
     listed = found['between_pilots']
-    assert len(listed) >= 10
-    assert [b['index'] for b in listed] == [int(saved[0]['index'][i]) for i in np.argsort(-spread)[:len(listed)]]
+    assert len(listed) >= 2 and listed[0]['position'] == int(np.argmax(spread))  # 6 s of one bend after another
+    assert all(abs(np.subtract(*a['pilot_angles'])) >= abs(np.subtract(*b['pilot_angles'])) - 1e-4
+               for a, b in zip(listed, listed[1:]))
+    assert_distinct_moments([b['position'] for b in listed], spread, times_of(sample.TUB)[:120])
     page = (tmp_path / 'r.html').read_text()
     assert 'Between pilots' in page and 'pilot.h5' in page and page.count('class="card"') >= 2 * 6
 
@@ -343,7 +368,9 @@ def test_the_page_in_a_browser_shows_plots_and_thumbnails_and_clicks_open_frames
         browser.open(f'file://{tmp_path / "r.html"}')
         pictures = '[...document.images].filter(i => i.id !== "lightbox-image")'  # (empty until a click)
         assert browser.evaluate(f'{pictures}.every(i => i.complete && i.naturalWidth > 0)')
-        assert browser.evaluate(f'{pictures}.length') >= 12 + 8 + 2  # thumbnails, takeovers, averages
+        # one disagreement (the tub's 50 records at 50 Hz are one moment), the takeovers' 8 pictures, the pilot's
+        # and the model-free averages, the band strip
+        assert browser.evaluate(f'{pictures}.length') == 1 + 8 + 2 + 1
         assert browser.evaluate('document.querySelectorAll("svg polyline").length') >= 6
         shot = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)
         assert shot.std() > 20  # a drawn page, not a blank one

@@ -38,13 +38,18 @@ def check_destination(path, suffixes, tubs=(), flag='--out'):
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in suffixes:
         raise UserError(f'cannot write {path}: the file name must end in {" or ".join(suffixes)}')
+    check_folder(path, flag)
+    if os.path.isdir(path):
+        raise UserError(f'cannot write {path}: it is a folder; pass a file name')
+
+
+def check_folder(path, flag='--out'):
+    """A UserError unless the folder `path` would be written in exists and is writable."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f'cannot write {path}: folder {folder} does not exist; create it or choose another {flag}')
     if not os.access(folder, os.W_OK):
         raise UserError(f'cannot write {path}: folder {folder} is not writable; choose another {flag}')
-    if os.path.isdir(path):
-        raise UserError(f'cannot write {path}: it is a folder; pass a file name')
 
 
 def check_outside_tubs(path, tubs, flag='--out'):

@@ -1,12 +1,11 @@
 """The report's one pass: what every pilot's maps and outputs add up to over the run, kept small.
 
 Per frame only numbers are kept (band and third shares, the share above the horizon, the pilots' outputs, the
-user's values); pictures are kept for a bounded number of frames: the largest disagreements (heaps), evenly spaced
-keyframes for the time plots, and the seconds before each takeover (a short ring buffer). Memory stays flat but
-for those numbers.
+user's values); pictures are kept for a bounded number of frames: the largest disagreements at distinct moments,
+evenly spaced keyframes for the time plots (and the typical frame among them), and the seconds before each
+takeover (a short ring buffer). Memory stays flat but for those numbers.
 """
 import collections
-import heapq
 import itertools
 import math
 from dataclasses import dataclass
@@ -15,7 +14,11 @@ import numpy as np
 
 from donkey_saliency.core import attention
 
-THUMBNAILS = 12          # disagreements kept, per pilot and between pilots
+THUMBNAILS = 12          # disagreements shown, per pilot and between pilots
+CANDIDATES = 48          # distinct moments kept to choose them from (one moment that replaces two frees a place)
+APART_RECORDS = 20       # disagreements kept are at least this many frames apart,
+APART_SECONDS = 1.0      # and this far apart in time where the records' times allow:
+FASTEST_LOOP_HZ = 100    # records closer than 1/this apart on average were not written in real time
 KEYFRAMES = 120          # frames kept small, spread over the run, for clicks on the time plots
 TAKEOVER_SECONDS = 3.0   # looked back before each takeover
 WINDOW_FRAMES = 60       # looked back instead where records have no time
@@ -88,17 +91,15 @@ class Collector:
     def __init__(self, models, shape, horizon, expected):
         self.tracks = [PilotTrack(shape, horizon) for _ in range(models)]
         self.conspicuous_total = np.zeros(shape)
-        self.frame_total = np.zeros(shape + (3,))
         self.records = []  # slim copies: index, tub, user values, mode, time
         self.keyframes = []
         self.stride = max(1, math.ceil(expected / KEYFRAMES))
-        self.user_heaps = [[] for _ in range(models)]
-        self.between_heap = []
+        self.user_heaps = [Distinct(self.records) for _ in range(models)]
+        self.between_heap = Distinct(self.records)
         self.takeovers = []
         self.recent = collections.deque()
         self.piloted = None  # the mode the pilot drove in since the user last did, in the current tub
         self.tub = None
-        self._order = itertools.count()  # heap tie-breaker
 
     @property
     def frames(self):
@@ -112,7 +113,6 @@ class Collector:
         for track, (angle, throttle, raw) in zip(self.tracks, outputs):
             track.add(raw, angle, throttle, conspicuous)
         for i, (record, image) in enumerate(zip(records, images)):
-            self.frame_total += image
             moment = Moment(len(self.records), image, [raw[i].copy() for _, _, raw in outputs],
                             [float(angle[i]) for angle, _, _ in outputs],
                             [float(throttle[i]) for _, throttle, _ in outputs])
@@ -124,9 +124,9 @@ class Collector:
         if moment.position % self.stride == 0:
             self.keyframes.append(moment)
         for heap, angle in zip(self.user_heaps, moment.angles):
-            _push(heap, abs(angle - user), next(self._order), moment)
+            heap.push(abs(angle - user), moment)
         if len(moment.angles) > 1:
-            _push(self.between_heap, max(moment.angles) - min(moment.angles), next(self._order), moment)
+            self.between_heap.push(max(moment.angles) - min(moment.angles), moment)
         self._follow_mode(moment)
 
     def _follow_mode(self, moment):
@@ -159,18 +159,51 @@ class Collector:
             self.recent.popleft()
 
     def largest(self, heap):
-        """The kept moments of a heap, largest score first."""
-        return [moment for _, _, moment in sorted(heap, key=lambda item: (-item[0], -item[1]))]
+        """The kept moments of a Distinct, largest score first."""
+        return heap.largest()
+
+    def typical(self):
+        """The keyframe closest (mean absolute difference) to the per-pixel median of the keyframes: a real
+        frame a person recognises, where the average of the run is a blur."""
+        images = np.stack([m.image for m in self.keyframes]).astype(np.int16)
+        median = np.median(images, axis=0)
+        return self.keyframes[int(np.abs(images - median).mean(axis=(1, 2, 3)).argmin())]
 
 
-def _push(heap, score, order, moment):
-    if not np.isfinite(score):
-        return
-    item = (score, -order, moment)  # equal scores: the earlier frame wins
-    if len(heap) < THUMBNAILS:
-        heapq.heappush(heap, item)
-    elif item[:2] > heap[0][:2]:
-        heapq.heapreplace(heap, item)
+class Distinct:
+    """The THUMBNAILS largest scores at distinct moments, fed in run order: a moment near a kept one (fewer
+    than APART_RECORDS frames, or, in one tub recorded in real time, less than APART_SECONDS apart) replaces it
+    when larger and is dropped otherwise; the CANDIDATES largest are kept. Twelve pictures show twelve events,
+    each at its peak (a stretch of ever larger disagreement is one event)."""
+
+    def __init__(self, records):
+        self.records = records  # the Collector's slim records, for the moments' tubs and times
+        self.kept = []  # (score, -order, moment)
+        self._order = itertools.count()
+
+    def push(self, score, moment):
+        if not np.isfinite(score):
+            return
+        item = (score, -next(self._order), moment)  # equal scores: the earlier frame wins
+        near = [kept for kept in self.kept if self._near(kept[2], moment)]
+        if any(kept[:2] >= item[:2] for kept in near):
+            return
+        self.kept = [kept for kept in self.kept if all(kept is not other for other in near)] + [item]
+        if len(self.kept) > CANDIDATES:
+            self.kept.remove(min(self.kept, key=lambda kept: kept[:2]))
+
+    def _near(self, a, b):
+        frames = abs(a.position - b.position)
+        if frames < APART_RECORDS:
+            return True
+        first, second = self.records[a.position], self.records[b.position]
+        if first['tub'] != second['tub'] or None in (first['time'], second['time']):
+            return False
+        seconds = abs(first['time'] - second['time'])
+        return seconds < APART_SECONDS and seconds >= frames / FASTEST_LOOP_HZ
+
+    def largest(self):
+        return [moment for _, _, moment in sorted(self.kept, key=lambda item: (-item[0], -item[1]))][:THUMBNAILS]
 
 
 def _slim(record):

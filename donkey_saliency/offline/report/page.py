@@ -24,8 +24,9 @@ def render(result, collector, requests):
     pictures = _Pictures(collector, requests)
     models = result['models']
     body = [_header(result), _advice(models),
-            _section('Where the attention goes', 'The average map over the run on the average frame, its share per '
-                     'band of rows (top to bottom) and per third of the width, and both along the run.',
+            _section('Where the attention goes', 'The average map over the run on a typical frame (the one closest to '
+                     'the median image of frames spread over the run), its share per band of rows (top to bottom) '
+                     'and per third of the width, and both along the run.',
                      [_where(pictures, collector, result, n) for n in range(len(models))]),
             _section('Left or right', 'Attention on the left and right thirds beside the share of records steering '
                      'left and right (user angle beyond ±0.05).', [_sides(n, m) for n, m in enumerate(models)]),
@@ -76,6 +77,7 @@ class _Pictures:
 
     def __init__(self, collector, requests):
         self.collector, self.requests = collector, requests
+        self.typical = collector.typical()
         self.keyframes = {f'm{n}': [[m.position, collector.records[m.position]['index'], self.caption(m, n),
                                      self.frame(m, n, scale=1)] for m in collector.keyframes]
                           for n in range(len(requests))}
@@ -101,16 +103,21 @@ class _Pictures:
                 f'{_signed(record["user_angle"])}, pilot {_signed(moment.angles[n])}')
 
     def average(self, n):
-        """The average frame with pilot n's average attention over it (None: every map was blank)."""
+        """The typical frame with pilot n's average attention over it (None: every map was blank)."""
         attention = self.collector.tracks[n].average
         return None if attention is None else self.attention_picture(attention)
 
     def attention_picture(self, attention):
         from donkey_saliency.core.display import frame_scales, scaled
         from donkey_saliency.offline.draw import enlarge, overlay
-        frame = np.clip(self.collector.frame_total / self.collector.frames, 0, 255).astype(np.uint8)
         shown = scaled(attention[None], False, frame_scales(attention[None]))[0]
-        return enlarge(overlay(frame, shown, ALPHA, False), 2)
+        return enlarge(overlay(self.typical.image, shown, ALPHA, False), 2)
+
+    def typical_caption(self):
+        record = self.collector.records[self.typical.position]
+        tub = f'{record["tub"]} ' if record['tub'] else ''
+        return (f'on {tub}record {record["index"]} (frame {self.typical.position}): the frame closest to the median '
+                f'image of {len(self.collector.keyframes)} frames spread over the run')
 
     def band_strip(self, n):
         """Band shares along the run as a picture: a row per band, top to bottom, a column per frame."""
@@ -204,7 +211,8 @@ def _where(pictures, collector, result, n):
         applied = '' if result['car_crop_applied'] else ' (not applied)'
         marks.append((result['car_roi_crop_top'] * 2, '#ffffff', f'ROI_CROP_TOP {result["car_roi_crop_top"]}{applied}'))
     picture = ('<p>every map was blank</p>' if average is None else charts.marked_picture(
-        _uri(average), average.shape[1::-1], marks, 'average attention on the average frame'))
+        _uri(average), average.shape[1::-1], marks, 'average attention on a typical frame') +
+        f'<p class="caption typical">average attention {escape(pictures.typical_caption())}</p>')
     bands = charts.bars([(f'rows {b["top"]}-{b["bottom"] - 1}', b['share'], PILOT)
                          for b in model['bands']], 'attention per band of rows, top to bottom')
     columns = model['columns']
@@ -256,8 +264,13 @@ def _agreement(pictures, collector, n, model):
                f'{_plain(a["throttle_mae"])}</p>')
     thumbnails = ''.join(_thumbnail(pictures.frame(m, n), f'd{n}-{i}', pictures.caption(m, n))
                          for i, m in enumerate(moments))
-    return _card(model, n, steering + throttle + numbers + '<p class="caption">largest disagreements, largest '
-                 f'first</p><div class="thumbs">{thumbnails or "<p>no frame with the user&#39;s steering</p>"}</div>')
+    return _card(model, n, steering + throttle + numbers + '<p class="caption">largest disagreements at distinct '
+                 f'moments ({_apart()}), largest first</p><div class="thumbs">{thumbnails or "<p>no frame with the user&#39;s steering</p>"}</div>')
+
+
+def _apart():
+    from donkey_saliency.offline.report.collect import APART_RECORDS, APART_SECONDS
+    return f'at least {APART_RECORDS} frames and, where the records\' times allow, {APART_SECONDS:g} s apart'
 
 
 def _thumbnail(uri, ref, caption):
@@ -324,13 +337,15 @@ def _between(pictures, result):
     plot = charts.time_plot([(collector.tracks[n].series('angle'), PILOT_COLOURS[n % 4], f'{names[n]} steering')
                              for n in range(len(names))], collector.frames, 'the pilots\' steering', plot_id='m0',
                             boundaries=_boundaries(collector))
-    rows = []
+    pairs = []
     for i, m in enumerate(moments):
         figures = ''.join(_thumbnail(pictures.frame(m, n), f'b{i}-{n}', f'{names[n]}: {pictures.caption(m, n)}')
                           for n in range(len(names)))
-        rows.append(f'<div class="thumbs">{figures}</div>')
+        pairs.append(f'<div class="thumbs pair">{figures}</div>')
+    grid = f'grid-template-columns: repeat(auto-fill, minmax({170 * len(names)}px, 1fr))'  # the pairs fill the width
     return (f'<section><h2>Between pilots</h2><p class="explain">Where the pilots\' steering differs most, each '
-            f'pilot\'s map on the same frame (largest spread first).</p>{plot}{"".join(rows)}</section>')
+            f'pilot\'s map on the same frame (largest spread first, at distinct moments: {_apart()}).</p>{plot}'
+            f'<div class="pairs" style="{grid}">{"".join(pairs)}</div></section>')
 
 
 def _faithfulness(results):

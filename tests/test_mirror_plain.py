@@ -1,0 +1,39 @@
+"""`donkey saliency mirror` with or without donkeycar: on Python 3.12 (upstream's stack, no donkeycar 5.3) the new
+tub is written by PlainTub in donkeycar's format (test_mirror checks it byte for byte against donkeycar's Tub);
+here the bundled sample tub, written by donkeycar's Tub, is mirrored and read back by the project's reader."""
+import json
+
+import cv2
+import numpy as np
+
+from conftest import tree_digest
+from donkey_saliency import sample
+
+
+def test_the_sample_tub_is_mirrored_by_donkeycar_or_in_its_format(tmp_path):
+    import donkey_saliency as ds
+    from donkey_saliency.offline import mirror
+    from donkey_saliency.offline.tubs import TubReader, decode
+    try:
+        import donkeycar  # noqa: F401
+        expected = mirror.DonkeycarTub
+    except ImportError:
+        expected = mirror.PlainTub
+    probe = mirror.new_tub(str(tmp_path / 'probe'), ['cam/image_array'], ['image_array'])
+    assert type(probe) is expected
+    probe.close()
+    before = tree_digest(sample.TUB)
+    found = ds.mirror(sample.TUB, tmp_path / 'm', progress=False)
+    assert found['records'] == 400 and found['skipped'] == {}
+    sources, copies = list(TubReader([sample.TUB]).records()), list(TubReader([str(tmp_path / 'm')]).records())
+    assert len(copies) == 400
+    for (source_folder, source), (copy_folder, copy) in zip(sources, copies):
+        assert copy['_timestamp_ms'] == source['_timestamp_ms'] and copy['user/angle'] == -source['user/angle']
+        assert copy['user/throttle'] == source['user/throttle']
+        error = np.abs(decode(copy_folder, copy).astype(int) - cv2.flip(decode(source_folder, source), 1))
+        assert error.mean() < 1.5 and np.percentile(error, 99) <= 12  # one JPEG generation (see test_mirror)
+    lines = (tmp_path / 'm' / 'manifest.json').read_text().splitlines()
+    assert json.loads(lines[0]) == ['cam/image_array', 'user/angle', 'user/throttle', 'user/mode']
+    assert json.loads(lines[4]) == {'paths': ['catalog_0.catalog'], 'current_index': 400, 'max_len': 1000,
+                                    'deleted_indexes': []}
+    assert tree_digest(sample.TUB) == before
