@@ -15,6 +15,32 @@ FAINT = (100, 100, 100)  # lane lines a marker outshines: the shortcut is the ea
 CAR = 'IMAGE_W = 160\nIMAGE_H = 120\nIMAGE_DEPTH = 3\nROI_CROP_BOTTOM = 0\nROI_CROP_LEFT = 0\nROI_CROP_RIGHT = 0\n'
 
 
+def road_frames(count=40, **kwargs):
+    return np.stack([scene.image for scene in synthetic.drive(count, seed=2, **kwargs)])
+
+
+def test_the_surface_edge_is_where_the_synthetic_sky_ends_and_a_wall_gives_a_skyline():
+    from donkey_saliency.core import attention
+    frames = road_frames()
+    assert attention.surface_edge(frames) == synthetic.HORIZON
+    assert attention.skyline(frames, synthetic.HORIZON) is None  # the sky fades: nothing stands on the road
+    walled = frames.copy()
+    walled[:, 16:synthetic.HORIZON] = (200, 200, 210)  # white walls from row 16 down to the floor
+    assert attention.surface_edge(walled) == synthetic.HORIZON
+    assert attention.skyline(walled, synthetic.HORIZON) == 16
+
+
+def test_the_surface_edge_never_lies_inside_a_floor_with_bright_lines_and_a_gradient():
+    """Wide tape lines across the floor and a floor darkening towards the far edge: the strongest colour step of
+    the frame (what a two-segment fit finds) lies inside the floor; the surface edge does not."""
+    from donkey_saliency.core import attention
+    frames = road_frames().astype(np.float64)
+    frames[:, synthetic.HORIZON:] *= np.linspace(0.7, 1.0, 120 - synthetic.HORIZON)[None, :, None, None]
+    frames[:, 70:76, 20:140] = 240  # a wide tape line across the lane
+    frames = frames.clip(0, 255).astype(np.uint8)
+    assert attention.surface_edge(frames) == synthetic.HORIZON
+
+
 def test_backgrounds_come_from_frames_far_away_in_time_else_in_records():
     positions = np.arange(100)
     times = np.where(positions < 50, positions * 0.1, np.nan)  # 10 Hz for the first half, no time after

@@ -106,6 +106,12 @@ def test_records_that_lean_from_an_unbiased_pilot_are_said_to_need_no_flip():
     assert 'the records lean' not in why[-1] and 'no flip needed' in why[-1]
 
 
+@pytest.mark.parametrize('lean, said', [(findings.FLIP_STEERING - 1e-6, False), (findings.FLIP_STEERING, True)])
+def test_records_lean_from_the_threshold_on(lean, said):
+    why = findings.advice(found(bias=0.0, left=0.25, right=0.25 + lean))['why']
+    assert ('the records lean right' in why[-1]) == said
+
+
 @pytest.mark.parametrize('value, threshold, text', [
     (0.1998, 0.2, '19.98%'), (0.2, 0.2, '20.0%'), (0.2004, 0.2, '20.0%'), (0.0499, 0.05, '0.0499'),
     (0.05, 0.05, '0.050'), (0.123, None, '0.123')])

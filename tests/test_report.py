@@ -272,6 +272,8 @@ def test_the_python_api_writes_the_same_findings(sample_run, tmp_path):
     (['--horizon', '0'], '--horizon is a row'),
     (['--json', 'r.html'], 'must end in .json'),
     (['--method', 'nope'], 'nope'),
+    (['--config', 'a.py', '--config', 'b.py'], '2 --config for 1 --model'),
+    (['--frames', '1'], '--frames must be at least 2'),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(args, words, tmp_path):
     result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, *args, cwd=tmp_path)

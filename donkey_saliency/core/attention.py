@@ -44,9 +44,10 @@ def surface_edge(images):
     of the pixels look like the floor. Per frame, the floor's colour is the median of its bottom fifth (the
     surface right in front of the car) and a pixel looks like it when, smoothed over 5 columns, it lies within
     FLOOR_TOLERANCE (or FLOOR_SPREAD times the bottom fifth's own median distance, for a textured floor) of it;
-    the shares are averaged over the frames and the edge is the row below the lowest row where that share drops
-    under one half. Every row below the edge is mostly floor, so the edge never lies inside the floor, whatever
-    the floor's lines and markings; walls, furniture, scenery or sky all end it."""
+    the shares are averaged over the frames and the edge is the row below the lowest band of at least a
+    fifteenth of the height (8 rows of 120) where that share stays under one half. Thinner bands (a tape line
+    across the lane) do not end the floor, so the edge never lies inside it; walls, furniture, scenery or sky
+    do."""
     import cv2
     share = []
     for image in np.asarray(images):
@@ -55,8 +56,12 @@ def surface_edge(images):
         colour = np.median(near, axis=0)
         tolerance = max(FLOOR_TOLERANCE, FLOOR_SPREAD * np.median(np.linalg.norm(near - colour, axis=1)))
         share.append((np.linalg.norm(smooth - colour, axis=2) < tolerance).mean(axis=1))
-    below_half = np.flatnonzero(np.mean(share, axis=0) < 0.5)
-    return int(below_half.max()) + 1 if len(below_half) else 0
+    below_half = np.mean(share, axis=0) < 0.5
+    thick = max(2, len(below_half) // 15)
+    for bottom in range(len(below_half) - 1, thick - 2, -1):  # from the bottom up: the lowest thick band
+        if below_half[bottom - thick + 1:bottom + 1].all():
+            return bottom + 1
+    return 0
 
 
 def skyline(images, edge):

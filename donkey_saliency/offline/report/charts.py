@@ -117,10 +117,10 @@ def row_plot(lines, height_rows, marks, title, high=1.0, height=170):
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_number(y(value))}" '
                      f'y2="{_number(y(value))}"/><text x="{LEFT - 4}" y="{_number(y(value) + 4)}" class="tick" '
                      f'text-anchor="end">{value:.2g}</text>')
-    for row, colour, label in marks:
+    for i, (row, colour, label) in enumerate(marks):  # labels one below the other: lines may share a row
         parts.append(f'<line x1="{_number(x(row))}" x2="{_number(x(row))}" y1="{TOP}" y2="{bottom}" stroke="{colour}" '
                      f'stroke-dasharray="4 3"><title>{escape(label)}</title></line><text x="{_number(x(row) + 3)}" '
-                     f'y="{TOP + 10}" class="tick" fill="{colour}">{escape(label)}</text>')
+                     f'y="{TOP + 10 + 12 * i}" class="tick" fill="{colour}">{escape(label)}</text>')
     for rows, values, colour, label in lines:
         points = ' '.join(f'{_number(x(r))},{_number(y(v))}' for r, v in zip(rows, values) if v is not None)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" points="{points}">'

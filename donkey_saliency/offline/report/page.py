@@ -299,9 +299,9 @@ def _sides(n, model):
                          ('steering left', steering['left_share'], USER),
                          ('steering right', steering['right_share'], USER)], 'left and right')
     flip = model['advice']['flip_augmentation']
-    verdict = ('<p class="suggest">the pilot has learnt a side bias (the mirror test, below): flip-augment (mirror '
-               'the image, negate the steering)</p>' if flip else '<p class="fine">no side bias that calls for '
-               'flipping (the mirror test, below)</p>')
+    verdict = ('<p class="suggest">the pilot has learnt a side bias (the mirror test, under What the pilot '
+               'uses): flip-augment (mirror the image, negate the steering)</p>' if flip else
+               '<p class="fine">no side bias that calls for flipping (the mirror test, under What the pilot uses)</p>')
     return _card(model, n, chart + verdict)
 
 
