@@ -11,7 +11,7 @@ from conftest import car_pilot, mirrored, records_of, run_cli
 from donkey_saliency import synthetic
 from donkey_saliency.core import counterfactual
 
-FAINT = (100, 100, 100)  # lane lines a marker outshines: the shortcut is the easier cue to learn
+FAINT = (170, 170, 170)  # lane lines dimmer than the marker: the shortcut is the easier cue to learn
 CAR = 'IMAGE_W = 160\nIMAGE_H = 120\nIMAGE_DEPTH = 3\nROI_CROP_BOTTOM = 0\nROI_CROP_LEFT = 0\nROI_CROP_RIGHT = 0\n'
 
 
@@ -93,7 +93,8 @@ def crop_report(known, tmp_path_factory):
 def test_a_pilot_that_steers_by_the_sky_gets_the_crop_and_one_that_ignores_it_does_not(crop_report):
     found, _, stdout = crop_report
     shortcut, _, blobs = found['models']
-    assert shortcut['lines'] == {'surface_edge': synthetic.HORIZON, 'skyline': None, 'config_roi_crop_top': None}
+    assert shortcut['lines']['surface_edge'] == synthetic.HORIZON  # (the marker's top makes a skyline at row 4)
+    assert shortcut['lines']['config_roi_crop_top'] is None
     at_edge = next(p for p in shortcut['crop_curve'] if p['row'] == synthetic.HORIZON)
     assert at_edge['steering_change'] > 0.1 and at_edge['error_swapped'] > at_edge['error_original']
     assert shortcut['advice']['roi_crop_top'] == synthetic.HORIZON
@@ -175,3 +176,27 @@ def test_the_figures_are_those_of_a_plain_loop_over_the_frames(flip_report):
     assert model['mirror']['bias_se'] == pytest.approx(np.std(d, ddof=1) / np.sqrt(len(d)), abs=1e-3)
     assert model['mirror']['mean_abs'] == pytest.approx(np.mean(np.abs(d)), abs=2e-3)
     assert model['mirror']['frames'] == 200
+
+
+def test_a_categorical_pilot_is_asked_for_its_expected_steering_not_its_argmax_bin(saved_pilots, small_tub, tmp_path):
+    """The mirror test against a plain loop over the frames: the angle head's softmax times the bins' values
+    (15 bins from -1 to 1). The 40 records of the small tub lie within 40 records and 2 s of each other: no
+    background to swap, which the report says."""
+    import cv2
+    import tensorflow as tf
+    result = run_cli('report', '--tub', small_tub, '--model', saved_pilots['categorical'], '--frames', 40,
+                     '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    model = json.loads((tmp_path / 'r.json').read_text())['models'][0]
+    assert model['crop_curve'] == [] and 'records apart' in model['not_measured']
+    keras = tf.keras.models.load_model(saved_pilots['categorical'], compile=False)
+    bins = np.linspace(-1, 1, 15)
+
+    def expected(frame):
+        return float(keras(frame[None].astype(np.float32) / 255, training=False)[0].numpy()[0] @ bins)
+
+    frames = [cv2.imread(str(small_tub / 'images' / r['cam/image_array']))[:, :, ::-1] for r in records_of(small_tub)]
+    d = [expected(f) + expected(f[:, ::-1]) for f in frames]
+    assert model['mirror']['frames'] == 40
+    assert model['mirror']['bias'] == pytest.approx(np.mean(d), abs=1e-3)
+    assert model['mirror']['mean_abs'] == pytest.approx(np.mean(np.abs(d)), abs=1e-3)

@@ -140,10 +140,8 @@ def advice(found, cropped=False):
     lines = found['lines']
     edge, skyline, crop_top = lines['surface_edge'], lines['skyline'], lines['config_roi_crop_top']
     at_edge = point_at(found, edge)
-    if found.get('not_measured'):
-        why.append(f'crop and flip not tested: {found["not_measured"]}')
-    elif at_edge is None:
-        why.append(f'crop not tested: no frames to swap backgrounds between')
+    if at_edge is None:
+        why.append(f'crop not tested: {found.get("not_measured", "no point of the crop curve at the edge")}')
     else:
         depends = passes(at_edge['steering_change'], at_edge['steering_change_se'], CROP_CHANGE)
         if depends and cropped and crop_top and crop_top >= edge:
@@ -215,6 +213,7 @@ def _flip(found, why):
     records = ('' if left is None else f' ({shown(right, percent=True)} of the records steer right, '
                                        f'{shown(left, percent=True)} left)')
     if mirror['bias'] is None:
+        why.append(f'flip not tested: {found.get("not_measured", "no frames")}')
         return False
     bias, se = mirror['bias'], mirror['bias_se']
     side = 'right' if bias > 0 else 'left'
