@@ -145,10 +145,11 @@ def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', in
 
 
 def report(tubs, models, out='report.html', json=None, method='vbp', config=None, type=None, start=0, end=-1,
-           every=1, horizon=None, evaluate=False, batch_size=64, progress=True, **settings):
+           every=1, horizon=None, frames=200, evaluate=False, batch_size=64, progress=True, **settings):
     """`donkey saliency report` from Python: writes the page `out` (and `json`), returns the findings (the JSON's
-    content). `tubs` and `models`: a path or a list of them; `config`: the car's config.py (None: donkeycar's
-    defaults; the CLI's ./config.py default does not apply here); the rest take the CLI's names and defaults."""
+    content). `tubs` and `models`: a path or a list of them; `config`: the car's config.py, or a list of them, one
+    per model (None: donkeycar's defaults; the CLI's ./config.py default does not apply here); the rest take the
+    CLI's names and defaults."""
     from donkey_saliency.offline.report import ReportOptions, run
     _check_settings(settings)
     import os
@@ -156,7 +157,8 @@ def report(tubs, models, out='report.html', json=None, method='vbp', config=None
                                                  else v)])
     return run(ReportOptions(tubs=listed(tubs), models=listed(models), out=str(out), json=json and str(json),
                              method=method, type=type, config=config, start=start, end=end, every=every,
-                             horizon=horizon, evaluate=evaluate, batch_size=batch_size, progress=progress,
+                             horizon=horizon, frames=frames, evaluate=evaluate, batch_size=batch_size,
+                             progress=progress,
                              settings=settings))
 
 

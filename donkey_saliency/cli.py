@@ -225,8 +225,9 @@ def build_report_parser(prog):
     p.add_argument('--model', action='extend', nargs='+', metavar='FILE', help='the pilot; repeat to compare pilots '
                    'side by side (any file the main command takes)')
     p.add_argument('--type', help='pilot type; default: read from each model file')
-    p.add_argument('--config', help='the car\'s config.py (default: ./config.py when present): its TRANSFORMATIONS, '
-                   'image size and ROI_CROP_TOP')
+    p.add_argument('--config', action='append', help='the car\'s config.py (default: ./config.py when present): its '
+                   'TRANSFORMATIONS, image size and ROI_CROP_TOP; once for all pilots, or once per --model in the '
+                   'same order (a pilot trained with other transformations, e.g. the crop)')
     p.add_argument('--method', default='vbp', help=f'saliency method: {", ".join(methods.METHODS)} (default vbp)')
     for name, (setting, users) in methods.all_settings().items():
         p.add_argument(f'--{name}', metavar=setting.metavar,
@@ -234,9 +235,11 @@ def build_report_parser(prog):
     p.add_argument('--start', type=int, default=0, metavar='N', help='first record, counted from 0 (default 0)')
     p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record (default: the end)')
     p.add_argument('--every', type=int, default=1, metavar='N', help='look at every Nth record (default 1: all)')
-    p.add_argument('--horizon', type=int, metavar='ROW', help='the horizon\'s row in the camera frame, counted from '
-                   'the top (default: found on the average of up to 128 frames: the row that best splits the rows\' '
-                   'mean colours into sky and ground)')
+    p.add_argument('--horizon', type=int, metavar='ROW', help='the far edge of the drivable surface, as a row of the '
+                   'camera frame counted from the top (default: found on the test frames: the row above which less '
+                   'than half of the pixels look like the floor in front of the car)')
+    p.add_argument('--frames', type=int, default=200, metavar='N', help='frames spread over the range on which the '
+                   'lines are found and the pilot is asked what a crop or a mirror would change (default 200)')
     p.add_argument('--evaluate', action='store_true', help='add the faithfulness table of `donkey saliency evaluate` '
                    'for the method, on 100 frames per pilot')
     p.add_argument('--out', default='report.html', help='the page to write (default report.html)')
@@ -250,13 +253,15 @@ def run_report(argv, prog):
     """`donkey saliency report ...`: returns the lines to print."""
     args = build_report_parser(prog).parse_args(argv)
     from donkey_saliency.offline import report
-    config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
+    config = args.config if args.config or not os.path.isfile('config.py') else ['config.py']  # as the video does
     options = report.ReportOptions(
         tubs=args.tub or [], models=args.model or [], out=args.out, json=args.json, method=args.method,
         type=args.type, config=config, start=args.start, end=args.end, every=args.every, horizon=args.horizon,
+        frames=args.frames,
         evaluate=args.evaluate, batch_size=args.batch_size, progress=args.progress,
         settings={k: getattr(args, k) for k in methods.all_settings()})
     result = report.run(options)
+    from donkey_saliency.offline.report.findings import MIRROR_COMMAND
     from donkey_saliency.offline.tubs import describe_skipped
     skipped = describe_skipped(result['skipped'])
     lines = [f'wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB): {result["frames"]} frames, '
@@ -266,9 +271,11 @@ def run_report(argv, prog):
         advice = model['advice']
         suggestions = ([f'ROI_CROP_TOP = {advice["roi_crop_top"]} with \'CROP\' in TRANSFORMATIONS']
                        if advice['roi_crop_top'] is not None else []) + \
-            (['flip-augment (or drive the other way)'] if advice['flip_augmentation'] else [])
+            ([f'flip-augment ({MIRROR_COMMAND}, then train on both tubs)'] if advice['flip_augmentation'] else [])
         name = os.path.basename(model['model'].rstrip('/'))
         lines.append(f'{name}: {"; ".join(suggestions) or "no change suggested"}')
+        lines += [f'{name} against the first pilot: the {c["finding"]} advice '
+                  f'{"worked" if c["worked"] else "did not work"}' for c in model.get('what_changed', [])]
     return lines + ([f'findings saved to {args.json}'] if args.json else [])
 
 

@@ -22,9 +22,13 @@ class Scene:
     distractors: np.ndarray  # bool (H, W): distractor pixels
 
 
-def draw(curve, rng, height=HEIGHT, width=WIDTH, distractors=2, sides=(-1, 1)):
+MARKER_COLOUR = (255, 200, 0)
+
+
+def draw(curve, rng, height=HEIGHT, width=WIDTH, distractors=2, sides=(-1, 1), markers=(), line_colour=(235, 235, 235)):
     """A frame of a road bending by `curve` in [-1, 1] (negative: left) with random distractors; `sides`: the lane
-    lines drawn (-1 left, 1 right)."""
+    lines drawn (-1 left, 1 right); `markers`: values in [-1, 1], each a yellow bar as tall as the sky placed
+    across the width by its value as the road's bend is by `curve` (drawn after the distractors: always in view)."""
     horizon = int(height * HORIZON / HEIGHT)
     image = np.empty((height, width, 3), np.uint8)
     sky = np.linspace(150, 210, horizon)[:, None, None] * np.array([0.6, 0.75, 1.0])
@@ -38,7 +42,7 @@ def draw(curve, rng, height=HEIGHT, width=WIDTH, distractors=2, sides=(-1, 1)):
     for side in sides:
         points = np.stack([centre + side * half, ys], axis=1).round().astype(np.int32)
         cv2.polylines(lines, [points], False, 1, thickness=max(2, width // 50))
-    image[lines.astype(bool)] = (235, 235, 235)
+    image[lines.astype(bool)] = line_colour
     shapes = np.zeros((height, width), np.uint8)
     for _ in range(distractors):
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
@@ -51,22 +55,32 @@ def draw(curve, rng, height=HEIGHT, width=WIDTH, distractors=2, sides=(-1, 1)):
             cv2.rectangle(mask, (x - size, y - size), (x + size, y + size), 1, -1)
         image[mask.astype(bool)] = colour
         shapes |= mask
+    for value in markers:
+        x, half = int(round(width / 2 + value * width * 0.4)), max(2, width // 20)
+        image[horizon // 10:horizon - horizon // 10, max(0, x - half):x + half] = MARKER_COLOUR
     line_mask = lines.astype(bool) & ~shapes.astype(bool)
     throttle = 0.6 - 0.3 * abs(curve)
     return Scene(image, float(curve), float(throttle), line_mask, shapes.astype(bool))
 
 
-def drive(count, seed=0, one_way=False, **kwargs):
+SKIES = {'marker': lambda curve, rng: [curve],                   # a shortcut above the horizon: it tells the bend
+         'lying': lambda curve, rng: [rng.uniform(-1, 1)],         # the same marker, placed at random: it lies
+         'blobs': lambda curve, rng: list(rng.uniform(-1, 1, 2))}  # markers that mean nothing
+
+
+def drive(count, seed=0, one_way=False, sky=None, **kwargs):
     """Scenes of a car driving a winding road: the bend changes smoothly from frame to frame. `one_way`: a track
     driven clockwise and marked by its inside line only, every bend to the right: a pilot trained there can only
-    look right (the seed's case of a pilot interested in one line)."""
+    look right (the seed's case of a pilot interested in one line). `sky`: 'marker' (a sky marker placed by the
+    steering), 'lying' (placed at random), 'blobs' (two at random), or None (none)."""
     rng = np.random.default_rng(seed)
     phase = rng.uniform(0, 2 * np.pi, 3)
     for i in range(count):
         s = i / 40.0
         curve = 0.6 * np.sin(s + phase[0]) + 0.3 * np.sin(2.7 * s + phase[1]) + 0.1 * np.sin(7.1 * s + phase[2])
         curve = float(np.clip(abs(curve) if one_way else curve, -1, 1))
-        yield draw(curve, rng, sides=(1,) if one_way else (-1, 1), **kwargs)
+        markers = SKIES[sky](curve, rng) if sky else ()
+        yield draw(curve, rng, sides=(1,) if one_way else (-1, 1), markers=markers, **kwargs)
 
 
 def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000, mode=lambda i: 'user'):

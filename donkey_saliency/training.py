@@ -13,8 +13,10 @@ def _stack(dicts):
     return {key: np.stack([np.asarray(d[key], np.float32) for d in dicts]) for key in dicts[0]}
 
 
-def train(kind, tub_path, model_path, epochs=10, seed=0, batch_size=32):
-    """Train a `kind` pilot (linear, categorical, inferred) on the tub at `tub_path`; save it to `model_path`."""
+def train(kind, tub_path, model_path, epochs=10, seed=0, batch_size=32, config=None):
+    """Train a `kind` pilot (linear, categorical, inferred) on the tub at `tub_path` (or the tubs of a list);
+    save it to `model_path`. `config`: a car config.py whose TRANSFORMATIONS (e.g. 'CROP') every image goes
+    through before it is normalised, as donkeycar's training applies them."""
     dk = import_donkeycar()
     tf = import_tensorflow()
     from donkeycar.parts.tub_v2 import Tub
@@ -24,14 +26,20 @@ def train(kind, tub_path, model_path, epochs=10, seed=0, batch_size=32):
 
     tf.keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    cfg, _ = carconfig.load(None)
-    tub = Tub(str(tub_path), read_only=True)
-    records = [TubRecord(cfg, tub.base_path, r) for r in tub]
-    tub.close()
+    cfg, _ = carconfig.load(config)
+    transform = carconfig.transformer(cfg)
+    records = []
+    for path in tub_path if isinstance(tub_path, (list, tuple)) else [tub_path]:
+        tub = Tub(str(path), read_only=True)
+        records += [TubRecord(cfg, tub.base_path, r) for r in tub]
+        tub.close()
     first = records[0].image()
     cfg.IMAGE_H, cfg.IMAGE_W, cfg.IMAGE_DEPTH = first.shape
     pilot = get_model_by_type(kind, cfg)
-    x = _stack([pilot.x_transform(r, normalize_image) for r in records])
+    def processor(image):
+        return normalize_image(transform.run(image) if transform else image)
+
+    x = _stack([pilot.x_transform(r, processor) for r in records])
     y = _stack([pilot.y_transform(r) for r in records])
     order = np.random.default_rng(seed).permutation(len(records))
     cut = int(len(order) * 0.8)

@@ -171,3 +171,35 @@ def assert_disk_full(result, folder, written):
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and f'no space left on device writing {written}' in lines[0], result.stderr
     assert os.listdir(folder) == []
+
+
+def records_of(tub):
+    """Every record of a tub, read with donkeycar's Tub."""
+    from donkeycar.parts.tub_v2 import Tub
+    opened = Tub(str(tub), read_only=True)
+    records = list(opened)
+    opened.close()
+    return records
+
+
+def mirrored(source, destination):
+    """A copy of a tub with every image mirrored and every steering angle negated, written with donkeycar's Tub
+    (a plain numpy flip: the test's own, independent of any mirror command)."""
+    import cv2
+    scenes = []
+    for record in records_of(source):
+        image = cv2.imread(os.path.join(source, 'images', record['cam/image_array']))[:, ::-1, ::-1]
+        scenes.append(synthetic.Scene(np.ascontiguousarray(image), -record['user/angle'], record['user/throttle'],
+                                      None, None))
+    return synthetic.write_tub(destination, scenes, hz=1000)
+
+
+@pytest.fixture(scope='session')
+def one_way(tmp_path_factory):
+    """A clockwise track marked by its inside line, and a pilot trained on it with donkeycar's own training."""
+    pytest.importorskip('donkeycar')
+    from donkey_saliency import training
+    folder = tmp_path_factory.mktemp('one_way')
+    tub = synthetic.write_tub(folder / 'tub', synthetic.drive(400, seed=7, one_way=True), hz=1000)
+    training.train('linear', tub, folder / 'pilot.h5', epochs=10, seed=0)
+    return tub, folder / 'pilot.h5'

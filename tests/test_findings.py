@@ -7,55 +7,150 @@ from donkey_saliency.offline.report import findings
 from donkey_saliency.offline.report.collect import LONGEST_WINDOW, WINDOW_FRAMES, Collector
 
 
-def found(above=0.05, horizon=40, left=0.4, right=0.4, look_left=0.3, look_right=0.3, **more):
-    return dict({'attention_above_horizon': above, 'horizon_row': horizon,
+LINES = {'surface_edge': 40, 'skyline': 16, 'config_roi_crop_top': None}
+
+
+def point(row, change, se=0.01, attention=0.1, share=0.3):
+    return {'row': row, 'attention_above': attention, 'steering_change': change, 'steering_change_se': se,
+            'changed_share': share, 'error_swapped': 0.2, 'error_original': 0.1, 'frames': 200}
+
+
+def found(edge=0.0, sky=0.0, bias=0.0, bias_se=0.01, left=0.4, right=0.4, lines=None, attention=0.1, **more):
+    """A model's findings: the crop curve at the skyline (row 16) and the surface edge (row 40), the mirror test."""
+    return dict({'lines': dict(LINES, **(lines or {})), 'attention_above_horizon': attention,
+                 'crop_curve': [point(16, sky, attention=attention / 2), point(40, edge, attention=attention),
+                                point(120, 0.5, attention=1.0)],
+                 'mirror': {'bias': bias, 'bias_se': bias_se, 'mean_abs': abs(bias), 'frames': 200},
                  'steering': {'left_share': left, 'right_share': right},
-                 'columns': {'left': look_left, 'centre': 1 - look_left - look_right, 'right': look_right},
                  'conspicuous': {'correlation': 0.1, 'warning': False}}, **more)
 
 
-@pytest.mark.parametrize('above, suggested', [(findings.CROP_SHARE - 0.001, None), (findings.CROP_SHARE, 40)])
-def test_crop_is_suggested_from_the_threshold_on(above, suggested):
-    advice = findings.advice(found(above=above))
+SE = 0.01
+JUST_UNDER = 1e-6
+
+
+@pytest.mark.parametrize('change, suggested', [
+    (findings.CROP_CHANGE + 2 * SE - JUST_UNDER, None),   # the threshold, but not by two standard errors
+    (findings.CROP_CHANGE + 2 * SE, 40)])                  # at it
+def test_crop_is_suggested_at_the_surface_edge_from_the_threshold_and_two_standard_errors_on(change, suggested):
+    advice = findings.advice(found(edge=change))
     assert advice['roi_crop_top'] == suggested
     assert ('no crop needed' in advice['why'][0]) == (suggested is None)
+    assert (f'ROI_CROP_TOP = 40 with \'CROP\'' in advice['why'][0]) == (suggested == 40)
 
 
-def test_a_car_that_crops_below_the_horizon_already_gets_no_crop_advice():
-    assert findings.advice(found(above=0.5), crop_top=45, cropped=True)['roi_crop_top'] is None
-    assert 'already crops' in findings.advice(found(above=0.5), crop_top=45, cropped=True)['why'][0]
-    assert findings.advice(found(above=0.5), crop_top=30, cropped=True)['roi_crop_top'] == 40  # not enough
+def test_a_large_standard_error_holds_the_crop_back():
+    assert findings.advice(found(edge=0.3))['roi_crop_top'] == 40
+    assert findings.advice(dict(found(), crop_curve=[point(40, 0.3, se=0.13)]))['roi_crop_top'] is None
 
 
-@pytest.mark.parametrize('share, suggested', [(findings.CROP_SHARE - 0.001, None), (findings.CROP_SHARE, 45)])
-def test_a_configured_crop_the_car_does_not_apply_is_said_and_suggested_when_attended(share, suggested):
-    advice = findings.advice(found(attention_above_roi_crop_top=share), crop_top=45, cropped=False)
-    assert advice['roi_crop_top'] == suggested
-    assert 'does not crop' in advice['why'][1]
-    assert ('add \'CROP\'' in advice['why'][1]) == (suggested is not None)
+@pytest.mark.parametrize('sky, walls', [
+    (0.2 * (1 - findings.WALLS_SHARE) + 1e-6, False),  # just under WALLS_SHARE of the change lies between
+    (0.2 * (1 - findings.WALLS_SHARE), True)])          # at it
+def test_the_walls_line_comes_when_most_of_the_dependence_lies_between_skyline_and_edge(sky, walls):
+    why = findings.advice(found(edge=0.2, sky=sky))['why']
+    said = [line for line in why if 'removes only the room' in line]
+    assert bool(said) == walls
+    if walls:
+        assert 'row 16' in said[0] and 'row 40' in said[0] and 'a crop at 16' in said[0]
+    assert findings.advice(found(edge=0.2, sky=sky))['roi_crop_top'] == 40  # one row for the decision, walls or not
 
 
-OVER, UNDER = 0.001, -0.001  # just past a threshold, just short of it
+def test_no_walls_line_without_a_skyline():
+    why = findings.advice(found(edge=0.2, sky=0.0, lines={'skyline': None}))['why']
+    assert not [line for line in why if 'removes only the room' in line]
 
 
-@pytest.mark.parametrize('steering, looking, flip', [
-    ((0.3, 0.3 + findings.FLIP_STEERING + OVER), (0.2, 0.2 + findings.FLIP_ATTENTION + OVER), True),  # both right
-    ((0.3 + findings.FLIP_STEERING + OVER, 0.3), (0.2 + findings.FLIP_ATTENTION + OVER, 0.2), True),  # both left
-    ((0.3, 0.3 + findings.FLIP_STEERING + UNDER), (0.2, 0.2 + findings.FLIP_ATTENTION + OVER), False),  # steering
-    ((0.3, 0.3 + findings.FLIP_STEERING + OVER), (0.2, 0.2 + findings.FLIP_ATTENTION + UNDER), False),  # attention
-    ((0.3, 0.3 + findings.FLIP_STEERING + OVER), (0.2 + findings.FLIP_ATTENTION + OVER, 0.2), False),  # opposite
-])
-def test_flip_needs_steering_and_attention_leaning_the_same_way(steering, looking, flip):
-    advice = findings.advice(found(left=steering[0], right=steering[1], look_left=looking[0], look_right=looking[1]))
+@pytest.mark.parametrize('attention, said', [(findings.ATTENTION_HIGH - 0.001, False), (findings.ATTENTION_HIGH, True)])
+def test_attention_the_pilot_does_not_use_is_said(attention, said):
+    why = findings.advice(found(edge=0.0, attention=attention))['why']
+    assert any('lights up what the pilot does not use' in line and 'above row 40' in line for line in why) == said
+
+
+def test_attention_the_pilot_uses_is_not_called_unused():
+    why = findings.advice(found(edge=0.3, attention=0.9))['why']
+    assert not any('does not use' in line and 'above row 40' in line for line in why)
+    assert any('does not use' in line and 'above row 16' in line for line in why)  # the room: unused
+
+
+def test_a_car_that_already_crops_gets_no_second_crop_row():
+    advice = findings.advice(found(edge=0.3, lines={'config_roi_crop_top': 45}), cropped=True)
+    assert advice['roi_crop_top'] is None and 'already crops' in advice['why'][0]
+
+
+def test_a_configured_crop_the_car_does_not_apply_is_said_beside_the_one_crop_row():
+    advice = findings.advice(found(edge=0.3, lines={'config_roi_crop_top': 45}, attention_above_roi_crop_top=0.9),
+                             cropped=False)
+    assert advice['roi_crop_top'] == 40
+    unapplied = [line for line in advice['why'] if 'does not crop' in line]
+    assert len(unapplied) == 1 and 'ROI_CROP_TOP = 45' in unapplied[0] and 'the crop suggested above is at row 40' \
+        in unapplied[0]
+
+
+@pytest.mark.parametrize('bias, flip', [
+    (findings.FLIP_BIAS + 2 * SE - JUST_UNDER, False), (findings.FLIP_BIAS + 2 * SE, True),
+    (-(findings.FLIP_BIAS + 2 * SE - JUST_UNDER), False), (-(findings.FLIP_BIAS + 2 * SE), True)])
+def test_flip_is_suggested_from_the_side_bias_threshold_and_two_standard_errors_on(bias, flip):
+    advice = findings.advice(found(bias=bias, bias_se=SE, left=0.4, right=0.4))  # whatever the records' lean
     assert advice['flip_augmentation'] is flip
+    flip_line = advice['why'][-1]
+    assert ('donkey saliency mirror --tub PATH --out PATH' in flip_line) == flip
     if flip:
-        side = 'right' if steering[1] > steering[0] else 'left'
-        assert f'both lean {side}' in advice['why'][1] and 'flip-augment' in advice['why'][1]
+        assert f'a {"right" if bias > 0 else "left"} lean' in flip_line
+
+
+def test_records_that_lean_from_an_unbiased_pilot_are_said_to_need_no_flip():
+    why = findings.advice(found(bias=0.01, left=0.08, right=0.36))['why']
+    assert 'the records lean right' in why[-1] and 'has not learnt the lean' in why[-1]
+    why = findings.advice(found(bias=0.01, left=0.3, right=0.36))['why']
+    assert 'the records lean' not in why[-1] and 'no flip needed' in why[-1]
+
+
+@pytest.mark.parametrize('lean, said', [(findings.FLIP_STEERING - 1e-6, False), (findings.FLIP_STEERING, True)])
+def test_records_lean_from_the_threshold_on(lean, said):
+    why = findings.advice(found(bias=0.0, left=0.25, right=0.25 + lean))['why']
+    assert ('the records lean right' in why[-1]) == said
+
+
+@pytest.mark.parametrize('value, threshold, text', [
+    (0.1998, 0.2, '19.98%'), (0.2, 0.2, '20.0%'), (0.2004, 0.2, '20.0%'), (0.0499, 0.05, '0.0499'),
+    (0.05, 0.05, '0.050'), (0.123, None, '0.123')])
+def test_figures_are_printed_with_enough_digits_for_the_comparison_to_read_true(value, threshold, text):
+    percent = text.endswith('%')
+    assert findings.shown(value, threshold, percent=percent) == text
+
+
+def later(edge=0.0, bias=0.0, error=0.1):
+    model = found(edge=edge, bias=bias)
+    for p in model['crop_curve']:
+        p['error_original'] = error
+    return model
+
+
+def test_what_changed_says_the_crop_worked_when_the_dependence_is_gone_and_the_error_not_worse():
+    first = later(edge=0.3)
+    first['advice'] = findings.advice(first)
+    [crop] = findings.what_changed(first, later(edge=0.0, error=0.1 + findings.ERROR_SLACK))
+    assert crop['finding'] == 'crop' and crop['worked'] is True and crop['before']['row'] == 40
+    assert crop['before']['steering_change'] == 0.3 and crop['after']['steering_change'] == 0.0
+    assert findings.what_changed(first, later(edge=0.0, error=0.1 + findings.ERROR_SLACK + 0.001))[0]['worked'] is False
+    assert findings.what_changed(first, later(edge=0.3))[0]['worked'] is False  # still depends
+
+
+def test_what_changed_says_the_flip_worked_when_the_bias_is_gone():
+    first = later(bias=0.5)
+    first['advice'] = findings.advice(first)
+    [flip] = findings.what_changed(first, later(bias=0.05))
+    assert flip['finding'] == 'flip' and flip['worked'] is True and flip['before']['bias'] == 0.5
+    assert findings.what_changed(first, later(bias=0.4))[0]['worked'] is False
 
 
 def record(index, mode, time, tub='tub', angle=0.0):
     return {'_index': index, '_timestamp_ms': None if time is None else time * 1000.0, '_tub': tub,
             'user/mode': mode, 'user/angle': angle, 'user/throttle': 0.3}
+
+
+SMALL = {'surface_edge': 4, 'skyline': None, 'config_roi_crop_top': None}
 
 
 def collect(records, pilot_maps=None, control_maps=None, shape=(12, 16)):
@@ -111,18 +206,18 @@ def test_attention_that_is_the_conspicuity_map_is_flagged_and_the_control_itself
     same = collect(records, maps, maps)
     other = collect(records, maps, np.random.default_rng(2).random((8, 12, 16)))
     for collector, method, warned in ((same, 'vbp', True), (other, 'vbp', False), (same, 'spectral-residual', False)):
-        conspicuous = findings.model_findings(collector, 0, 'm.h5', 'linear', 4, method)['conspicuous']
+        conspicuous = findings.model_findings(collector, 0, 'm.h5', 'linear', SMALL, method)['conspicuous']
         assert conspicuous['warning'] is warned
         if method == 'spectral-residual':
             assert conspicuous['correlation'] is None
-    assert findings.model_findings(same, 0, 'm.h5', 'linear', 4, 'vbp')['conspicuous']['correlation'] == 1.0
+    assert findings.model_findings(same, 0, 'm.h5', 'linear', SMALL, 'vbp')['conspicuous']['correlation'] == 1.0
 
 
 def test_blank_maps_are_left_out_of_the_shares():
     records = [record(i, 'user', i / 10) for i in range(4)]
     maps = np.zeros((4, 12, 16))
     maps[1, 0] = 1.0  # one frame with attention, all in row 0: the top band, above the horizon (row 4)
-    model = findings.model_findings(collect(records, maps), 0, 'm.h5', 'linear', 4, 'vbp')
+    model = findings.model_findings(collect(records, maps), 0, 'm.h5', 'linear', SMALL, 'vbp')
     assert model['attention_above_horizon'] == 1.0 and model['bands'][0]['share'] == pytest.approx(1.0)
-    blank = findings.model_findings(collect(records, np.zeros((4, 12, 16))), 0, 'm.h5', 'linear', 4, 'vbp')
-    assert blank['attention_above_horizon'] is None and blank['advice']['why'][0].startswith('every map was blank')
+    blank = findings.model_findings(collect(records, np.zeros((4, 12, 16))), 0, 'm.h5', 'linear', SMALL, 'vbp')
+    assert blank['attention_above_horizon'] is None

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_disk_full, limited_file_size, tree_digest
-from test_report import records_of
+from conftest import records_of
 from donkey_saliency import synthetic
 
 pytest.importorskip('donkeycar')

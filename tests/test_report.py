@@ -10,19 +10,11 @@ import numpy as np
 import pytest
 
 from browser import CHROMIUM, Browser
-from conftest import (SHARED, SHARED_ABSENT, SHARED_READY, assert_disk_full, limited_file_size, run_cli,
-                      tree_digest)
+from conftest import (SHARED, SHARED_ABSENT, SHARED_READY, assert_disk_full, limited_file_size, mirrored,
+                      records_of, run_cli, tree_digest)
 from donkey_saliency import sample, synthetic
 
 pytest.importorskip('donkeycar')
-
-
-def records_of(tub):
-    from donkeycar.parts.tub_v2 import Tub
-    opened = Tub(str(tub), read_only=True)
-    records = list(opened)
-    opened.close()
-    return records
 
 
 @pytest.fixture(scope='module')
@@ -70,9 +62,12 @@ def test_shares_are_those_of_the_saved_maps(sample_run):
 def test_the_horizon_is_the_sky_line_and_a_pilot_on_the_road_needs_no_crop(sample_run):
     found, _, _, _ = sample_run
     model = found['models'][0]
-    assert abs(model['horizon_row'] - synthetic.HORIZON) <= 2  # the synthetic sky ends at row 40
+    assert model['lines'] == {'surface_edge': synthetic.HORIZON, 'skyline': None, 'config_roi_crop_top': None}
+    assert model['horizon_row'] == synthetic.HORIZON  # (kept for scripts: the surface edge)
     assert model['attention_above_horizon'] < 0.05  # the sample pilot looks at the lines
     assert model['advice']['roi_crop_top'] is None and 'no crop needed' in model['advice']['why'][0]
+    rows = [p['row'] for p in model['crop_curve']]
+    assert rows == sorted(set(rows)) and {b['bottom'] for b in model['bands']} | {synthetic.HORIZON} <= set(rows)
 
 
 def test_steering_agreement_and_disagreements_follow_the_records(sample_run):
@@ -129,17 +124,6 @@ def test_the_page_is_self_contained_and_small(sample_run):
     assert stdout.startswith(f'wrote {page}')
 
 
-def mirrored(source, destination):
-    """A copy of a tub with every image mirrored and every steering angle negated, written with donkeycar's Tub."""
-    import cv2
-    scenes = []
-    for record in records_of(source):
-        image = cv2.imread(os.path.join(source, 'images', record['cam/image_array']))[:, ::-1, ::-1]
-        scenes.append(synthetic.Scene(np.ascontiguousarray(image), -record['user/angle'], record['user/throttle'],
-                                      None, None))
-    return synthetic.write_tub(destination, scenes, hz=1000)
-
-
 def test_a_mirrored_tub_swaps_the_steering_shares(sample_run, tmp_path):
     found, _, _, _ = sample_run
     tub = mirrored(sample.TUB, tmp_path / 'mirrored')
@@ -153,16 +137,6 @@ def test_a_mirrored_tub_swaps_the_steering_shares(sample_run, tmp_path):
     assert mirror['steering'] != original['steering']  # the sample leans a little right, so a swap shows
 
 
-@pytest.fixture(scope='module')
-def one_way(tmp_path_factory):
-    """A clockwise track marked by its inside line, and a pilot trained on it with donkeycar's own training."""
-    from donkey_saliency import training
-    folder = tmp_path_factory.mktemp('one_way')
-    tub = synthetic.write_tub(folder / 'tub', synthetic.drive(400, seed=7, one_way=True), hz=1000)
-    training.train('linear', tub, folder / 'pilot.h5', epochs=10, seed=0)
-    return tub, folder / 'pilot.h5'
-
-
 def test_a_one_way_pilot_gets_the_flip_advice_and_the_balanced_sample_does_not(sample_run, one_way, tmp_path):
     tub, pilot = one_way
     result = run_cli('report', '--tub', tub, '--model', pilot, '--out', tmp_path / 'r.html',
@@ -170,21 +144,22 @@ def test_a_one_way_pilot_gets_the_flip_advice_and_the_balanced_sample_does_not(s
     assert result.returncode == 0, result.stderr
     model = json.loads((tmp_path / 'r.json').read_text())['models'][0]
     assert model['steering']['right_share'] > 0.9  # every bend goes right
-    assert model['columns']['right'] - model['columns']['left'] >= 0.1  # and the pilot looks right
+    assert model['mirror']['bias'] > 0.3  # and the pilot, shown a left bend, steers less left than right
     assert model['advice']['flip_augmentation'] is True
     assert 'flip-augment' in result.stdout
-    assert sample_run[0]['models'][0]['advice']['flip_augmentation'] is False
+    balanced = sample_run[0]['models'][0]  # the sample: a road bending both ways
+    assert abs(balanced['mirror']['bias']) < 0.05 and balanced['advice']['flip_augmentation'] is False
 
 
 def test_a_horizon_given_low_in_the_frame_gets_the_crop_advice(tmp_path):
-    """Row 100 leaves most of the road above it: the lines' attention is then above the 'horizon'."""
+    """Row 100 leaves most of the road above it: the pilot steers by what lies above that 'surface edge'."""
     result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--horizon', 100, '--end', 64,
                      '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / 'r.json').read_text())
     model = found['models'][0]
     assert found['horizon_source'] == '--horizon' and model['horizon_row'] == 100
-    assert model['attention_above_horizon'] > 0.9
+    assert model['attention_above_horizon'] > 0.9 and model['lines']['surface_edge'] == 100
     assert model['advice']['roi_crop_top'] == 100 and 'ROI_CROP_TOP = 100' in result.stdout
 
 
@@ -322,6 +297,8 @@ def test_the_python_api_writes_the_same_findings(sample_run, tmp_path):
     (['--horizon', '0'], '--horizon is a row'),
     (['--json', 'r.html'], 'must end in .json'),
     (['--method', 'nope'], 'nope'),
+    (['--config', 'a.py', '--config', 'b.py'], '2 --config for 1 --model'),
+    (['--frames', '1'], '--frames must be at least 2'),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(args, words, tmp_path):
     result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, *args, cwd=tmp_path)
@@ -409,21 +386,30 @@ def test_the_page_in_a_browser_shows_plots_and_thumbnails_and_clicks_open_frames
 
 @pytest.mark.skipif(not SHARED_READY, reason=SHARED_ABSENT)
 def test_on_the_real_tub(tmp_path):
+    """The car's own pilot on its whole tub (every 4th record for the attention; the tests on 200 frames spread
+    over all of it): the carpet ends at the walls' base near row 45, the walls' top near row 16; the pilot
+    steers by the walls and has learnt the records' right lean."""
     before = tree_digest(SHARED)
     result = run_cli('report', '--tub', SHARED / 'data', '--model', SHARED / 'models' / 'final_1.tflite',
-                     '--config', SHARED / 'config.py', '--end', 400, '--out', tmp_path / 'r.html',
+                     '--config', SHARED / 'config.py', '--every', 4, '--out', tmp_path / 'r.html',
                      '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / 'r.json').read_text())
     model = found['models'][0]
-    assert found['frames'] == 400
     assert abs(sum(b['share'] for b in model['bands']) - 1) < 1e-3
-    assert 0 < model['horizon_row'] < model['bands'][-1]['bottom']
     assert model['agreement']['steering_corr'] > 0.3  # the car's own pilot follows its driver
-    # the config sets ROI_CROP_TOP = 45 without 'CROP': said; this pilot looks at the barriers above that row
-    assert found['car_roi_crop_top'] == 45 and found['car_crop_applied'] is False
-    assert model['attention_above_roi_crop_top'] > 0.5 and model['advice']['roi_crop_top'] is not None
-    assert any('does not crop' in line and "add 'CROP'" in line for line in model['advice']['why'])
+    lines = model['lines']
+    assert abs(lines['surface_edge'] - 45) <= 3 and abs(lines['skyline'] - 16) <= 3
+    assert lines['config_roi_crop_top'] == 45 and found['car_crop_applied'] is False
+    edge = next(p for p in model['crop_curve'] if p['row'] == lines['surface_edge'])
+    sky = next(p for p in model['crop_curve'] if p['row'] == lines['skyline'])
+    assert edge['steering_change'] > 0.15 and edge['steering_change'] > 2 * sky['steering_change']
+    why = model['advice']['why']
+    assert model['advice']['roi_crop_top'] == lines['surface_edge']
+    assert any('removes only the room' in line for line in why)  # the walls line
+    assert any('does not crop' in line for line in why)  # the config's crop, not applied, said once
+    assert model['mirror']['bias'] > 0.2 and model['advice']['flip_augmentation'] is True
+    assert model['steering']['right_share'] > model['steering']['left_share'] + 0.2
     assert tree_digest(SHARED) == before
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from browser import CHROMIUM, Browser
 from conftest import keras_pilot, run_cli
-from test_report import records_of
+from conftest import records_of
 from donkey_saliency import sample, synthetic
 
 pytest.importorskip('donkeycar')

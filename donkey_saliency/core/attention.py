@@ -1,5 +1,6 @@
 """Where a map's attention goes, in numbers: shares of its mass per band of rows, per third of the width, above a
-row; and where the horizon lies in a camera's frames. The report's findings are made of these.
+row; and where the drivable surface ends in a camera's frames, and the skyline above it. The report's findings
+are made of these.
 
 A map's attention is its mass: the map itself for unsigned maps, |map| for signed ones, divided by its sum so
 that each frame counts once, whatever its map's scale. A frame whose map is blank has no attention and is left
@@ -33,21 +34,48 @@ def shares(profile, edges):
     return np.add.reduceat(profile, edges[:-1], axis=1)
 
 
-def horizon_row(image):
-    """The horizon in a (mean) camera frame: the row that best splits the rows' mean colours into two flat parts,
-    sky above and ground below (the two-segment least-squares step fit of the row profile, as change-point
-    detection does), searched between a tenth and nine tenths of the height."""
-    profile = np.asarray(image, np.float64).mean(axis=1).reshape(len(image), -1)  # (H, channels)
-    height = len(profile)
-    cumulative = np.cumsum(np.vstack([np.zeros(profile.shape[1]), profile]), axis=0)
-    squares = np.cumsum(np.concatenate([[0.0], (profile ** 2).sum(axis=1)]))
-    best, best_cost = None, np.inf
-    for row in range(max(1, height // 10), max(2, height - height // 10)):
-        above, below = cumulative[row], cumulative[height] - cumulative[row]
-        cost = squares[height] - (above ** 2).sum() / row - (below ** 2).sum() / (height - row)
-        if cost < best_cost - 1e-9:
-            best, best_cost = row, cost
-    return best
+FLOOR_TOLERANCE = 35.0  # RGB distance (0-255 levels) within which a pixel still looks like the floor
+FLOOR_SPREAD = 5.0      # ... or this many times the floor's own median distance to its colour, when larger
+SKY_STEP = 20.0         # RGB step between the rows just above and just below a skyline, at least
+
+
+def surface_edge(images):
+    """The far edge of the drivable surface in (N, H, W, 3) camera frames: the row above which less than half
+    of the pixels look like the floor. Per frame, the floor's colour is the median of its bottom fifth (the
+    surface right in front of the car) and a pixel looks like it when, smoothed over 5 columns, it lies within
+    FLOOR_TOLERANCE (or FLOOR_SPREAD times the bottom fifth's own median distance, for a textured floor) of it;
+    the shares are averaged over the frames and the edge is the row below the lowest band of at least a
+    fifteenth of the height (8 rows of 120) where that share stays under one half. Thinner bands (a tape line
+    across the lane) do not end the floor, so the edge never lies inside it; walls, furniture, scenery or sky
+    do."""
+    import cv2
+    share = []
+    for image in np.asarray(images):
+        smooth = cv2.blur(np.ascontiguousarray(image), (5, 1)).astype(np.float32)  # along rows only: edges stay put
+        near = smooth[int(len(smooth) * 0.8):].reshape(-1, smooth.shape[2])
+        colour = np.median(near, axis=0)
+        tolerance = max(FLOOR_TOLERANCE, FLOOR_SPREAD * np.median(np.linalg.norm(near - colour, axis=1)))
+        share.append((np.linalg.norm(smooth - colour, axis=2) < tolerance).mean(axis=1))
+    below_half = np.mean(share, axis=0) < 0.5
+    thick = max(2, len(below_half) // 15)
+    for bottom in range(len(below_half) - 1, thick - 2, -1):  # from the bottom up: the lowest thick band
+        if below_half[bottom - thick + 1:bottom + 1].all():
+            return bottom + 1
+    return 0
+
+
+def skyline(images, edge):
+    """The top of what stands on the surface (walls, barriers, furniture), above the surface `edge`: the row of the
+    strongest colour step in the average frame's row profile (the mean colour of the few rows below against the
+    few above), at least SKY_STEP levels, and not within those few rows of the edge; None where there is none
+    (a sky or scenery that fades into the horizon, as the synthetic road's sky)."""
+    profile = np.asarray(images, np.float64).mean(axis=(0, 2))  # (H, channels)
+    window = max(2, len(profile) // 30)
+    steps = np.zeros(len(profile))
+    for row in range(window, edge - window):
+        steps[row] = np.linalg.norm(profile[row:row + window].mean(axis=0) - profile[row - window:row].mean(axis=0))
+    row = int(np.argmax(steps))
+    return row if steps[row] >= SKY_STEP else None
 
 
 def correlation(a, b, size=(40, 30)):

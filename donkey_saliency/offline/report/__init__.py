@@ -3,8 +3,9 @@ and a JSON file.
 
 One streamed pass over the range: every pilot explains the same batches in lockstep through the one engine (its
 maps at camera size, as the video's), beside the model-free spectral-residual control; `collect` keeps what the
-findings need, `findings` turns it into numbers and advice (the JSON), `page` draws the HTML. The horizon is
-found before the pass from frames spread over the range (or given with --horizon).
+findings need, `findings` turns it into numbers and advice (the JSON), `page` draws the HTML. Before the pass,
+frames spread over the range give the lines (the surface edge, or --horizon, and the skyline) and, after it, the
+pilot's own answers to the crop and mirror tests (`core.counterfactual`), from which the advice comes.
 """
 import json
 import math
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 
 from donkey_saliency.errors import UserError
 
-HORIZON_SAMPLE = 128   # frames whose average the horizon is found on
 EVALUATE_FRAMES = 100  # frames the --evaluate table is measured on, per pilot
 
 
@@ -26,11 +26,12 @@ class ReportOptions:
     json: str = None
     method: str = 'vbp'
     type: str = None
-    config: str = None
+    config: object = None  # a car config.py, or a list of them: one per model, in the order of the models
     start: int = 0
     end: int = -1
     every: int = 1
     horizon: int = None
+    frames: int = 200  # frames spread over the range the lines and the crop and mirror tests are measured on
     evaluate: bool = False
     batch_size: int = 64
     progress: bool = True
@@ -54,6 +55,10 @@ def check(options):
     methods.settings_for(options.method, options.settings)
     if options.every < 1 or options.batch_size < 1:
         raise UserError('--every and --batch-size must be whole numbers of at least 1')
+    if options.frames < 2:
+        raise UserError(f'--frames must be at least 2 (the tests compare frames with each other), not '
+                        f'{options.frames}')
+    _configs(options)
     check_range(options.start, options.end)
     if options.horizon is not None and options.horizon < 1:
         raise UserError(f'--horizon is a row of the camera frame counted from the top, at least 1, not '
@@ -73,25 +78,34 @@ def run(options):
     from donkey_saliency.core import carconfig
     from donkey_saliency.offline.report import findings, page
     from donkey_saliency.offline.stages import VideoJob
-    cfg, from_car = carconfig.load(options.config)
-    crop_top, cropped = _car_crop(cfg, from_car)  # (read before the jobs: donkeycar's transformer edits cfg)
-    jobs = [VideoJob(_video_options(options, model, options.method), cfg, from_car) for model in options.models]
-    control = VideoJob(_video_options(options, options.models[0], 'spectral-residual'), cfg, from_car)
+    configs = _configs(options)
+    cars = [carconfig.load(config) for config in configs]
+    crops = [_car_crop(cfg, from_car) for cfg, from_car in cars]  # (before the jobs: donkeycar's transformer edits cfg)
+    jobs = [VideoJob(_video_options(options, model, options.method, config), cfg, from_car)
+            for model, config, (cfg, from_car) in zip(options.models, configs, cars)]
+    control = VideoJob(_video_options(options, options.models[0], 'spectral-residual', configs[0]), *cars[0])
     total = jobs[0].range_length()
     if total <= 0:
         raise UserError(f'no records in range: the tub(s) hold {jobs[0].records_available} records and --start is '
                         f'{options.start}')
-    horizon, horizon_source, shape = _horizon(options, jobs[0], total)
+    sample = _sample(options, jobs[0], total)
+    edge, skyline, horizon_source = _lines(options, sample)
     for job in jobs + [control]:  # all explain the same frames
-        job.fix_camera_shape(shape)
-    collector = _pass(options, jobs, control, horizon, total)
+        job.fix_camera_shape(sample.shape)
+    collector = _pass(options, jobs, control, edge, total)
+    models = []
+    for n, (model, job, (crop_top, cropped)) in enumerate(zip(options.models, jobs, crops)):
+        lines = {'surface_edge': edge, 'skyline': skyline, 'config_roi_crop_top': crop_top}
+        models.append(findings.model_findings(collector, n, model, job.pilot.kind, lines, options.method, cropped,
+                                              _tests(options, job, sample, lines, collector.tracks[n])))
+    for later in models[1:]:
+        later['what_changed'] = findings.what_changed(models[0], later)
+    crop_top, cropped = crops[0]
     result = {'frames': collector.frames, 'method': options.method, 'tubs': list(options.tubs),
               'start': options.start, 'end': options.end, 'every': options.every,
               'horizon_source': horizon_source, 'car_roi_crop_top': crop_top, 'car_crop_applied': cropped,
               'skipped': dict(jobs[0].reader.skipped.reasons), 'warnings': jobs[0].reader.warnings,
-              'models': [findings.model_findings(collector, n, model, job.pilot.kind, horizon, options.method,
-                                                  crop_top, cropped)
-                         for n, (model, job) in enumerate(zip(options.models, jobs))],
+              'models': models,
               'between_pilots': findings.between_pilots(collector) if len(jobs) > 1 else [],
               'faithfulness': _faithfulness(options) if options.evaluate else None}
     result['seconds'] = round(time.time() - started, 1)
@@ -107,32 +121,106 @@ def _car_crop(cfg, from_car):
     return (rows or None), bool(rows) and 'CROP' in transformation_names(cfg)
 
 
-def _video_options(options, model, method):
+def _configs(options):
+    """The car config of each model: one given for all, or one per model in the same order."""
+    configs = options.config if isinstance(options.config, (list, tuple)) else [options.config]
+    if len(configs) == 1:
+        return list(configs) * len(options.models)
+    if len(configs) != len(options.models):
+        raise UserError(f'{len(configs)} --config for {len(options.models)} --model: give one config for all '
+                        'pilots, or one per pilot in the order of --model')
+    return list(configs)
+
+
+def _video_options(options, model, method, config):
     from donkey_saliency.offline.video import Options
-    return Options(tubs=options.tubs, model=model, type=options.type, config=options.config, method=method,
+    return Options(tubs=options.tubs, model=model, type=options.type, config=config, method=method,
                    target='angle', settings=options.settings if method == options.method else {},
                    start=options.start, end=options.end, every=options.every, batch_size=options.batch_size)
 
 
-def _horizon(options, job, total):
-    """The horizon row, where it came from (--horizon, else the average of frames spread over the range), and the
-    camera frame's shape: the most common among those frames (images of another size are left out)."""
+@dataclass
+class Sample:
+    """Frames spread over the range, at camera size and of the camera's shape, with what the tests need of their
+    records: the user's angle, the time (seconds or None) and a place (records apart within a tub; tubs far)."""
+    images: object
+    records: list
+    shape: tuple
+
+    @property
+    def places(self):
+        from donkey_saliency.offline.report.collect import TUB_KEY
+        tubs = {}
+        return [tubs.setdefault(r.get(TUB_KEY, ''), len(tubs)) * 10 ** 9 + int(r.get('_index', 0))
+                for r in self.records]
+
+    @property
+    def times(self):
+        return [None if r.get('_timestamp_ms') is None else float(r['_timestamp_ms']) / 1000.0 for r in self.records]
+
+    @property
+    def user_angles(self):
+        from donkey_saliency.offline.report.collect import _slim
+        return [_slim(r)['user_angle'] for r in self.records]
+
+
+def _sample(options, job, total):
+    """options.frames records spread over the range whose image decodes, of the most common shape (images of
+    another size are left out)."""
     import numpy as np
-    from donkey_saliency.core import attention
-    from donkey_saliency.offline.tubs import SHAPE_SAMPLE, TubReader, common_shape, spread_records
-    count = SHAPE_SAMPLE if options.horizon is not None else HORIZON_SAMPLE  # (then only the shape is wanted)
-    images = [job.camera_image(image) for image, _ in
-              spread_records(TubReader(options.tubs), options.start, options.start + total, count)]
-    if not images:
+    from donkey_saliency.offline.tubs import TubReader, common_shape, spread_records
+    pairs = [(job.camera_image(image), record) for image, record in
+             spread_records(TubReader(options.tubs), options.start, options.start + total, options.frames)]
+    if not pairs:
         raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to report on')
-    shape = common_shape(images)
-    images = [image for image in images if image.shape == shape]
+    shape = common_shape([image for image, _ in pairs])
+    pairs = [(image, record) for image, record in pairs if image.shape == shape]
+    return Sample(np.stack([image for image, _ in pairs]), [record for _, record in pairs], shape)
+
+
+def _lines(options, sample):
+    """(surface edge, skyline, where the edge came from): --horizon, else found on the sample's frames."""
+    from donkey_saliency.core import attention
     if options.horizon is not None:
-        if options.horizon >= shape[0]:
-            raise UserError(f'--horizon {options.horizon} lies below the camera frame, which has {shape[0]} rows')
-        return options.horizon, '--horizon', shape
-    row = attention.horizon_row(np.mean(images, axis=0))
-    return row, f'found on the average of {len(images)} frames spread over the range', shape
+        if options.horizon >= sample.shape[0]:
+            raise UserError(f'--horizon {options.horizon} lies below the camera frame, which has {sample.shape[0]} '
+                            'rows')
+        edge, source = options.horizon, '--horizon'
+    else:
+        edge = attention.surface_edge(sample.images)
+        source = f'the far edge of the floor, found on {len(sample.images)} frames spread over the range'
+    return edge, attention.skyline(sample.images, edge), source
+
+
+def _tests(options, job, sample, lines, track):
+    """The crop curve and the mirror test of one pilot on the sample (`core.counterfactual`), or why not."""
+    import numpy as np
+    from donkey_saliency.core import attention, counterfactual
+    from donkey_saliency.core.pilot import PLAIN
+    if job.pilot.kind == PLAIN or len(job.inputs.names) != 1 or job.inputs.sequence:
+        return {'crop_curve': [], 'mirror': counterfactual.mirror_test(None, []),
+                'not_measured': f'a {job.pilot.kind} pilot takes more than one camera frame; the crop and mirror '
+                                'tests need a pilot that steers from the camera frame alone'}
+    score = job.pilot.score('angle')  # a categorical pilot's expected value, not its argmax bin
+
+    def steer(images):
+        steering = []
+        for i in range(0, len(images), options.batch_size):
+            batch = np.stack([job.pilot_input(image) for image in images[i:i + options.batch_size]])
+            steering.append(np.asarray(score(job.pilot.predict([batch.astype(np.float32) / np.float32(255)]))))
+        return np.concatenate(steering)
+
+    rows = set(attention.band_edges(sample.shape[0])[1:]) | {row for row in lines.values() if row}
+    partners = counterfactual.swap_partners(sample.places, sample.times)
+    curve = counterfactual.crop_curve(steer, sample.images, partners, sorted(rows), sample.user_angles)
+    average = track.average
+    for point in curve:
+        point['attention_above'] = None if average is None else float(average[:point['row']].sum())
+    found = {'crop_curve': curve, 'mirror': counterfactual.mirror_test(steer, sample.images)}
+    if not curve:
+        found['not_measured'] = (f'no two of the {len(sample.images)} frames lie {counterfactual.MIN_SECONDS:g} s '
+                                 f'or {counterfactual.MIN_RECORDS} records apart; report on a longer range')
+    return found
 
 
 def _pass(options, jobs, control, horizon, total):
@@ -186,10 +274,10 @@ def _faithfulness(options):
     """The evaluate table's numbers for the method, per pilot, on EVALUATE_FRAMES frames (or why not)."""
     from donkey_saliency.offline import evaluation
     results = []
-    for model in options.models:
+    for model, config in zip(options.models, _configs(options)):
         try:
             found = evaluation.run(evaluation.EvaluateOptions(
-                tubs=options.tubs, model=model, type=options.type, config=options.config, methods=[options.method],
+                tubs=options.tubs, model=model, type=options.type, config=config, methods=[options.method],
                 start=options.start, end=options.end, frames=EVALUATE_FRAMES, progress=options.progress,
                 settings=options.settings))
             results.append(dict(found, model=model, table=evaluation.table(found)))

@@ -99,3 +99,33 @@ def marked_picture(uri, size, rows, title):
                      f'class="mark">{escape(label)}</text>')
     parts.append('</svg>')
     return ''.join(parts)
+
+
+def row_plot(lines, height_rows, marks, title, high=1.0, height=170):
+    """Values against the crop row (0 = top of the frame, left; the frame's bottom, right): `lines` are (rows,
+    values, colour, label); `marks` are (row, colour, label), drawn as vertical lines (the lines of the frame)."""
+    bottom = height - BOTTOM - 12
+
+    def x(row):
+        return LEFT + (WIDTH - LEFT - RIGHT) * row / max(height_rows, 1)
+
+    def y(value):
+        return bottom - (bottom - TOP) * float(np.clip(value, 0.0, high)) / high
+
+    parts = [f'<svg class="chart plot" viewBox="0 0 {WIDTH} {height}" role="img"><title>{escape(title)}</title>']
+    for value in (0.0, high / 2, high):
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_number(y(value))}" '
+                     f'y2="{_number(y(value))}"/><text x="{LEFT - 4}" y="{_number(y(value) + 4)}" class="tick" '
+                     f'text-anchor="end">{value:.2g}</text>')
+    for i, (row, colour, label) in enumerate(marks):  # labels one below the other: lines may share a row
+        parts.append(f'<line x1="{_number(x(row))}" x2="{_number(x(row))}" y1="{TOP}" y2="{bottom}" stroke="{colour}" '
+                     f'stroke-dasharray="4 3"><title>{escape(label)}</title></line><text x="{_number(x(row) + 3)}" '
+                     f'y="{TOP + 10 + 12 * i}" class="tick" fill="{colour}">{escape(label)}</text>')
+    for rows, values, colour, label in lines:
+        points = ' '.join(f'{_number(x(r))},{_number(y(v))}' for r, v in zip(rows, values) if v is not None)
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" points="{points}">'
+                     f'<title>{escape(label)}</title></polyline>')
+    legend = ' · '.join(f'<tspan fill="{colour}">{escape(label)}</tspan>' for _, _, colour, label in lines)
+    parts.append(f'<text x="{LEFT}" y="{height - 20}" class="tick">crop row: 0 (top) to {height_rows} (bottom)</text>'
+                 f'<text x="{LEFT}" y="{height - 5}" class="label">{legend}</text></svg>')
+    return ''.join(parts)

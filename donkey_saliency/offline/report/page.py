@@ -23,13 +23,20 @@ def render(result, collector, requests):
     """The whole page as text. `requests`: the map request of each pilot (signed or not, its title)."""
     pictures = _Pictures(collector, requests)
     models = result['models']
-    body = [_header(result), _advice(models),
+    body = [_header(result), _advice(models), _what_changed(models),
+            _section('What the pilot uses', 'The pilot asked directly, on frames spread over the run. Crop curve: for '
+                     'each crop row, the share of the attention above it (as the map says) and how far the steering '
+                     'moves when the rows above it are swapped for those of a frame far away in time (as the pilot '
+                     'answers): a crop at that row would take exactly this from it. Mirror test: the pilot\'s '
+                     'answer to each frame mirrored plus its answer to the frame, zero for a pilot that treats left '
+                     'and right alike.', [_uses(result, n, m) for n, m in enumerate(models)]),
             _section('Where the attention goes', 'The average map over the run on a typical frame (the one closest to '
                      'the median image of frames spread over the run), its share per band of rows (top to bottom) '
                      'and per third of the width, and both along the run.',
                      [_where(pictures, collector, result, n) for n in range(len(models))]),
             _section('Left or right', 'Attention on the left and right thirds beside the share of records steering '
-                     'left and right (user angle beyond ±0.05).', [_sides(n, m) for n, m in enumerate(models)]),
+                     'left and right (user angle beyond ±0.05): a description; the flip advice comes from the '
+                     'mirror test.', [_sides(n, m) for n, m in enumerate(models)]),
             _section('Pilot and user', 'Steering and throttle over the run: the user (green) and the pilot (blue); '
                      'red circles mark the largest disagreements, shown below. Click a picture, a circle or any '
                      'point of a plot to see the frame large.',
@@ -184,12 +191,71 @@ def _advice(models):
             suggestions.append(f'crop the top: <code>ROI_CROP_TOP = {advice["roi_crop_top"]}</code> with '
                                '<code>\'CROP\'</code> in <code>TRANSFORMATIONS</code>')
         if advice['flip_augmentation']:
-            suggestions.append('drive the other way, or flip-augment')
+            from donkey_saliency.offline.report.findings import MIRROR_COMMAND
+            suggestions.append(f'flip-augment: <code>{MIRROR_COMMAND}</code>, then train on both tubs')
         headline = '; '.join(suggestions) if suggestions else 'nothing to change on these findings'
         why = ''.join(f'<li>{escape(line)}</li>' for line in advice['why'])
         items.append(_card(model, n, f'<p class="{"suggest" if suggestions else "fine"}">{headline}</p>'
                                      f'<ul class="why">{why}</ul>'))
     return (f'<section id="advice"><h2>What to change</h2><div class="models">{"".join(items)}</div></section>')
+
+
+def _what_changed(models):
+    """A box per later pilot: each advised finding of the first pilot, before and after, and whether it worked."""
+    from donkey_saliency.offline.report.findings import shown
+    cards = []
+    for n, model in enumerate(models[1:], 1):
+        rows = []
+        for change in model['what_changed']:
+            before, after = change['before'], change['after']
+            if change['finding'] == 'crop':
+                figures = (f'above row {before["row"]}: steering change {shown(before["steering_change"])} before, '
+                           f'{shown(after["steering_change"])} after; attention above '
+                           f'{shown(before["attention_above"], percent=True)} before, '
+                           f'{shown(after["attention_above"], percent=True)} after')
+            else:
+                figures = f'side bias {before["bias"]:+.3f} before, {after["bias"]:+.3f} after'
+            error = (f'; error against the driver {_error(before)} before, {_error(after)} after')
+            verdict = 'the advice worked' if change['worked'] else 'the advice did not work (yet)'
+            rows.append(f'<li><b>{change["finding"]}</b>: {escape(figures + error)}: <span class='
+                        f'"{"fine" if change["worked"] else "suggest"}">{verdict}</span></li>')
+        inner = (f'<ul class="why">{"".join(rows)}</ul>' if rows else
+                 '<p>the first pilot was advised nothing to compare</p>')
+        cards.append(_card(model, n, f'<p>against {escape(_name(models[0]))}, on the same frames:</p>{inner}'))
+    if not cards:
+        return ''
+    return (f'<section id="what-changed"><h2>What changed</h2><p class="explain">Each later pilot against the '
+            'first, on the same frames: the dependence or bias the first pilot was advised on, and its error '
+            f'against the driver.</p><div class="models">{"".join(cards)}</div></section>')
+
+
+def _error(figures):
+    return _plain(figures.get('error_original'))
+
+
+def _uses(result, n, model):
+    """The crop curve as one chart, the lines of the frame marked, and the mirror test's figures."""
+    from donkey_saliency.offline.report.findings import shown
+    curve, lines = model['crop_curve'], model['lines']
+    if not curve:
+        return _card(model, n, f'<p>not measured: {escape(model.get("not_measured", "no frames to swap"))}</p>')
+    rows = [p['row'] for p in curve]
+    marks = [(lines['surface_edge'], WARN, f'surface edge {lines["surface_edge"]}')]
+    if lines['skyline'] is not None:
+        marks.append((lines['skyline'], '#5f3dc4', f'skyline {lines["skyline"]}'))
+    if lines['config_roi_crop_top']:
+        marks.append((lines['config_roi_crop_top'], '#495057', f'ROI_CROP_TOP {lines["config_roi_crop_top"]}'))
+    height = result['models'][n]['bands'][-1]['bottom']
+    chart = charts.row_plot([(rows, [p['attention_above'] for p in curve], PILOT, 'attention above the row'),
+                             (rows, [p['steering_change'] for p in curve], WARN, 'steering change (mean |Δ|)'),
+                             (rows, [p['changed_share'] for p in curve], '#868e96', 'share of frames moved > 0.1')],
+                            height, marks, 'the crop curve')
+    m = model['mirror']
+    mirror = ('<p>mirror test: not measured</p>' if m['bias'] is None else
+              f'<p>mirror test on {m["frames"]} frames: side bias <b>{m["bias"]:+.3f}</b> (SE '
+              f'{shown(m["bias_se"] or 0)}), mean |d| {shown(m["mean_abs"])}; the records steer right '
+              f'{_percent(model["steering"]["right_share"])}, left {_percent(model["steering"]["left_share"])}</p>')
+    return _card(model, n, chart + mirror)
 
 
 def _boundaries(collector):
@@ -206,10 +272,14 @@ def _where(pictures, collector, result, n):
     model = result['models'][n]
     track = collector.tracks[n]
     average = pictures.average(n)
-    marks = [(model['horizon_row'] * 2, WARN, f'horizon (row {model["horizon_row"]})')]
-    if result['car_roi_crop_top']:
-        applied = '' if result['car_crop_applied'] else ' (not applied)'
-        marks.append((result['car_roi_crop_top'] * 2, '#ffffff', f'ROI_CROP_TOP {result["car_roi_crop_top"]}{applied}'))
+    lines = model['lines']
+    marks = [(lines['surface_edge'] * 2, WARN, f'surface edge (row {lines["surface_edge"]})')]
+    if lines['skyline'] is not None:
+        marks.append((lines['skyline'] * 2, '#ffd43b', f'skyline (row {lines["skyline"]})'))
+    if lines['config_roi_crop_top']:
+        applied = '' if model['car_crop_applied'] else ' (not applied)'
+        marks.append((lines['config_roi_crop_top'] * 2, '#ffffff',
+                      f'ROI_CROP_TOP {lines["config_roi_crop_top"]}{applied}'))
     picture = ('<p>every map was blank</p>' if average is None else charts.marked_picture(
         _uri(average), average.shape[1::-1], marks, 'average attention on a typical frame') +
         f'<p class="caption typical">average attention {escape(pictures.typical_caption())}</p>')
@@ -223,11 +293,11 @@ def _where(pictures, collector, result, n):
     over_time = charts.time_plot(
         [(_smooth(track.series('thirds')[:, 0], width) if frames else [], '#1c7ed6', 'left third'),
          (_smooth(track.series('thirds')[:, 2], width) if frames else [], '#f59f00', 'right third'),
-         (_smooth(track.series('above'), width), '#c92a2a', 'above the horizon')], frames,
+         (_smooth(track.series('above'), width), '#c92a2a', 'above the surface edge')], frames,
         'attention shares along the run' + (f' (mean over {width} frames)' if width > 1 else ''), 0.0, 1.0,
         plot_id=f'm{n}',
         boundaries=_boundaries(collector))
-    above = (f'<p><b>{_percent(model["attention_above_horizon"])}</b> of the attention lies above the horizon '
+    above = (f'<p><b>{_percent(model["attention_above_horizon"])}</b> of the attention lies above the surface edge '
              f'(row {model["horizon_row"]}, {escape(result["horizon_source"])}).</p>')
     strip = (f'<p class="caption">bands along the run (top band on top; bright = more attention)</p>'
              f'<img class="strip" alt="band shares along the run" src="{pictures.band_strip(n)}">')
@@ -241,8 +311,9 @@ def _sides(n, model):
                          ('steering left', steering['left_share'], USER),
                          ('steering right', steering['right_share'], USER)], 'left and right')
     flip = model['advice']['flip_augmentation']
-    verdict = ('<p class="suggest">both lean the same way: drive the other way too, or flip-augment (mirror the '
-               'image, negate the steering)</p>' if flip else '<p class="fine">no lean that calls for flipping</p>')
+    verdict = ('<p class="suggest">the pilot has learnt a side bias (the mirror test, under What the pilot '
+               'uses): flip-augment (mirror the image, negate the steering)</p>' if flip else
+               '<p class="fine">no side bias that calls for flipping (the mirror test, under What the pilot uses)</p>')
     return _card(model, n, chart + verdict)
 
 
