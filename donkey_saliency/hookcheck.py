@@ -1,0 +1,39 @@
+"""Whether `donkey saliency` reaches this package here, and how to repair it when it does not.
+
+donkeycar's `donkey` gains `saliency` only through donkey_saliency_hook.pth, which Python runs at start-up from
+site-packages. An install route that skipped the file (pip's old `setup.py develop`) or a deleted file leaves
+`donkey saliency` printing donkeycar's command list; `donkey-saliency` and `python -m donkey_saliency` still work,
+so they are where the user can be told.
+"""
+import importlib.metadata
+import importlib.util
+import json
+import shlex
+import sys
+import urllib.parse
+import urllib.request
+
+HOOK_MODULE = '_donkey_saliency_hook'  # what donkey_saliency_hook.pth imports
+
+
+def missing_hook_line(prog):
+    """One line when donkeycar is installed but the hook did not run at this interpreter's start, else None."""
+    if HOOK_MODULE in sys.modules or importlib.util.find_spec('donkeycar') is None:
+        return None
+    return (f'{prog}: note: `donkey saliency` will not run this tool in this environment (donkey_saliency_hook.pth '
+            f'is missing from site-packages); repair it with: {repair_command()}')
+
+
+def repair_command():
+    """Reinstall from where this package was installed from (pip records it in direct_url.json, PEP 610)."""
+    pip = f'{shlex.quote(sys.executable)} -m pip install --force-reinstall --no-deps'
+    try:
+        origin = json.loads(importlib.metadata.distribution('donkey-saliency').read_text('direct_url.json') or '{}')
+    except importlib.metadata.PackageNotFoundError:
+        origin = {}
+    url = origin.get('url', '')
+    if not url.startswith('file:'):
+        return f'{pip} . (in the donkey-saliency folder)'
+    folder = urllib.request.url2pathname(urllib.parse.urlparse(url).path)
+    editable = '-e ' if origin.get('dir_info', {}).get('editable') else ''
+    return f'{pip} {editable}{shlex.quote(folder)}'
