@@ -25,15 +25,14 @@ def missing_hook_line(prog):
 
 
 def repair_command():
-    """Reinstall from where this package was installed from (pip records it in direct_url.json, PEP 610)."""
+    """Reinstall from where this package was installed from: pip and uv record it in direct_url.json (PEP 610).
+    A source folder's own egg-info (first on sys.path when run from there) records nothing, so it is passed over."""
     pip = f'{shlex.quote(sys.executable)} -m pip install --force-reinstall --no-deps'
-    try:
-        origin = json.loads(importlib.metadata.distribution('donkey-saliency').read_text('direct_url.json') or '{}')
-    except importlib.metadata.PackageNotFoundError:
-        origin = {}
+    origins = (dist.read_text('direct_url.json') for dist in importlib.metadata.distributions(name='donkey-saliency'))
+    origin = json.loads(next(filter(None, origins), '{}'))
     url = origin.get('url', '')
     if not url.startswith('file:'):
-        return f'{pip} . (in the donkey-saliency folder)'
+        return f'(in the donkey-saliency folder) {pip} .'
     folder = urllib.request.url2pathname(urllib.parse.urlparse(url).path)
     editable = '-e ' if origin.get('dir_info', {}).get('editable') else ''
     return f'{pip} {editable}{shlex.quote(folder)}'
