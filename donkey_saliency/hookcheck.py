@@ -5,13 +5,8 @@ site-packages. An install route that skipped the file (pip's old `setup.py devel
 `donkey saliency` printing donkeycar's command list; `donkey-saliency` and `python -m donkey_saliency` still work,
 so they are where the user can be told.
 """
-import importlib.metadata
 import importlib.util
-import json
-import shlex
 import sys
-import urllib.parse
-import urllib.request
 
 HOOK_MODULE = '_donkey_saliency_hook'  # what donkey_saliency_hook.pth imports
 
@@ -26,8 +21,17 @@ def missing_hook_line(prog):
 
 def repair_command():
     """Reinstall from where this package was installed from: pip and uv record it in direct_url.json (PEP 610).
-    A source folder's own egg-info (first on sys.path when run from there) records nothing, so it is passed over."""
-    pip = f'{shlex.quote(sys.executable)} -m pip install --force-reinstall --no-deps'
+    A source folder's own egg-info (first on sys.path when run from there) records nothing, so it is passed over.
+    Its imports live here, so a run with the hook in place never pays for importlib.metadata."""
+    import importlib.metadata
+    import json
+    import shlex
+    import urllib.parse
+    import urllib.request
+    python = shlex.quote(sys.executable)
+    pip = f'{python} -m pip install --force-reinstall --no-deps'
+    if importlib.util.find_spec('pip') is None:  # a venv that uv made has no pip
+        pip = f'uv pip install --python {python} --reinstall --no-deps'
     origins = (dist.read_text('direct_url.json') for dist in importlib.metadata.distributions(name='donkey-saliency'))
     origin = json.loads(next(filter(None, origins), '{}'))
     url = origin.get('url', '')
