@@ -401,5 +401,10 @@ def main(argv=None, prog='donkey saliency'):
 
 
 def console():
-    """Entry point of the `donkey-saliency` script."""
+    """Entry point of the `donkey-saliency` script and of `python -m donkey_saliency`, which can tell the user
+    when `donkey saliency` does not reach them (donkeycar's own `donkey` cannot)."""
+    from donkey_saliency.hookcheck import missing_hook_line
+    line = missing_hook_line('donkey-saliency')
+    if line:
+        print(line, file=sys.stderr)
     sys.exit(main(prog='donkey-saliency'))
