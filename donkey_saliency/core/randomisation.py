@@ -26,14 +26,18 @@ def spearman(a, b):
     return float(((ranks[0] - ranks[0].mean()) * (ranks[1] - ranks[1].mean())).mean() / spread) if spread else 0.0
 
 
-def _fresh_weights(layer, rng):
+def _fresh_weights(layer, rng, seed):
     """New values for each of the layer's weights: from its own initializer where it has one (kernel, bias,
-    gamma, ...), else the old values shuffled."""
+    gamma, ...), seeded with `seed` so that a stage's weights do not depend on what else drew random numbers
+    (other methods' graphs), else the old values shuffled."""
     fresh = []
     for variable, values in zip(layer.weights, layer.get_weights()):
         kind = variable.name.split('/')[-1].split(':')[0]
         initializer = getattr(layer, f'{kind}_initializer', None)
         if initializer is not None:
+            config = initializer.get_config()
+            if 'seed' in config:
+                initializer = type(initializer).from_config(dict(config, seed=seed))
             fresh.append(np.asarray(initializer(values.shape), values.dtype))
         else:
             fresh.append(rng.permutation(values.ravel()).reshape(values.shape))
@@ -41,30 +45,53 @@ def _fresh_weights(layer, rng):
 
 
 def cascade(model):
-    """(layer name, model) for each stage: a copy of `model` with the top 1, 2, ... weighted layers
-    re-initialised."""
+    """(layer name, model) for each stage: one copy of `model`, changed in place, with the top 1, 2, ... weighted
+    layers re-initialised."""
     from donkey_saliency.quiet import import_tensorflow
     tf = import_tensorflow()
-    tf.keras.utils.set_random_seed(SEED)
     rng = np.random.default_rng(SEED)
     clone = tf.keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
-    for layer in reversed([layer for layer in clone.layers if layer.weights]):
-        layer.set_weights(_fresh_weights(layer, rng))
+    for number, layer in enumerate(reversed([layer for layer in clone.layers if layer.weights])):
+        layer.set_weights(_fresh_weights(layer, rng, SEED + number))
         yield layer.name, clone
+
+
+def flagged(correlation):
+    """Whether maps that keep `correlation` after all layers are re-initialised are flagged: at FLAG_AT or more."""
+    return bool(correlation >= FLAG_AT)
+
+
+def summary(correlations):
+    """The stage's one number: the median of the frames' rank correlations (a few odd frames do not move it)."""
+    return float(np.median(correlations))
+
+
+def _follow(engine, model):
+    """Gradient methods run on a copy of their own (the pilot with hand-written ReLUs, same layers): give it the
+    stage's weights."""
+    weights = None
+    for method in engine.backend.methods:
+        own = getattr(method, 'model', model)
+        if own is not model:
+            weights = weights or model.get_weights()
+            own.set_weights(weights)
 
 
 def check(pilot, inputs, requests, settings, original):
     """{method: {'stages': [...], 'layers': [...], 'rank_correlation': x, 'flagged': bool}} for each request,
-    whose maps on `inputs` were `original` (the same order); stage i has the top i + 1 `layers` re-initialised."""
+    whose maps on `inputs` were `original` (the same order); stage i has the top i + 1 `layers` re-initialised.
+    The methods are built once on the copy, whose weights each stage changes in place: their compiled graphs
+    read the new weights (`_follow`), so no stage compiles anything again."""
     from donkey_saliency.core.engine import Engine
     from donkey_saliency.core.pilot import Pilot
-    correlations, layers = {r.method: [] for r in requests}, []
+    correlations, layers, engine = {r.method: [] for r in requests}, [], None
     for name, model in cascade(pilot.model):
         layers.append(name)
-        randomised = Pilot(pilot.kind, pilot.path, keras=model)
-        _, maps = Engine(randomised, requests, settings)(inputs)
+        engine = engine or Engine(Pilot(pilot.kind, pilot.path, keras=model), requests, settings)
+        _follow(engine, model)
+        _, maps = engine(inputs)
         for request, before, after in zip(requests, original, maps):
-            correlations[request.method].append(float(np.median([spearman(a, b) for a, b in zip(before, after)])))
+            correlations[request.method].append(summary([spearman(a, b) for a, b in zip(before, after)]))
     return {method: {'stages': stages, 'layers': layers, 'rank_correlation': stages[-1],
-                     'flagged': stages[-1] >= FLAG_AT} for method, stages in correlations.items()}
+                     'flagged': flagged(stages[-1])} for method, stages in correlations.items()}

@@ -23,7 +23,7 @@ def render(result, collector, requests):
     """The whole page as text. `requests`: the map request of each pilot (signed or not, its title)."""
     pictures = _Pictures(collector, requests)
     models = result['models']
-    body = [_header(result), _advice(models),
+    body = [_header(result), _blank_maps(result), _advice(models),
             _section('Where the attention goes', 'The average map over the run on the average frame, its share per '
                      'band of rows (top to bottom) and per third of the width, and both along the run.',
                      [_where(pictures, collector, result, n) for n in range(len(models))]),
@@ -166,6 +166,13 @@ def _header(result):
     return (f'<header><h1>Where the pilot looks</h1><p>{result["frames"]} frames of {escape(tubs)}{every}; method '
             f'<b>{escape(result["method"])}</b>; skipped records: {escape(skipped)}; made '
             f'{datetime.datetime.now():%Y-%m-%d %H:%M} by donkey-saliency.</p>{warnings}</header>')
+
+
+def _blank_maps(result):
+    """One line per pilot whose maps were blank (all zero) on some frames: those frames count in no share."""
+    return ''.join(f'<p class="suggest" id="blank-{n}">{escape(_name(m))}: the map was blank (all zero) on '
+                   f'{m["blank_frames"]} of {result["frames"]} frames; they are left out of every share</p>'
+                   for n, m in enumerate(result['models']) if m.get('blank_frames'))
 
 
 def _advice(models):
