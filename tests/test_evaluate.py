@@ -150,9 +150,58 @@ def test_the_curves_agree_with_xplique_deletion_on_a_known_pilot():
     start, end = theirs[:, :1], theirs[:, -1:]
     np.testing.assert_allclose(ours.deletion, 1 - np.abs(theirs - start) / (np.abs(end - start) + metrics.EPS),
                                atol=1e-5)
-    trapezoid = np.mean(ours.deletion[:, :-1] + ours.deletion[:, 1:], axis=1) * 0.5
-    ends = ours.deletion[:, 0] + ours.deletion[:, -1]
-    np.testing.assert_allclose(ours.deletion.mean(axis=1), (steps * trapezoid + ends / 2) / (steps + 1), atol=1e-9)
+    theirs_back = xplique_deletion_scores(predict, base, maps, images, steps)  # insertion: their start and end swap
+    np.testing.assert_allclose(ours.insertion, 1 - np.abs(theirs_back - start) / (np.abs(end - start) + metrics.EPS),
+                               atol=1e-5)
+    for curve, auc in ((ours.deletion, ours.deletion_auc), (ours.insertion, ours.insertion_auc)):
+        trapezoid = np.mean(curve[:, :-1] + curve[:, 1:], axis=1) * 0.5
+        whole = (steps * trapezoid + (curve[:, 0] + curve[:, -1]) / 2) / (steps + 1)
+        assert auc == pytest.approx(whole.mean(), abs=1e-9)
+
+
+def test_pixels_go_by_magnitude_ties_in_index_order():
+    signed = np.array([[[-3.0, 1.0, 2.0, -2.0, 0.0]]])
+    assert metrics.pixel_order(signed).tolist() == [[0, 2, 3, 1, 4]]
+
+
+def test_the_random_orders_are_distinct_and_the_first_is_the_former_baseline():
+    orders = metrics.random_orders(3, (4, 5))
+    assert len(orders) == metrics.RANDOM_ORDERS and len({o.tobytes() for o in orders}) == metrics.RANDOM_ORDERS
+    assert np.array_equal(orders[0], metrics.random_order(3, (4, 5), metrics.RANDOM_SEED))
+    assert all(sorted(row) == list(range(20)) for o in orders for row in o)
+
+
+def test_a_plain_model_is_scored_against_the_mean_of_its_random_orders():
+    """ds.evaluate on a plain Keras model (a linear map of the pixels): the random AUCs are the mean of the five
+    orders' curves computed here, the verdict is `beats` on them, and blank maps are counted."""
+    from donkey_saliency.quiet import import_tensorflow
+    tf = import_tensorflow()
+    images, _, _, weights = linear_road(frames=10, seed=5)
+    model = tf.keras.Sequential([tf.keras.Input((12, 16, 3)), tf.keras.layers.Flatten(),
+                                 tf.keras.layers.Dense(1, use_bias=False)])
+    model.layers[-1].set_weights([np.repeat(weights, 3, axis=2).reshape(-1, 1)])
+    truth = weights[..., 0] * images.sum(axis=3)
+    truth[3] = 0.0
+    found = ds.evaluate(model, (images * 255).astype(np.uint8), {'truth': truth}, substrate='black', steps=8)
+    scores = found['outputs'][0]['truth']
+    frames = (images * 255).astype(np.uint8).astype(np.float32) / 255
+    base = metrics.substrate_of(frames, 'black')
+
+    def predict(inputs):
+        return np.asarray(model(inputs[0]))[:, 0]
+    chances = [metrics.curves(predict, frames, order, base, 8) for order in metrics.random_orders(10, (12, 16))]
+    assert found['random_orders'] == 5 and scores['blank_frames'] == 1
+    assert scores['random_deletion_auc'] == pytest.approx(np.mean([c.deletion_auc for c in chances]), abs=1e-5)
+    assert scores['random_insertion_auc'] == pytest.approx(np.mean([c.insertion_auc for c in chances]), abs=1e-5)
+    measured = metrics.curves(predict, frames, metrics.pixel_order(truth), base, 8)
+    assert scores['deletion_auc'] == pytest.approx(measured.deletion_auc, abs=1e-5)
+    assert scores['beats_random'] == metrics.beats(measured, chances) is True
+
+
+def test_costly_methods_are_checked_on_fewer_frames_within_a_budget():
+    from donkey_saliency.core.randomisation import EVALUATIONS, FEWEST, frames_for
+    assert frames_for(1, 32) == 32 and frames_for(25, 32) == EVALUATIONS // 25 == 10
+    assert frames_for(109, 32) == FEWEST == 8 and frames_for(109, 5) == 5 and frames_for(32, 32) == 8
 
 
 def test_the_margin_is_two_standard_errors_with_the_orders_spread_and_strict():
@@ -166,6 +215,18 @@ def test_the_margin_is_two_standard_errors_with_the_orders_spread_and_strict():
     assert metrics.clearly_positive([3.0 + 1e-9, 1.0 + 1e-9], [0.5, 0.5])
     # the orders' spread counts: 2.5 > 2 x 1, but not > 2 x sqrt(1 + 1)
     assert metrics.clearly_positive([3.5, 1.5], [0.5, 0.5]) and not metrics.clearly_positive([3.5, 1.5], [0, 2])
+    # the mean difference (1.78 > 2 x 0.70), not the median (0)
+    assert metrics.clearly_positive([0.0] * 5 + [4.0] * 4, [0.5, 0.5])
+
+
+def test_a_step_past_the_whole_change_scores_zero_not_below():
+    """f = 3 p0 - 2 p1 on a frame of two white pixels, black substrate: f(x) = 1, f(x_full) = 0; deleting p0
+    first moves f to -2, three times the whole change: the score there is 0 (clipped), and 1 - 1 = 0 at the end."""
+    image = np.ones((1, 1, 2, 1), np.float32)
+    got = metrics.curves(lambda inputs: 3 * inputs[0][:, 0, 0, 0] - 2 * inputs[0][:, 0, 1, 0], image,
+                         np.array([[0, 1]]), np.zeros_like(image), steps=2)
+    np.testing.assert_allclose(got.deletion, [[1, 0, 0]], atol=1e-5)
+    np.testing.assert_allclose(got.insertion, [[0, 0, 1]], atol=1e-5)  # p0 back alone: f = 3, past it too
 
 
 def test_beating_random_takes_deletion_and_insertion_both():
@@ -181,19 +242,22 @@ def test_beating_random_takes_deletion_and_insertion_both():
 
 
 def test_randomisation_cascades_from_the_top_and_keeps_what_it_changed(road):
-    """Stage i: the top i + 1 weighted layers hold new weights, all below them the pilot's own."""
+    """Stage i: the top i + 1 weighted layers hold new weights, all below them the pilot's own; afterwards the
+    pilot is whole again."""
     from donkey_saliency.core import randomisation
     pilot = road[0]
     weighted = [layer for layer in pilot.model.layers if layer.weights]
+    own = {layer.name: layer.get_weights() for layer in weighted}
+
+    def same(layer):
+        return all(np.array_equal(a, b) for a, b in zip(own[layer.name], layer.get_weights()))
     stages = 0
     for stage, (name, model) in enumerate(randomisation.cascade(pilot.model)):
         assert name == weighted[-1 - stage].name
         for depth, layer in enumerate(reversed(weighted)):
-            changed = not all(np.array_equal(a, b) for a, b in zip(layer.get_weights(),
-                                                                    model.get_layer(layer.name).get_weights()))
-            assert changed == (depth <= stage), (stage, layer.name)
+            assert same(model.get_layer(layer.name)) == (depth > stage), (stage, layer.name)
         stages += 1
-    assert stages == len(weighted)
+    assert stages == len(weighted) and all(same(layer) for layer in weighted)
 
 
 def test_the_check_takes_the_median_over_frames_and_flags_from_its_threshold(road):
@@ -218,8 +282,9 @@ def test_flagged_from_the_threshold_on():
 
 
 def test_the_stages_built_once_equal_methods_built_anew_for_each(road):
-    """The check builds its methods once and changes the copy's weights in place (gradient methods, on a copy of
-    their own, follow): each stage's maps equal those of methods built afresh on that stage's model."""
+    """The check builds its methods once and changes the pilot's weights in place (gradient methods, on a copy of
+    their own, follow): each stage's maps equal those of methods built afresh on that stage's model; afterwards
+    the pilot's maps are its own again."""
     from donkey_saliency.core import randomisation
     from donkey_saliency.core.engine import Engine, requests_for
     from donkey_saliency.core.pilot import Pilot
@@ -235,6 +300,8 @@ def test_the_stages_built_once_equal_methods_built_anew_for_each(road):
         for request, before, after in zip(requests, original, fresh):
             expected = randomisation.summary([randomisation.spearman(a, b) for a, b in zip(before, after)])
             assert found[request.method]['stages'][stage] == pytest.approx(expected, abs=1e-6), (name, request)
+    for before, after in zip(original, Engine(pilot, requests, {})(x)[1]):
+        np.testing.assert_allclose(after, before, atol=1e-6)
 
 
 def plain_average_ranks(values):
@@ -339,7 +406,8 @@ def test_blank_maps_are_said_in_the_table_the_json_the_video_and_the_report(dead
 
 @pytest.mark.parametrize('flags, phrase', [(['--substrate', 'grey'], 'unknown --substrate'),
                                            (['--method', 'magic'], "unknown method 'magic'"),
-                                           (['--maps', 'missing.npz'], 'maps file not found')])
+                                           (['--maps', 'missing.npz'], 'maps file not found'),
+                                           (['--random-orders', '1'], '--random-orders must be at least 2')])
 def test_bad_input_is_one_line(small_tub, tmp_path, flags, phrase):
     result = evaluate('--tub', small_tub, '--model', sample.MODEL, '--json', tmp_path / 'r.json', *flags)
     assert result.returncode == 2 and phrase in result.stderr and 'Traceback' not in result.stderr

@@ -17,7 +17,7 @@ import numpy as np
 EPS = 1e-6
 SUBSTRATES = ('blur', 'mean', 'black')
 RANDOM_SEED = 2018
-FRAMES_PER_CALL = 8  # frames whose step images go through one predict call: 8 x 34 images at 16 steps
+FRAMES_PER_CALL = 8  # frames whose step images go through one predict call: 8 x 30 images at 16 steps
 RANDOM_ORDERS = 5  # random baselines: the verdict must not hang on one seed (issue 16)
 
 
@@ -51,14 +51,23 @@ def random_orders(count, shape, orders=RANDOM_ORDERS):
 
 
 def _step_images(image, substrate, order, steps, insertion):
-    """(steps + 1, H, W, C): the frame with the first k/steps of `order` replaced (or, inserting, restored)."""
+    """(steps - 1, H, W, C): the frame with the first k/steps of `order` replaced (or, inserting, restored), for
+    the steps 0 < k < steps; the two ends are the frame and the substrate whatever the order (`ends`)."""
     height, width = image.shape[:2]
-    counts = np.round(np.linspace(0, height * width, steps + 1)).astype(int)
+    counts = np.round(np.linspace(0, height * width, steps + 1)).astype(int)[1:-1]
     rank = np.empty(height * width, int)
     rank[order] = np.arange(height * width)  # each pixel's place in the order
-    taken = (rank[None, :] < counts[:, None]).reshape(steps + 1, height, width, 1)
+    taken = (rank[None, :] < counts[:, None]).reshape(steps - 1, height, width, 1)
     first, second = (substrate, image) if insertion else (image, substrate)
     return np.where(taken, second[None], first[None])
+
+
+def ends(predict, images, substrate, extra=()):
+    """(f(x), f(x_full)) per frame: the explained output on the frames and on their substrate, where every curve
+    starts or ends, so that they are computed once for all maps and orders."""
+    values = np.asarray(predict([np.concatenate([images, substrate]).astype(np.float32)] +
+                                [np.concatenate([x, x]).astype(np.float32) for x in extra]), np.float64)
+    return values[:len(images)], values[len(images):]
 
 
 @dataclass
@@ -102,25 +111,28 @@ def beats(measured, chances):
             clearly_positive(insertion, [c.insertion_auc for c in chances]))
 
 
-def curves(predict, images, orders, substrate, steps=16, extra=(), advance=None, chunk=FRAMES_PER_CALL):
+def curves(predict, images, orders, substrate, steps=16, extra=(), advance=None, chunk=FRAMES_PER_CALL, known=None):
     """Deletion and insertion curves of `images` (N, H, W, C, floats as the pilot takes them) for pixel `orders`
     (N, H*W). predict(list of input arrays) -> (n,) explained output; `extra`: further model inputs, one row per
-    frame, repeated for each step image. The step images of `chunk` frames go through one predict call (few
-    calls, bounded memory); `advance(n)`, when given, is called after each call with its frame count."""
+    frame, repeated for each step image; `known`: `ends(...)` when already computed. The inner steps of `chunk`
+    frames go through one predict call (few calls, bounded memory); `advance(n)`, when given, is called after
+    each call with its frame count."""
+    original, empty = known or ends(predict, images, substrate, extra)
+    inner = steps - 1
     deletion, insertion = [], []
-    images_per_frame = 2 * (steps + 1)
     for first in range(0, len(images), chunk):
         frames = range(first, min(first + chunk, len(images)))
         batch = np.concatenate([_step_images(images[i], substrate[i], orders[i], steps, insertion_)
                                 for i in frames for insertion_ in (False, True)]).astype(np.float32)
-        inputs = [batch] + [np.repeat(np.asarray(x[frames.start:frames.stop], np.float32), images_per_frame, axis=0)
+        inputs = [batch] + [np.repeat(np.asarray(x[frames.start:frames.stop], np.float32), 2 * inner, axis=0)
                             for x in extra]
-        values = np.asarray(predict(inputs), np.float64).reshape(len(frames), 2, steps + 1)
-        gone, back = values[:, 0], values[:, 1]
-        original, empty = gone[:, :1], gone[:, -1:]  # deletion starts at x and ends at x_full
-        span = np.abs(empty - original) + EPS
-        deletion.extend(1 - np.minimum(1, np.abs(gone - original) / span))
-        insertion.extend(1 - np.minimum(1, np.abs(back - original) / span))
+        values = np.asarray(predict(inputs), np.float64).reshape(len(frames), 2, inner)
+        start, end = original[frames.start:frames.stop, None], empty[frames.start:frames.stop, None]
+        gone = np.concatenate([start, values[:, 0], end], axis=1)  # deletion: from x to x_full
+        back = np.concatenate([end, values[:, 1], start], axis=1)  # insertion: from x_full to x
+        span = np.abs(end - start) + EPS
+        deletion.extend(1 - np.minimum(1, np.abs(gone - start) / span))
+        insertion.extend(1 - np.minimum(1, np.abs(back - start) / span))
         if advance:
             advance(len(frames))
     return Curves(np.array(deletion), np.array(insertion))
@@ -134,13 +146,14 @@ def compare(pilot, frames, maps, target, steps, substrate, extra=(), advance=Non
     def predict(inputs):
         return score(pilot.predict(inputs))
     base = substrate_of(frames, substrate)
-    chances = [curves(predict, frames, order, base, steps, extra, advance)
+    known = ends(predict, frames, base, extra)
+    chances = [curves(predict, frames, order, base, steps, extra, advance, known=known)
                for order in random_orders(len(frames), frames.shape[1:3], orders)]
     random_deletion = float(np.mean([c.deletion_auc for c in chances]))
     random_insertion = float(np.mean([c.insertion_auc for c in chances]))
     found = {}
     for name, values in maps.items():
-        measured = curves(predict, frames, pixel_order(values), base, steps, extra, advance)
+        measured = curves(predict, frames, pixel_order(values), base, steps, extra, advance, known=known)
         found[name] = {'deletion_auc': measured.deletion_auc, 'insertion_auc': measured.insertion_auc,
                        'random_deletion_auc': random_deletion, 'random_insertion_auc': random_insertion,
                        'beats_random': beats(measured, chances)}

@@ -10,6 +10,8 @@ import numpy as np
 
 FLAG_AT = 0.9  # Adebayo et al. show gradients falling towards 0; an edge detector stays near 1
 SEED = 1
+EVALUATIONS = 256  # model evaluations per method and stage, at most (frames x samples per frame)
+FEWEST = 8  # frames a method is checked on, at least
 
 
 def average_ranks(values):
@@ -45,16 +47,17 @@ def _fresh_weights(layer, rng, seed):
 
 
 def cascade(model):
-    """(layer name, model) for each stage: one copy of `model`, changed in place, with the top 1, 2, ... weighted
-    layers re-initialised."""
-    from donkey_saliency.quiet import import_tensorflow
-    tf = import_tensorflow()
+    """(layer name, model) for each stage: `model` itself, changed in place, with the top 1, 2, ... weighted layers
+    re-initialised; its own weights are put back when the stages end (or stop), so that the methods already
+    built on it serve every stage without compiling anything again."""
     rng = np.random.default_rng(SEED)
-    clone = tf.keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    for number, layer in enumerate(reversed([layer for layer in clone.layers if layer.weights])):
-        layer.set_weights(_fresh_weights(layer, rng, SEED + number))
-        yield layer.name, clone
+    kept = model.get_weights()
+    try:
+        for number, layer in enumerate(reversed([layer for layer in model.layers if layer.weights])):
+            layer.set_weights(_fresh_weights(layer, rng, SEED + number))
+            yield layer.name, model
+    finally:
+        model.set_weights(kept)
 
 
 def flagged(correlation):
@@ -78,20 +81,32 @@ def _follow(engine, model):
             own.set_weights(weights)
 
 
-def check(pilot, inputs, requests, settings, original):
-    """{method: {'stages': [...], 'layers': [...], 'rank_correlation': x, 'flagged': bool}} for each request,
-    whose maps on `inputs` were `original` (the same order); stage i has the top i + 1 `layers` re-initialised.
-    The methods are built once on the copy, whose weights each stage changes in place: their compiled graphs
-    read the new weights (`_follow`), so no stage compiles anything again."""
+def frames_for(samples, available):
+    """The frames a method is checked on: all `available`, but at most EVALUATIONS model evaluations a stage (and
+    at least FEWEST frames): SmoothGrad's and occlusion's many samples per frame would cost the most."""
+    return min(available, max(FEWEST, EVALUATIONS // samples))
+
+
+def check(pilot, inputs, requests, settings, original, engines=None):
+    """{method: {'stages': [...], 'layers': [...], 'rank_correlation': x, 'flagged': bool, 'frames': n}} for each
+    request, whose maps on `inputs` were `original` (the same order); stage i has the top i + 1 `layers`
+    re-initialised. `engines`: one Engine per request on this pilot, when the caller has them (built otherwise):
+    their compiled graphs read the weights each stage changes in place (`_follow`); the pilot is whole again
+    afterwards."""
     from donkey_saliency.core.engine import Engine
-    from donkey_saliency.core.pilot import Pilot
-    correlations, layers, engine = {r.method: [] for r in requests}, [], None
-    for name, model in cascade(pilot.model):
-        layers.append(name)
-        engine = engine or Engine(Pilot(pilot.kind, pilot.path, keras=model), requests, settings)
-        _follow(engine, model)
-        _, maps = engine(inputs)
-        for request, before, after in zip(requests, original, maps):
-            correlations[request.method].append(summary([spearman(a, b) for a, b in zip(before, after)]))
+    engines = engines or [Engine(pilot, [request], settings) for request in requests]
+    counts = [frames_for(engine.samples, len(inputs[0])) for engine in engines]
+    correlations, layers = {r.method: [] for r in requests}, []
+    try:
+        for name, model in cascade(pilot.model):
+            layers.append(name)
+            for request, engine, count, before in zip(requests, engines, counts, original):
+                _follow(engine, model)
+                _, (after,) = engine([x[:count] for x in inputs])
+                correlations[request.method].append(summary([spearman(a, b) for a, b in zip(before, after)]))
+    finally:
+        for engine in engines:
+            _follow(engine, pilot.model)  # (the pilot's own weights back in the gradient methods' copies)
     return {method: {'stages': stages, 'layers': layers, 'rank_correlation': stages[-1],
-                     'flagged': flagged(stages[-1])} for method, stages in correlations.items()}
+                     'flagged': flagged(stages[-1]), 'frames': count}
+            for (method, stages), count in zip(correlations.items(), counts)}

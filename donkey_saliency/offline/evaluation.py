@@ -96,12 +96,13 @@ def run(options):
     external = {_name(path, options.maps): _external_maps(path, records, frames.shape[1:3]) for path in options.maps}
     for t in targets:
         requests = [requests_for(method, t)[0][0] for method in options.methods]
-        _, raw = Engine(pilot, requests, options.settings)(inputs)
+        engines = [Engine(pilot, [request], options.settings) for request in requests]  # (one each: the check's)
+        raw = [engine(inputs)[1][0] for engine in engines]
         maps = dict(external if t == targets[0] else {}, **dict(zip(options.methods, raw)))  # files: first output
         result['outputs'][t] = scored(pilot, frames, maps, t, options.steps, options.substrate, inputs[1:],
                                       bar.update, orders)
         if t == targets[0]:
-            result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw)
+            result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw, engines)
     bar.close()
     if options.json:
         from donkey_saliency.offline.writers import write_texts
@@ -123,15 +124,15 @@ def blank_frames(maps):
     return int((~np.asarray(maps).reshape(len(maps), -1).any(axis=1)).sum())
 
 
-def _randomisation(options, pilot, inputs, requests, raw):
-    """The cascading randomisation check on up to RANDOMISATION_FRAMES of the frames; None when skipped or for a
-    .tflite pilot (which cannot be re-initialised)."""
+def _randomisation(options, pilot, inputs, requests, raw, engines):
+    """The cascading randomisation check on up to RANDOMISATION_FRAMES of the frames, through the engines that
+    made the maps; None when skipped or for a .tflite pilot (which cannot be re-initialised)."""
     from donkey_saliency.core import randomisation
     if not options.randomisation or pilot.tflite or not requests:
         return None
     count = min(RANDOMISATION_FRAMES, len(inputs[0]))
     return randomisation.check(pilot, [x[:count] for x in inputs], requests, options.settings,
-                               [maps[:count] for maps in raw])
+                               [maps[:count] for maps in raw], engines)
 
 
 def _sample(options, size=None):
