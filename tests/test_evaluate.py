@@ -291,8 +291,11 @@ def test_the_stages_built_once_equal_methods_built_anew_for_each(road):
     pilot, images, _ = road
     x = [images[:4].astype(np.float32) / 255]
     requests = [requests_for(m)[0][0] for m in ('gradients', 'gradcam')]
-    _, original = Engine(pilot, requests, {})(x)
-    found = randomisation.check(pilot, x, requests, {}, original)
+    engines = [Engine(pilot, [request], {}) for request in requests]
+    original = [engine(x)[1][0] for engine in engines]
+    found = randomisation.check(pilot, x, requests, {}, original, engines)
+    for engine, before in zip(engines, original):  # the caller's engines: the pilot's own weights again
+        np.testing.assert_allclose(engine(x)[1][0], before, atol=1e-6)
     for stage, (name, model) in enumerate(randomisation.cascade(pilot.model)):
         if stage not in (0, 3, len(found['gradients']['layers']) - 1):
             continue
@@ -302,6 +305,25 @@ def test_the_stages_built_once_equal_methods_built_anew_for_each(road):
             assert found[request.method]['stages'][stage] == pytest.approx(expected, abs=1e-6), (name, request)
     for before, after in zip(original, Engine(pilot, requests, {})(x)[1]):
         np.testing.assert_allclose(after, before, atol=1e-6)
+
+
+def test_the_table_says_each_flag_with_digits_that_read_true():
+    from donkey_saliency.offline.evaluation import table
+    scores = {'deletion_auc': 0.21234, 'insertion_auc': 0.61234, 'random_deletion_auc': 0.41234,
+              'random_insertion_auc': 0.45678, 'beats_random': True, 'blank_frames': 0}
+    result = {'frames': 20, 'steps': 16, 'substrate': 'blur', 'random_orders': 5, 'skipped': {}, 'warnings': [],
+              'outputs': {'angle': {'vbp': scores, 'spectral-residual': scores,
+                                    'gradients': dict(scores, blank_frames=3),
+                                    'gradcam': dict(scores, beats_random=False)}},
+              'randomisation': {'vbp': {'rank_correlation': 0.89996, 'flagged': False},
+                                'spectral-residual': {'rank_correlation': 1.0, 'flagged': True}}}
+    lines = {line.split()[1]: line for line in table(result) if line.startswith('angle ')}
+    assert lines['vbp'].endswith('  ok') and ' 0.89996 ' in lines['vbp'] and '0.2123 (0.4123)' in lines['vbp']
+    assert ' 1.0000 ' in lines['spectral-residual']
+    assert lines['spectral-residual'].endswith('FLAGGED: survives randomising the pilot')
+    assert lines['gradients'].endswith('FLAGGED: blank map on 3 of 20 frames')
+    assert lines['gradcam'].endswith('FLAGGED: not better than the random orders')
+    assert 'the mean of 5 random orders' in table(result)[0]
 
 
 def plain_average_ranks(values):

@@ -195,8 +195,16 @@ def _external_maps(path, records, size):
     return np.stack([cv2.resize(m, size[::-1], interpolation=cv2.INTER_AREA) for m in maps])
 
 
+def _reads_true(value, threshold, digits=4):
+    """`value` with enough digits that it compares with `threshold` as it is (0.89996 is not shown as 0.9000)."""
+    while digits < 12 and (round(value, digits) >= threshold) != (value >= threshold):
+        digits += 1
+    return f'{value:.{digits}f}'
+
+
 def table(result):
     """The terminal table: per output and maps, deletion and insertion against random, the verdict."""
+    from donkey_saliency.core.randomisation import FLAG_AT
     checked = result.get('randomisation') or {}
     frames = result['frames']
     lines = [f'{frames} frames, {result["steps"]} steps, substrate {result["substrate"]}, random: the mean of '
@@ -215,7 +223,7 @@ def table(result):
             if s['blank_frames']:
                 flags.append(f'blank map on {s["blank_frames"]} of {frames} frames')
             verdict = 'FLAGGED: ' + '; '.join(flags) if flags else 'ok'
-            randomised = f'{check["rank_correlation"]:10.4f}' if check else f'{"-":>10s}'
+            randomised = f'{_reads_true(check["rank_correlation"], FLAG_AT):>10s}' if check else f'{"-":>10s}'
             lines.append(f'{target:8s} {name:22s} {s["deletion_auc"]:8.4f} ({s["random_deletion_auc"]:.4f})  '
                          f'{s["insertion_auc"]:9.4f} ({s["random_insertion_auc"]:.4f}) {randomised} '
                          f'{s["blank_frames"]:6d}  {verdict}')
