@@ -118,15 +118,17 @@ def overlay(image, saliency_map, alpha=0.5, signed=None, title='', ends=None, sc
     return labelled(np.asarray(image, np.uint8), MapView(saliency_map, signed, title, ends), alpha, scale)
 
 
-def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', inputs=None):
+def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', inputs=None, random_orders=None):
     """How faithful maps are to the pilot: deletion and insertion AUCs (see `core.metrics`) of each set of maps
-    beside a random pixel order, for uint8 RGB `images` (N, H, W, 3) at the pilot's input size.
+    beside `random_orders` random pixel orders (None: metrics.RANDOM_ORDERS, 5), for uint8 RGB `images`
+    (N, H, W, 3) at the pilot's input size.
 
     `maps`: (N, H, W) maps (use `result.raw`: display clipping makes ties), or {name: maps} to compare several.
-    Returns {'frames', 'steps', 'substrate', 'outputs': {output: {name: {deletion_auc, insertion_auc,
-    random_deletion_auc, random_insertion_auc, beats_random}}}}.
+    Returns {'frames', 'steps', 'substrate', 'random_orders', 'outputs': {output: {name: {deletion_auc,
+    insertion_auc, random_deletion_auc, random_insertion_auc, beats_random, blank_frames}}}}.
     """
     from donkey_saliency.core import metrics
+    from donkey_saliency.offline.evaluation import scored
     from donkey_saliency.core.pilot import Pilot, from_model
     if not isinstance(pilot, Pilot):
         pilot = from_model(pilot)
@@ -140,8 +142,10 @@ def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', in
             raise UserError(f'maps {name!r} are {np.shape(values)}, the images {frames.shape[:3]}: one map per '
                             'image, at its size')
     targets = ['angle', 'throttle'] if output == 'all' else [output]
-    return {'frames': len(frames), 'steps': steps, 'substrate': substrate,
-            'outputs': {t: metrics.compare(pilot, frames, maps, t, steps, substrate, inputs or []) for t in targets}}
+    orders = random_orders or metrics.RANDOM_ORDERS
+    return {'frames': len(frames), 'steps': steps, 'substrate': substrate, 'random_orders': orders,
+            'outputs': {t: scored(pilot, frames, maps, t, steps, substrate, inputs or [], None, orders)
+                        for t in targets}}
 
 
 def report(tubs, models, out='report.html', json=None, method='vbp', config=None, type=None, start=0, end=-1,

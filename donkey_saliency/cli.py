@@ -156,8 +156,9 @@ EVALUATE_DESCRIPTION = """\
 Can these maps be trusted? Deletion and insertion (Petsiuk et al. 2018) on frames sampled from the tubs: the
 most salient pixels are replaced by a blurred copy first (deletion: the pilot's output should leave its value
 fast, lower AUC is better) or restored first into the blurred frame (insertion: higher is better), beside the
-same measures for a random pixel order. A method that does not clearly beat random is flagged. Exit 0 whenever
-the evaluation ran: a flagged method is a finding, not an error."""
+same measures for several random pixel orders. A method that does not clearly beat them (deletion below and
+insertion above, each by more than two standard errors) is flagged, and so is one whose maps are blank on some
+frames. Exit 0 whenever the evaluation ran: a flagged method is a finding, not an error."""
 
 
 def build_evaluate_parser(prog):
@@ -178,6 +179,8 @@ def build_evaluate_parser(prog):
     p.add_argument('--frames', type=int, default=200, metavar='N', help='frames spread over the range (default 200)')
     p.add_argument('--steps', type=int, default=16, metavar='N', help='steps from 0%% to 100%% of the pixels (16)')
     p.add_argument('--substrate', default='blur', help='what replaces pixels: blur (default), mean or black')
+    p.add_argument('--random-orders', type=int, metavar='N', help='random pixel orders the maps are compared with '
+                   '(default 5, at least 2: their spread is part of the margin)')
     p.add_argument('--json', metavar='FILE.json', help='also write the results as JSON')
     p.add_argument('--no-randomisation', dest='randomisation', action='store_false',
                    help='skip the model randomisation check (Keras pilots; on by default)')
@@ -198,7 +201,8 @@ def run_evaluate(argv, prog):
     options = evaluation.EvaluateOptions(
         tubs=args.tub or [], model=args.model, type=args.type, config=config, methods=chosen,
         target=args.output, maps=args.maps, start=args.start, end=args.end, frames=args.frames, steps=args.steps,
-        substrate=args.substrate, json=args.json, randomisation=args.randomisation, progress=args.progress,
+        substrate=args.substrate, random_orders=args.random_orders, json=args.json, randomisation=args.randomisation,
+        progress=args.progress,
         settings={k: getattr(args, k) for k in methods.all_settings() if k != 'steps'})
     lines = evaluation.table(evaluation.run(options))
     return lines + ([f'results saved to {args.json}'] if args.json else [])

@@ -90,6 +90,11 @@ class Engine:
     def __call__(self, inputs):
         return self.backend(inputs)
 
+    @property
+    def samples(self):
+        """Model evaluations per frame of the costliest map asked (SmoothGrad's samples, occlusion's windows)."""
+        return max([getattr(m, 'samples', 1) for m in getattr(self.backend, 'methods', [])] or [1])
+
 
 def _create(pilot, request, settings, backend, xp):
     """Request's method on the pilot's model for `backend`, explaining the request's target."""

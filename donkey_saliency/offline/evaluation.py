@@ -30,6 +30,7 @@ class EvaluateOptions:
     frames: int = 200
     steps: int = 16
     substrate: str = 'blur'
+    random_orders: int = None  # None: metrics.RANDOM_ORDERS
     randomisation: bool = True
     progress: bool = True
     json: str = None
@@ -57,6 +58,9 @@ def check(options):
         raise UserError(f'unknown --substrate {options.substrate}; choose {", ".join(metrics.SUBSTRATES)}')
     if options.frames < 1 or options.steps < 2:
         raise UserError('--frames must be at least 1 and --steps at least 2')
+    if options.random_orders is not None and options.random_orders < 2:
+        raise UserError(f'--random-orders must be at least 2 (their spread is part of the margin), not '
+                        f'{options.random_orders}')
     check_range(options.start, options.end)
     if options.json:
         check_destination(options.json, ('.json',), options.tubs, '--json')
@@ -83,20 +87,22 @@ def run(options):
     inputs = PilotInputs(pilot)(frames, records)
     target = TARGET_ALIASES.get(options.target, options.target)
     targets = ['angle', 'throttle'] if target == 'all' else [target]
-    result = {'frames': len(frames), 'steps': options.steps, 'substrate': options.substrate,
+    orders = options.random_orders or metrics.RANDOM_ORDERS
+    result = {'frames': len(frames), 'steps': options.steps, 'substrate': options.substrate, 'random_orders': orders,
               'skipped': dict(reader.skipped.reasons), 'warnings': reader.warnings, 'outputs': {}}
     from tqdm import tqdm
-    bar = tqdm(total=len(targets) * (len(options.methods) + len(options.maps) + 1) * len(frames), unit='frame',
+    bar = tqdm(total=len(targets) * (len(options.methods) + len(options.maps) + orders) * len(frames), unit='frame',
                desc='evaluate', disable=not options.progress, dynamic_ncols=True)
     external = {_name(path, options.maps): _external_maps(path, records, frames.shape[1:3]) for path in options.maps}
     for t in targets:
         requests = [requests_for(method, t)[0][0] for method in options.methods]
-        _, raw = Engine(pilot, requests, options.settings)(inputs)
+        engines = [Engine(pilot, [request], options.settings) for request in requests]  # (one each: the check's)
+        raw = [engine(inputs)[1][0] for engine in engines]
         maps = dict(external if t == targets[0] else {}, **dict(zip(options.methods, raw)))  # files: first output
-        result['outputs'][t] = metrics.compare(pilot, frames, maps, t, options.steps, options.substrate,
-                                               inputs[1:], bar.update)
+        result['outputs'][t] = scored(pilot, frames, maps, t, options.steps, options.substrate, inputs[1:],
+                                      bar.update, orders)
         if t == targets[0]:
-            result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw)
+            result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw, engines)
     bar.close()
     if options.json:
         from donkey_saliency.offline.writers import write_texts
@@ -104,15 +110,29 @@ def run(options):
     return result
 
 
-def _randomisation(options, pilot, inputs, requests, raw):
-    """The cascading randomisation check on up to RANDOMISATION_FRAMES of the frames; None when skipped or for a
-    .tflite pilot (which cannot be re-initialised)."""
+def scored(pilot, frames, maps, target, steps, substrate, extra=(), advance=None, orders=None):
+    """`metrics.compare`'s scores of each set of maps, with how many of its frames are blank."""
+    from donkey_saliency.core import metrics
+    found = metrics.compare(pilot, frames, maps, target, steps, substrate, extra, advance,
+                            orders or metrics.RANDOM_ORDERS)
+    return {name: dict(scores, blank_frames=blank_frames(maps[name])) for name, scores in found.items()}
+
+
+def blank_frames(maps):
+    """How many of the (N, H, W) maps are blank (all zero: the method saw nothing there, e.g. a dead last conv for
+    VBP); their pixel order is the index order, which says nothing."""
+    return int((~np.asarray(maps).reshape(len(maps), -1).any(axis=1)).sum())
+
+
+def _randomisation(options, pilot, inputs, requests, raw, engines):
+    """The cascading randomisation check on up to RANDOMISATION_FRAMES of the frames, through the engines that
+    made the maps; None when skipped or for a .tflite pilot (which cannot be re-initialised)."""
     from donkey_saliency.core import randomisation
     if not options.randomisation or pilot.tflite or not requests:
         return None
     count = min(RANDOMISATION_FRAMES, len(inputs[0]))
     return randomisation.check(pilot, [x[:count] for x in inputs], requests, options.settings,
-                               [maps[:count] for maps in raw])
+                               [maps[:count] for maps in raw], engines)
 
 
 def _sample(options, size=None):
@@ -175,25 +195,38 @@ def _external_maps(path, records, size):
     return np.stack([cv2.resize(m, size[::-1], interpolation=cv2.INTER_AREA) for m in maps])
 
 
+def _reads_true(value, threshold, digits=4):
+    """`value` with enough digits that it compares with `threshold` as it is (0.89996 is not shown as 0.9000)."""
+    while digits < 12 and (round(value, digits) >= threshold) != (value >= threshold):
+        digits += 1
+    return f'{value:.{digits}f}'
+
+
 def table(result):
     """The terminal table: per output and maps, deletion and insertion against random, the verdict."""
+    from donkey_saliency.core.randomisation import FLAG_AT
     checked = result.get('randomisation') or {}
-    lines = [f'{result["frames"]} frames, {result["steps"]} steps, substrate {result["substrate"]}; deletion: lower '
-             'is better, insertion: higher is better; randomised: rank correlation with the maps of the pilot '
-             'with all layers re-initialised (high: not about the model)',
+    frames = result['frames']
+    lines = [f'{frames} frames, {result["steps"]} steps, substrate {result["substrate"]}, random: the mean of '
+             f'{result["random_orders"]} random orders; deletion: lower is better, insertion: higher is better; '
+             'randomised: rank correlation with the maps of the pilot with all layers re-initialised (high: not '
+             'about the model); blank: frames whose map is all zero',
              f'{"output":8s} {"maps":22s} {"deletion (random)":>18s} {"insertion (random)":>19s} {"randomised":>10s}'
-             '  verdict']
+             f' {"blank":>6s}  verdict']
     first = next(iter(result['outputs']), None)
     for target, found in result['outputs'].items():
         for name, s in found.items():
             check = checked.get(name) if target == first else None  # the check ran on the first output
-            flags = [] if s['beats_random'] else ['not better than a random order']
+            flags = [] if s['beats_random'] else ['not better than the random orders']
             if check and check['flagged']:
                 flags.append('survives randomising the pilot')
+            if s['blank_frames']:
+                flags.append(f'blank map on {s["blank_frames"]} of {frames} frames')
             verdict = 'FLAGGED: ' + '; '.join(flags) if flags else 'ok'
-            randomised = f'{check["rank_correlation"]:10.2f}' if check else f'{"-":>10s}'
-            lines.append(f'{target:8s} {name:22s} {s["deletion_auc"]:8.3f} ({s["random_deletion_auc"]:.3f})  '
-                         f'{s["insertion_auc"]:9.3f} ({s["random_insertion_auc"]:.3f}) {randomised}  {verdict}')
+            randomised = f'{_reads_true(check["rank_correlation"], FLAG_AT):>10s}' if check else f'{"-":>10s}'
+            lines.append(f'{target:8s} {name:22s} {s["deletion_auc"]:8.4f} ({s["random_deletion_auc"]:.4f})  '
+                         f'{s["insertion_auc"]:9.4f} ({s["random_insertion_auc"]:.4f}) {randomised} '
+                         f'{s["blank_frames"]:6d}  {verdict}')
     if result.get('randomisation') is None:
         lines.append('randomisation check: not run (--no-randomisation, or a .tflite pilot: it needs the Keras file)')
     from donkey_saliency.offline.tubs import Skipped

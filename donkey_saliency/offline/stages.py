@@ -74,6 +74,7 @@ class VideoJob:
         self.several = len(options.tubs) > 1  # then each frame's label names its tub
         self.records_available = len(self.reader)
         self.without_user = 0  # frames drawn without the user's line: their record has no usable angle/throttle
+        self.blank = {r.title: 0 for r in self.requests}  # frames whose map is blank (all zero), per map
         self.camera_shape = None  # set by fix_camera_shape(), else by the first frame
         # the car's IMAGE_W x IMAGE_H is the camera frame, as donkeycar's training resizes tub images to it
         size = getattr(cfg, 'IMAGE_W', None), getattr(cfg, 'IMAGE_H', None)
@@ -125,6 +126,8 @@ class VideoJob:
                                for k in ('pilot/angle', 'pilot/throttle'))
             return Inferred(frames, records, angle, throttle, [], [], dropped)
         outputs, raw = self._raw_maps([f.image for f in frames], records, self.inputs)
+        for request, maps in zip(self.requests, raw):
+            self.blank[request.title] += int((~maps.reshape(len(maps), -1).any(axis=1)).sum())
         angle, throttle = self.pilot.decode(outputs)
         return Inferred(frames, records, angle, throttle, self._displayed(raw), raw, dropped)
 

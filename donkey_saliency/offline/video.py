@@ -61,6 +61,7 @@ class Summary:
     config: str = ''
     size: int = 0
     without_user: int = 0  # frames drawn without the user's line
+    blank: dict = field(default_factory=dict)  # map title -> frames whose map was blank (all zero)
     warnings: list = field(default_factory=list)  # what is wrong with the tubs as a whole
 
     @property
@@ -75,6 +76,8 @@ class Summary:
                 f'skipped records: {self.skipped}']
         if self.without_user:
             text.append(f"{self.without_user} {NO_USER_VALUES}: drawn without the user's line")
+        text += [f'{count} of {self.frames} frames with a blank map (all zero), drawn without it: {title}'
+                 for title, count in self.blank.items() if count]
         text += [f'warning: {warning}' for warning in self.warnings]
         text += [f'car config: {self.config}',
                 f'{self.seconds:.1f} s ({self.startup:.1f} s start-up), {self.rate:.0f} frames/s once started, '
@@ -252,6 +255,7 @@ def run(options, bar=None):
     summary.skipped = job.reader.skipped
     summary.warnings = job.reader.warnings
     summary.without_user = job.without_user
+    summary.blank = job.blank
     summary.seconds = time.time() - started
     summary.maps = options.save_maps
     summary.size = os.path.getsize(options.out)

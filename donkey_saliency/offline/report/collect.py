@@ -60,6 +60,7 @@ class PilotTrack:
         self.bands, self.thirds, self.above, self.conspicuous, self.angle, self.throttle = [], [], [], [], [], []
         self.attention_total = np.zeros(shape)
         self.attended = 0  # frames whose map is not blank
+        self.blank = 0  # frames whose map is blank (all zero): said on the page and in the JSON
 
     def add(self, raw, angle, throttle, conspicuous_mass):
         mass = attention.mass(raw)
@@ -73,6 +74,7 @@ class PilotTrack:
         seen = ~np.isnan(mass).any(axis=(1, 2))
         self.attention_total += mass[seen].sum(axis=0)
         self.attended += int(seen.sum())
+        self.blank += int((~seen).sum())
 
     def series(self, name):
         """A per-frame quantity over the whole run, as one array."""

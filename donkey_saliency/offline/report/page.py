@@ -23,7 +23,7 @@ def render(result, collector, requests):
     """The whole page as text. `requests`: the map request of each pilot (signed or not, its title)."""
     pictures = _Pictures(collector, requests)
     models = result['models']
-    body = [_header(result), _advice(models), _what_changed(models),
+    body = [_header(result), _blank_maps(result), _advice(models), _what_changed(models),
             _section('What the pilot uses', 'The pilot asked directly, on frames spread over the run. Crop curve: for '
                      'each crop row, the share of the attention above it (as the map says) and how far the steering '
                      'moves when the rows above it are swapped for those of a frame far away in time (as the pilot '
@@ -180,6 +180,13 @@ def _header(result):
     return (f'<header><h1>Where the pilot looks</h1><p>{result["frames"]} frames of {escape(tubs)}{every}; method '
             f'<b>{escape(result["method"])}</b>; skipped records: {escape(skipped)}; made '
             f'{datetime.datetime.now():%Y-%m-%d %H:%M} by donkey-saliency.</p>{warnings}</header>')
+
+
+def _blank_maps(result):
+    """One line per pilot whose maps were blank (all zero) on some frames: those frames count in no share."""
+    return ''.join(f'<p class="suggest" id="blank-{n}">{escape(_name(m))}: the map was blank (all zero) on '
+                   f'{m["blank_frames"]} of {result["frames"]} frames; they are left out of every share</p>'
+                   for n, m in enumerate(result['models']) if m.get('blank_frames'))
 
 
 def _advice(models):
