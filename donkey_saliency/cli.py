@@ -2,15 +2,15 @@
 
 Exit codes: 0 done, 2 something the user can fix (one line, no traceback, no output file), 1 unexpected failure
 (one line too, no output file; DONKEY_SALIENCY_TRACEBACK=1 shows the traceback), 130 interrupted (Ctrl-C), 143
-terminated (SIGTERM), both with no output file. Nothing heavy is imported until the arguments are known, so
---help is instant.
+terminated (SIGTERM), 129 hung up (SIGHUP: the terminal closed), all with no output file. Nothing heavy is
+imported until the arguments are known, so --help is instant.
 """
 import argparse
 import os
 import sys
 
 from donkey_saliency.core import methods
-from donkey_saliency.errors import Terminated, UserError, raise_terminated
+from donkey_saliency.errors import Terminated, UserError
 
 DESCRIPTION = """\
 Make a video of where a donkeycar pilot looks: every frame of the tub with a saliency heat map
@@ -354,10 +354,15 @@ def _kept(exc, before=''):
 def main(argv=None, prog='donkey saliency'):
     """Run the command; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    import signal
     import threading
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, raise_terminated)
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        return _main(argv, prog)
+    from donkey_saliency.stopping import stopped_by_signals
+    with stopped_by_signals():
+        return _main(argv, prog)
+
+
+def _main(argv, prog):
     if not argv:  # a bare command: how to start, rather than an error about a missing tub
         build_parser(prog).print_usage(sys.stderr)
         print(f'{prog}: start with `{prog} --demo` (the bundled sample), or `{prog} --tub data/tub_1 --model '
@@ -380,28 +385,46 @@ def main(argv=None, prog='donkey saliency'):
                 from donkey_saliency.offline.video import run
             lines = run(options).lines()
     except UserError as exc:
-        print(f'{prog}: error: {exc}{_kept(exc, "; ")}', file=sys.stderr)
+        _say(f'{prog}: error: {exc}{_kept(exc, "; ")}', sys.stderr)
         return 2
     except PermissionError as exc:  # a tub, a model or an output folder this user may not read or write
-        print(f'{prog}: error: permission denied: {exc.filename or exc}; check who owns it, or run as its owner'
-              f'{_kept(exc, "; ")}', file=sys.stderr)
+        _say(f'{prog}: error: permission denied: {exc.filename or exc}; check who owns it, or run as its owner'
+             f'{_kept(exc, "; ")}', sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        print(f'{prog}: interrupted; {_kept(exc) or "no output written"}', file=sys.stderr)
+        _end_progress(exc)
+        _say(f'{prog}: interrupted; {_kept(exc) or "no output written"}', sys.stderr)
         return 130
     except Terminated as exc:
-        print(f'{prog}: terminated; {_kept(exc) or "no output written"}', file=sys.stderr)
-        return 143
+        _end_progress(exc)
+        _say(f'{prog}: {exc.said}; {_kept(exc) or "no output written"}', sys.stderr)
+        return 128 + exc.signum
     except Exception as exc:  # a bug or a broken tool underneath (ffmpeg, TensorFlow): one line, no partial file
         if os.environ.get('DONKEY_SALIENCY_TRACEBACK'):
             raise
         reason = (str(exc).strip().splitlines() or [''])[0][:300]
-        print(f'{prog}: unexpected error, {_kept(exc) or "no output written"}: {type(exc).__name__}: {reason} (set '
-              'DONKEY_SALIENCY_TRACEBACK=1 for the details, and please report it)', file=sys.stderr)
+        _say(f'{prog}: unexpected error, {_kept(exc) or "no output written"}: {type(exc).__name__}: {reason} (set '
+             'DONKEY_SALIENCY_TRACEBACK=1 for the details, and please report it)', sys.stderr)
         return 1
     for line in lines:
-        print(line)
+        _say(line, sys.stdout)
     return 0
+
+
+def _end_progress(exc):
+    """Let go of what the stopped work held, so that its progress bars end their line (tqdm closes a bar it drops)
+    before the one line about the stop is printed, rather than after it."""
+    import traceback
+    traceback.clear_frames(exc.__traceback__)
+
+
+def _say(line, stream):
+    """Print a line. A reader that has gone (`| head -1`, a closed terminal) takes nothing more, and that is no
+    failure of the run: the rest goes to /dev/null, so that the interpreter's last flush does not fail either."""
+    try:
+        print(line, file=stream, flush=True)
+    except OSError:  # EPIPE from a closed pipe, EIO from a closed terminal
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def console():

@@ -1,5 +1,6 @@
 """The exceptions the CLI answers in one line: UserError (the user can fix this; exit 2), NothingToShow (a tub
-that gives no output: --per-tub goes on to the next), Terminated (SIGTERM; exit 143)."""
+that gives no output: --per-tub goes on to the next), Terminated (SIGTERM, exit 143; SIGHUP, exit 129)."""
+import signal
 
 
 class UserError(Exception):
@@ -11,9 +12,15 @@ class NothingToShow(UserError):
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised where the main thread is, so that every output is discarded on the way out."""
+    """SIGTERM (or SIGHUP: the terminal closed), raised where the main thread is, so that every output is discarded
+    on the way out; `signum` says which, the exit code is 128 + it."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = signum
+        self.said = 'hung up' if signum == signal.SIGHUP else 'terminated'
 
 
 def raise_terminated(signum, frame):
-    """The SIGTERM handler of the command and of its worker processes."""
-    raise Terminated()
+    """The SIGTERM handler of the --jobs worker processes."""
+    raise Terminated(signum)

@@ -126,3 +126,47 @@ def test_the_real_tflite_pilot_on_its_own_tub(tmp_path):
     tub.close()
     assert np.corrcoef(saved['angle'], user)[0, 1] > 0.5  # the shared README measured about 0.70 on all frames
     assert saved['maps'].shape == (600, 120, 160)
+
+
+def one_window_at_a_time(path, frames, window, stride):
+    """Occlusion for the steering as a plain loop, independent of the package's: a fresh interpreter keeping its
+    intermediate tensors (as the pilot's own is opened), batch 1, one blacked-out window per call; a pixel's value
+    is the mean drop of the angle over the windows that cover it."""
+    from donkeycar.parts.interpreter import get_tflite_interpreter
+    interpreter = get_tflite_interpreter()(model_path=str(path), experimental_preserve_all_tensors=True)
+    interpreter.allocate_tensors()
+    image = interpreter.get_input_details()[0]['index']
+    angle = interpreter.get_signature_runner().get_output_details()['n_outputs0']['index']  # KerasLinear's steering
+
+    def steering(x):
+        interpreter.set_tensor(image, x[None].astype(np.float32))
+        interpreter.invoke()
+        return float(interpreter.get_tensor(angle)[0, 0])
+
+    rows, cols = frames.shape[1:3]
+    tops = sorted(set(list(range(0, rows - window + 1, stride)) + [rows - window]))
+    lefts = sorted(set(list(range(0, cols - window + 1, stride)) + [cols - window]))
+    maps = []
+    for frame in frames:
+        base, total, count = steering(frame), np.zeros((rows, cols)), np.zeros((rows, cols))
+        for top in tops:
+            for left in lefts:
+                hidden = frame.copy()
+                hidden[top:top + window, left:left + window] = 0
+                total[top:top + window, left:left + window] += base - steering(hidden)
+                count[top:top + window, left:left + window] += 1
+        maps.append(total / np.maximum(count, 1))
+    return np.array(maps)
+
+
+def test_batched_tflite_occlusion_equals_one_window_at_a_time(converted, scenes_batch):
+    """The windows go through the interpreter as one batch; the maps are the plain loop's to 1e-5, and the pilot's
+    own interpreter still answers batch-1 calls and VisualBackProp afterwards (a resize leaves nothing stale)."""
+    _, path = converted
+    pilot = load_pilot(str(path))
+    engine = Engine(pilot, [MapRequest('occlusion', 'angle', signed=True), MapRequest('vbp')])
+    outputs, (maps, vbp) = engine([scenes_batch[:3]])
+    np.testing.assert_allclose(maps, one_window_at_a_time(path, scenes_batch[:3], 24, 12), atol=1e-5)
+    single, (_, single_vbp) = engine([scenes_batch[1:2]])
+    np.testing.assert_allclose(single[0], outputs[0][1:2], atol=1e-6)
+    np.testing.assert_allclose(single_vbp, vbp[1:2], atol=1e-6)

@@ -83,20 +83,30 @@ class TfLiteModel:
         self.image_index = next(i for i, spec in enumerate(self.inputs) if len(spec.shape) in (4, 5))
         self.input_size = self.inputs[self.image_index].shape[-3:-1]
         self.layers = []  # no Keras layers: type detection goes by input and output names
-        self._batch = None
+        self._batches = {}  # the batch size each interpreter is allocated for
 
-    def run(self, inputs):
-        """Outputs (a list, one (n, ...) array per output) for a batch of inputs in model input order."""
+    def run(self, inputs, outputs_only=False):
+        """Outputs (a list, one (n, ...) array per output) for a batch of inputs in model input order.
+
+        `outputs_only`: nothing else of this call will be read (occlusion's windows), so it goes to an interpreter
+        of its own that keeps no intermediate tensors: several times faster on a plain file, and the main one
+        keeps its batch size and what features() and maps() read of its last run."""
+        interpreter = self._outputs_interpreter if outputs_only else self.interpreter
         count = len(inputs[0])
-        if self._batch != count:
+        if self._batches.get(id(interpreter)) != count:  # each size change reallocates, batch 1 again included
             for detail, x in zip(self.input_details, inputs):
-                self.interpreter.resize_tensor_input(detail['index'], (count,) + tuple(x.shape[1:]))
-            self.interpreter.allocate_tensors()
-            self._batch = count
+                interpreter.resize_tensor_input(detail['index'], (count,) + tuple(x.shape[1:]))
+            interpreter.allocate_tensors()
+            self._batches[id(interpreter)] = count
         for detail, x in zip(self.input_details, inputs):
-            self.interpreter.set_tensor(detail['index'], np.ascontiguousarray(x, np.float32))
-        self.interpreter.invoke()
-        return [self.interpreter.get_tensor(index).copy() for index in self.output_indexes]
+            interpreter.set_tensor(detail['index'], np.ascontiguousarray(x, np.float32))
+        interpreter.invoke()
+        return [interpreter.get_tensor(index).copy() for index in self.output_indexes]
+
+    @functools.cached_property
+    def _outputs_interpreter(self):
+        """The file opened again without preserved tensors (its tensor indexes are the same: one file)."""
+        return _interpreter(self.path, preserve=False)
 
     def maps(self, name):
         """An exported map output of the last run(): (n, H, W)."""

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -70,11 +71,28 @@ def describe_skipped(reasons):
 
 def checked_tubs(paths):
     """The tubs the --tub values name (folders and globs expanded), each checked, and their record keys; a
-    UserError unless something in them is readable."""
+    UserError unless something in them is readable.
+
+    A tub named itself must be readable: what is wrong with it is the error. A damaged one that a folder or a glob
+    brings (a car's data/ often holds a tub cut off by a power loss) is left out with a warning on stderr that
+    names it and says why, and the others go on; only when none is left is that an error."""
     if not paths:
         raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
-    tubs = expand_tubs(paths)
-    keys = [check_tub(tub) for tub in tubs]
+    tubs, keys, damaged = [], [], []
+    for tub, named in _expanded(paths):
+        try:
+            keys.append(check_tub(tub))
+            _open(tub)  # what only reading it further finds (a v1 tub's damaged exclude.json)
+        except UserError as exc:
+            if named:
+                raise
+            damaged.append(str(exc))
+            continue
+        tubs.append(tub)
+    if not tubs:
+        raise UserError(f'no tub can be read: {"; ".join(damaged)}')
+    for why in damaged:
+        print(f'warning: skipped a tub: {why}', file=sys.stderr)
     TubReader(tubs).check_readable()
     return tubs, keys
 
@@ -95,11 +113,16 @@ def expand_tubs(paths):
     """The tubs that --tub values name, in the order given: a tub stays itself; a folder of tubs (a car's data/)
     and a quoted glob become the tubs in it or matched, oldest first, so that a drive plays in the order it
     happened. Folders and files that are not tubs are left out; a value that yields no tub is a UserError."""
+    return [tub for tub, _ in _expanded(paths)]
+
+
+def _expanded(paths):
+    """(tub, whether the --tub value named it itself) for the tubs of expand_tubs."""
     tubs = []
     for path in paths:
         if not glob.has_magic(path) or os.path.exists(path):
             if is_tub(path) or not os.path.isdir(path):
-                tubs.append(path)  # check_tub says what is wrong with a path that is neither
+                tubs.append((path, True))  # check_tub says what is wrong with a path that is neither
                 continue
             found = [os.path.join(path, name) for name in os.listdir(path)]
             what = f'{path} is not a tub (no manifest.json, nor meta.json of a v1 tub) and holds no tub folder'
@@ -110,7 +133,7 @@ def expand_tubs(paths):
         if not found:
             raise UserError(f'{what}; pass a tub folder recorded by donkeycar, a folder of tubs, or a glob '
                             'matching tub folders')
-        tubs.extend(found)
+        tubs.extend((tub, False) for tub in found)
     return tubs
 
 
@@ -334,6 +357,11 @@ class V1Tub:
             yield record, None
 
 
+def _open(path):
+    """The reader of the checked tub at `path`: v2 when it holds manifest.json, else v1."""
+    return V2Tub(path) if os.path.isfile(os.path.join(path, 'manifest.json')) else V1Tub(path)
+
+
 class TubReader:
     """The records of one or more tubs, in order, read-only; deleted records are not seen. `skipped` counts the
     records `records()` could not give, by cause; `warnings` says what is wrong with the tubs as a whole."""
@@ -342,8 +370,7 @@ class TubReader:
         for path in paths:
             check_tub(path)
         self.paths = list(paths)
-        self.tubs = [V2Tub(path) if os.path.isfile(os.path.join(path, 'manifest.json')) else V1Tub(path)
-                     for path in self.paths]
+        self.tubs = [_open(path) for path in self.paths]
         self.warnings = [warning for tub in self.tubs for warning in tub.warnings]
         self.skipped = Skipped()
         self._length = self._unreadable = None

@@ -126,18 +126,25 @@ class VideoWriter:
             options = dict(codec='gif', ffmpeg_params=['-vf', 'split[a][b];[a]palettegen[p];[b][p]paletteuse'])
         else:
             options = dict(codec='libx264', preset=self.preset, ffmpeg_params=['-pix_fmt', 'yuv420p'])
+        from donkey_saliency.stopping import shielded
         self.log = tempfile.TemporaryFile('w+')
-        return FFMPEG_VideoWriter(self.file.temp, (width, height), self.fps, logfile=self.log, **options)
+        with shielded():  # a Ctrl-C to the whole group is this process's to act on, not ffmpeg's
+            return FFMPEG_VideoWriter(self.file.temp, (width, height), self.fps, logfile=self.log, **options)
 
     def close(self, keep):
         """Finish the file and move it into place when `keep` and ffmpeg finished it, else remove every trace."""
         try:
-            if self.writer is not None:
+            if self.writer is not None and keep:
                 encoder = self.writer.proc
                 self.writer.close()
-                if keep and encoder.returncode:  # it failed finishing the file (an mp4 writes its index last)
+                if encoder.returncode:  # it failed finishing the file (an mp4 writes its index last)
                     with reporting_full_disk(self.file.path):
                         raise self._encoder_error(encoder.returncode)
+            elif self.writer is not None:  # discarded: nothing to finish, and the pipe's end is no new error
+                self.writer.proc.kill()
+                with contextlib.suppress(OSError):
+                    self.writer.proc.stdin.close()
+                self.writer.proc.wait()
             if keep and self.frames:
                 self.file.commit()
         finally:

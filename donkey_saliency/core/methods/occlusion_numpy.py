@@ -1,6 +1,8 @@
 """Occlusion in plain numpy: the twin of `occlusion.py` for a .tflite pilot, where TensorFlow may be absent (the
 Pi). It needs nothing but the pilot's outputs. `window_masks` is shared with the in-graph method.
 """
+import functools
+
 import numpy as np
 
 
@@ -43,14 +45,15 @@ def occlusion(predict, score, inputs, base, image_index, masks, signed):
 
 
 class Occlusion:
-    """Occlusion on a .tflite pilot, window by window through its interpreter."""
+    """Occlusion on a .tflite pilot: each frame's windows in one batch, through an interpreter that keeps no
+    intermediate tensors (the pilot's own may keep them for VisualBackProp, which makes it several times slower)."""
 
-    reads_last_run = False  # invokes the interpreter again, once per window
+    reads_last_run = False  # reads nothing of the last run: its windows go through an interpreter of their own
 
     def __init__(self, model, score=None, signed=False, *, window, stride):
         self.model, self.score, self.signed = model, score, signed
         self.masks = window_masks(model.input_size, int(window), int(stride))
 
     def maps(self, inputs, outputs):
-        return occlusion(self.model.run, self.score, inputs, self.score(outputs), self.model.image_index,
-                         self.masks, self.signed)
+        return occlusion(functools.partial(self.model.run, outputs_only=True), self.score, inputs,
+                         self.score(outputs), self.model.image_index, self.masks, self.signed)
