@@ -35,7 +35,8 @@ def test_a_signed_maps_attention_is_its_magnitude():
     collector = Collector(1, (12, 16), 4, 3)
     collector.add(records, [np.zeros((12, 16, 3), np.uint8)] * 3, [(np.zeros(3), np.zeros(3), signed)],
                   np.ones((3, 12, 16)))
-    found = findings.model_findings(collector, 0, 'm.h5', 'linear', 4, 'gradients')
+    found = findings.model_findings(collector, 0, 'm.h5', 'linear',
+                                    {'surface_edge': 4, 'skyline': None, 'config_roi_crop_top': None}, 'gradients')
     expected = np.mean([plain_share_above(frame, 4) for frame in signed])
     assert found['attention_above_horizon'] == pytest.approx(expected, abs=1e-4)
 

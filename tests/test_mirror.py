@@ -302,8 +302,6 @@ def test_a_full_disk_leaves_no_half_tub(source, tmp_path):
     assert_disk_full(result, out, out / 'm')
 
 
-@pytest.mark.xfail(reason='issue 17 §6: checked_tubs skips a damaged tub in a data folder (branch signals); '
-                          'remove this mark once merged', strict=False)
 def test_a_data_folder_with_one_damaged_tub_mirrors_the_others(source, tmp_path):
     """A car's data/ with a tub cut off by a power loss (a zero-byte manifest.json): skipped with a warning naming
     it, the other tub mirrored."""
