@@ -126,6 +126,11 @@ PIXEL_METHODS = [name for name, m in methods.METHODS.items() if m.smoothed]
 QUICK = {'samples': 8, 'steps': 8}  # fewer samples than the defaults: the same kind of map, sooner
 
 
+def quick(method):
+    """QUICK's settings that `method` takes."""
+    return {k: v for k, v in QUICK.items() if k in methods.settings_for(method, {})}
+
+
 def visibly_changed(frames, maps, signed):
     """(N, H, W): where the overlay at the default opacity differs visibly from the camera frame."""
     from donkey_saliency.offline.draw import overlay
@@ -177,8 +182,7 @@ def test_pixel_maps_are_drawn_as_regions_on_the_lane_lines(method, road):
     background's, 3.3 to 11 before)."""
     import donkey_saliency as ds
     frames, lines, pilot = road
-    result = ds.saliency(pilot, frames, method=method, **{k: v for k, v in QUICK.items() if k in
-                                                           methods.settings_for(method, {})})
+    result = ds.saliency(pilot, frames, method=method, **quick(method))
     changed = visibly_changed(frames, result.maps, result.signed)
     assert solidity(changed) > 0.5, solidity(changed)
     assert changed.mean() > 0.03
@@ -219,6 +223,5 @@ def test_maps_are_readable_on_the_real_tub():
     gradcam = ds.saliency(keras, frames, method='gradcam')
     assert visibly_changed(frames, gradcam.maps, True).mean() > 0.1
     for method in PIXEL_METHODS:
-        result = ds.saliency(keras, frames, method=method, **{k: v for k, v in QUICK.items()
-                                                               if k in methods.settings_for(method, {})})
+        result = ds.saliency(keras, frames, method=method, **quick(method))
         assert solidity(visibly_changed(frames, result.maps, True)) > 0.5, method
