@@ -206,7 +206,7 @@ class Band:
         slot's rows, and smaller when they do not hold it (a record number or a value longer than the sample)."""
         first, rows, colour = self.slots[number]
         font = self.font
-        lines = wrap(text, font, self.room)
+        lines = [text] if _text_width(text, font) <= self.room else wrap(text, font, self.room)
         while len(lines) > rows and font > 0.2:
             font *= 0.9
             lines = wrap(text, font, self.room)
@@ -300,15 +300,21 @@ class Composer:
         if key != self.key:  # a run's first frame (its tub's name decides the label's rows)
             self.layout, self.key = _Layout(frame.shape, views, self.scale, self.panels, tub), key
         layout = self.layout
-        image = layout.template.copy()
         top, (height, width) = layout.top, layout.picture
-        camera = enlarge(overlay(frame, views[0].values, self.alpha, views[0].signed) if layout.overlaid
-                         else frame.copy(), self.scale)
+        image = np.empty_like(layout.template)  # the bands copied, the pictures drawn straight into place
+        image[:top], image[top + height:] = layout.template[:top], layout.template[top + height:]
+        camera = overlay(frame, views[0].values, self.alpha, views[0].signed) if layout.overlaid else frame
+        if self.panels:
+            picture = enlarge(camera, self.scale) if self.scale > 1 else camera.copy()
+        else:  # the frame's full width: its rows are one block of memory, which OpenCV draws into
+            picture = image[top:top + height]
+            cv2.resize(camera, (width, height), dst=picture, interpolation=cv2.INTER_LINEAR)
         if user is not None:
-            steering_line(camera, *user, USER_COLOUR, side=-1)
+            steering_line(picture, *user, USER_COLOUR, side=-1)
         if pilot is not None:
-            steering_line(camera, *pilot, PILOT_COLOUR, side=+1)
-        image[top:top + height, :width] = camera
+            steering_line(picture, *pilot, PILOT_COLOUR, side=+1)
+        if self.panels:
+            image[top:top + height, :width] = picture
         for k, view in enumerate(views if self.panels else [], start=1):
             image[top:top + height, k * width:(k + 1) * width] = enlarge(
                 overlay(frame, view.values, self.alpha, view.signed), self.scale)
