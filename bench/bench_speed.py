@@ -5,12 +5,19 @@
 Reports frames/s of: the bare batched forward pass (the ceiling), forward + VisualBackProp in one graph, and
 the whole `donkey saliency` command at --scale 2 (decode, saliency, render, encode) once started; and the
 command's peak memory on the first 600 records and on the whole tub (flat memory: the two should match).
+Then the video beside donkeycar's `donkey makemovie --salient` on the same 600 records, same pilot, same
+config (donkeycar's template), --scale 2, each once started: ours from its summary, makemovie's from
+moviepy's progress bar (frames done over the seconds since it began). makemovie needs moviepy 1 (`moviepy.editor`), so it runs in .venv-makemovie, made on
+first use: a venv holding only moviepy<2 (and matplotlib, which makemovie imports) that sees this
+environment's packages through a .pth file. It
+opens its tub for writing, so it reads a copy.
 Defaults: the real tub in ../shared when present, else the bundled sample; the bundled KerasLinear pilot.
 """
 import argparse
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,6 +28,9 @@ from common import add_tub_and_model, frames_per_second, machine, pilot_and_forw
 
 from donkey_saliency.core.methods import METHODS
 
+MOVIE_RECORDS = 600
+MAKEMOVIE_VENV = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '.venv-makemovie')
+
 def run_command(args, *extra):
     """Run the whole command (and nothing else in this process's children); its peak RSS in MB and its result."""
     with tempfile.TemporaryDirectory() as folder:
@@ -30,6 +40,47 @@ def run_command(args, *extra):
     if result.returncode:
         sys.exit(result.stderr)
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, result
+
+
+def makemovie_python():
+    """The interpreter of .venv-makemovie (moviepy 1 over this environment's packages), made when missing."""
+    python = os.path.join(MAKEMOVIE_VENV, 'bin', 'python')
+    if not os.path.exists(python):
+        import sysconfig
+        subprocess.run([sys.executable, '-m', 'venv', MAKEMOVIE_VENV], check=True)
+        version = f'python{sys.version_info.major}.{sys.version_info.minor}'
+        with open(os.path.join(MAKEMOVIE_VENV, 'lib', version, 'site-packages', 'parent.pth'), 'w') as f:
+            f.write(sysconfig.get_paths()['purelib'] + '\n')
+        subprocess.run([python, '-m', 'pip', 'install', '-q', 'moviepy<2', 'matplotlib'], check=True)  # makemovie's
+    return python
+
+
+def tub_copy(tub, folder):
+    """The tub's manifest, catalogs and images, copied (makemovie opens a tub for writing)."""
+    copy = os.path.join(folder, 'tub')
+    shutil.copytree(tub, copy)
+    return copy
+
+
+def against_makemovie(args):
+    """(ours, makemovie's) frames/s once started on the first MOVIE_RECORDS records, in turn."""
+    import donkeycar
+    config = os.path.join(os.path.dirname(donkeycar.__file__), 'templates', 'cfg_complete.py')
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copy(config, os.path.join(folder, 'config.py'))
+        _, ours = run_command(args, '--end', str(MOVIE_RECORDS), '--config', os.path.join(folder, 'config.py'))
+        donkey = ('import sys; sys.argv = ["donkey"] + sys.argv[1:]; '
+                  'from donkeycar.management.base import execute_from_command_line; execute_from_command_line()')
+        theirs = subprocess.run([makemovie_python(), '-c', donkey, 'makemovie', '--tub', tub_copy(args.tub, folder),
+                                 '--model', args.model, '--type', 'linear', '--salient', '--start', '0', '--end',
+                                 str(MOVIE_RECORDS), '--scale', '2', '--config', 'config.py', '--out', 'movie.mp4'],
+                                capture_output=True, text=True, cwd=folder)
+    bars = re.findall(r'(\d+)/\d+ \[(\d+):(\d+)<', theirs.stderr)  # moviepy's bar: frames done [mm:ss elapsed<
+    if theirs.returncode or not bars:
+        sys.exit(f'makemovie failed:\n{theirs.stderr[-2000:]}')
+    done, minutes, seconds = map(int, bars[-1])
+    rate = done / (60 * minutes + seconds)  # (whole seconds: about 1% on 600 frames at 30 frames/s)
+    return float(re.search(r'(\d+) frames/s once started', ours.stdout).group(1)), rate, done
 
 
 def main():
@@ -43,6 +94,7 @@ def main():
     bare, vbp = rates['bare'], rates['vbp']
     short_peak, _ = run_command(args, '--end', '600')
     peak, result = run_command(args)
+    ours, theirs, movie_frames = against_makemovie(args)
     frames = int(re.search(r'wrote (\d+) frames', result.stdout).group(1))
     whole = float(re.search(r'(\d+) frames/s once started', result.stdout).group(1))
     total = float(re.search(r'([\d.]+) s \(', result.stdout).group(1))
@@ -52,6 +104,8 @@ def main():
     print(f'forward + VisualBackProp  : {vbp:7.0f} frames/s ({100 * (bare / vbp - 1):.0f}% slower than bare)')
     print(f'whole command, --scale 2  : {whole:7.0f} frames/s once started ({total:.1f} s in all)')
     print(f'peak memory of the command: {short_peak:.0f} MB on 600 records, {peak:.0f} MB on {frames}')
+    print(f'beside makemovie --salient  : {ours:7.0f} frames/s against {theirs:.1f} ({movie_frames} frames, '
+          f'--scale 2, once started): {ours / theirs:.1f}x')
 
 
 if __name__ == '__main__':

@@ -2,7 +2,7 @@
 SALIENCY_METHOD = 'vbp'       # any method the pilot file answers (`donkey saliency --help`); another stops the car
                               # at start-up naming the choices. A .tflite answers vbp and occlusion, and gradcam
                               # when exported with `donkey saliency export --gradcam`
-SALIENCY_LAYER = -1           # gradcam's layer: a conv stage number (1 the first, -1 the last) or a layer name;
+SALIENCY_LAYER = 'auto'       # gradcam's layer: auto (a middle conv stage), a stage number (1 first, -1 last) or a name;
                               # other method settings likewise: SALIENCY_WINDOW, SALIENCY_SAMPLES, ...
 SALIENCY_EVERY = 1            # compute the map every N drive loops; the overlay holds in between
 SALIENCY_ALPHA = 0.5          # overlay opacity

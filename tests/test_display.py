@@ -70,3 +70,30 @@ def test_normalize_run_in_the_video_shows_a_weak_map_weaker(tmp_path):
     camera = np.stack([s.image for s in scenes]).repeat(2, axis=1).repeat(2, axis=2).astype(int)
     heat = inferno_level(np.clip(2 * frames[:, top:bottom].astype(int) - camera, 0, 255))
     assert heat[8:].mean() < 0.6 * heat[:8].mean()
+
+
+def gaussian_numpy(image, sigma):
+    """A plain numpy Gaussian blur, written from its definition: a sampled, normalised kernel of radius 4 sigma
+    along the rows and then the columns, the edges mirrored (edge pixel repeated, as OpenCV's BORDER_REFLECT)."""
+    radius = int(round(4 * sigma))
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-x ** 2 / (2 * sigma ** 2))
+    kernel /= kernel.sum()
+    padded = np.pad(image.astype(np.float64), radius, mode='symmetric')
+    rows = np.stack([np.convolve(r, kernel, mode='valid') for r in padded])
+    return np.stack([np.convolve(c, kernel, mode='valid') for c in rows.T]).T
+
+
+def test_pixel_maps_are_drawn_through_a_light_gaussian_and_the_others_untouched():
+    """gradients, smoothgrad, integrated-gradients: smoothed for drawing by a Gaussian of sigma 1/80 of the width
+    (2 pixels at 160), as plain numpy computes it; signs kept (linear); vbp, gradcam: the very same array."""
+    from donkey_saliency.core import display, methods
+    raw = np.random.default_rng(5).normal(size=(2, 120, 160)).astype(np.float32)
+    for name in ('gradients', 'smoothgrad', 'integrated-gradients'):
+        assert methods.get(name).smoothed
+        drawn = display.drawable(raw, name)
+        for r, d in zip(raw, drawn):
+            np.testing.assert_allclose(d, gaussian_numpy(r, 2.0), atol=2e-5)
+        np.testing.assert_allclose(display.drawable(-raw, name), -drawn, atol=1e-6)
+    for name in ('vbp', 'gradcam', 'occlusion'):
+        assert display.drawable(raw, name) is raw

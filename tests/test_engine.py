@@ -120,7 +120,7 @@ def test_grad_cam_target_layer_by_number_and_by_name():
         return Engine(pilot, [MapRequest('gradcam', 'angle', True)], {'layer': layer})(x)[1][0]
     np.testing.assert_allclose(gradcam(2), gradcam('conv2d_2'), atol=1e-6)
     np.testing.assert_allclose(gradcam(-1), gradcam(5), atol=1e-6)
-    np.testing.assert_allclose(gradcam(None), gradcam(-1), atol=1e-6)  # the default is the last stage
+    np.testing.assert_allclose(gradcam(None), gradcam(3), atol=1e-6)  # the default: conv 3 of 5, from the geometry
     first, last = (m / np.abs(m).max(axis=(1, 2), keepdims=True) for m in (gradcam(1), gradcam(-1)))
     assert np.abs(first - last).mean() > 0.05
 

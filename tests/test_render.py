@@ -140,3 +140,114 @@ def test_panels_put_camera_and_each_map_side_by_side():
     assert np.abs(image[top + 60:top + 100, 340:380].astype(int) - blue).max() <= 1
     for left in (0, 160, 320):  # a label above every panel, the camera's included
         assert (image[:top, left:left + 160].min(axis=-1) > 180).sum() > 10
+
+
+# -- words that are never cut, at a size that reads, and bands that are never empty ---------------------------
+
+LONG_TITLE = 'integrated-gradients: pixels\' share of the steering'
+
+
+def white_ink(image):
+    """How much white text an image holds: the brightness above the band's grey of its grey pixels (the colour
+    bars, the green and the blue words are coloured, so they count for nothing)."""
+    image = image.astype(np.int64)
+    grey = (image.max(axis=-1) - image.min(axis=-1)) < 12
+    return int(np.where(grey, np.clip(image.min(axis=-1) - render.STRIP_COLOUR[0], 0, None), 0).sum())
+
+
+def ink_of(texts, font):
+    """The white ink of each text written alone on a band wide enough for it: what wrapping must keep."""
+    total = 0
+    for text in texts:
+        for word in text.split():  # (spaces carry no ink; words may land on different rows)
+            canvas = np.full((60, 40 + 30 * len(word) * 4, 3), render.STRIP_COLOUR, np.uint8)
+            cv2.putText(canvas, word, (10, 40), render.FONT, font, (255, 255, 255), 1 if font < 0.7 else 2,
+                        cv2.LINE_AA)
+            total += white_ink(canvas)
+    return total
+
+
+import cv2  # noqa: E402
+
+
+@pytest.mark.parametrize('scale', [1, 2, 3])
+@pytest.mark.parametrize('panels', [False, True])
+def test_every_word_is_written_whole_at_every_scale(scale, panels):
+    """A 160x120 camera frame at --scale 1, 2, 3, overlay and panels: the white words drawn (the label, how to
+    read the lines, the map's title, the bar's ends) hold all the ink of those words written alone at the
+    band's font: nothing is cut ('pixels that move the ste..') or clipped at an edge. Before, the title at 320
+    pixels ended '..'. And the words are big enough to read: capitals at least 9 pixels tall at --scale 1."""
+    frame = np.full((120, 160, 3), 60, np.uint8)
+    view = render.MapView(np.zeros((120, 160), np.float32), False, LONG_TITLE, ('weak', 'strong'))
+    image = render.compose(frame, [view], 0.0, scale, 123456, user=None, pilot=None, panels=panels)
+    top, bottom = picture_rows(image, 60)
+    font = render.font_size(160 * scale)
+    words = ['camera #123456', render.LINES_HELP, LONG_TITLE, 'weak', 'strong'] + ([view.name] if panels else [])
+    drawn = white_ink(image[:top]) + white_ink(image[bottom:])
+    assert drawn == pytest.approx(ink_of(words, font), rel=0.04)
+    label_rows = np.flatnonzero(image[:top, :, :].min(axis=-1).max(axis=1) > 150)
+    if scale == 1:
+        assert label_rows.max() - label_rows.min() + 1 >= 9  # 'camera #...': its digits' height
+    width = image.shape[1] // (2 if panels else 1)
+    for edge in (0, width - 1, image.shape[1] - 1):  # no word reaches a panel's edge
+        assert np.all(image[:top, edge] == render.STRIP_COLOUR) and np.all(image[bottom:, edge] == render.STRIP_COLOUR)
+
+
+def test_the_values_wrap_rather_than_run_off_a_small_picture():
+    """At --scale 1 the user's and the pilot's values do not fit one row of 160 pixels: they wrap, and every
+    character is there (the green ink of the user's words equals that of the words written alone)."""
+    frame = np.full((120, 160, 3), 60, np.uint8)
+    image = render.compose(frame, [render.MapView(np.zeros((120, 160)))], 0.0, 1, 7, user=(-0.25, 0.5))
+    top, bottom = picture_rows(image, 60)
+
+    def green(picture):
+        picture = picture.astype(np.int64)
+        return int(np.clip(picture[..., 1] - np.maximum(picture[..., 0], picture[..., 2]), 0, None).sum())
+    expected = 0
+    for word in 'user steering -0.25 throttle +0.50'.split():
+        canvas = np.full((60, 200, 3), render.STRIP_COLOUR, np.uint8)
+        cv2.putText(canvas, word, (10, 40), render.FONT, render.font_size(160), render.USER_COLOUR, 1, cv2.LINE_AA)
+        expected += green(canvas)
+    assert green(image[bottom:]) == pytest.approx(expected, rel=0.04)
+    rows = np.flatnonzero(np.abs(image[bottom:].astype(int) - render.USER_COLOUR).sum(axis=-1).min(axis=1) < 60)
+    assert rows.max() - rows.min() > render.Band(160).row  # on two rows
+
+
+@pytest.mark.parametrize('title', ['', 'gradcam on conv2d_3'])
+def test_the_apis_picture_has_no_empty_band(title):
+    """ds.overlay(image, map): the enlarged picture, and above and below it only bands that carry words or the
+    bar, without a blank stretch; without a title, no band above (before: an empty black band)."""
+    import donkey_saliency as ds
+    frame = np.full((60, 80, 3), 90, np.uint8)
+    picture = ds.overlay(frame, np.zeros((60, 80)), title=title)
+    top, bottom = picture_rows(picture, render.overlay(frame, np.zeros((60, 80)), 0.5)[0, 0])
+    assert bottom - top == 120 and picture.shape[1] == 160
+    assert (top == 0) == (not title)
+    for band in (picture[:top], picture[bottom:]):
+        inked = (np.abs(band.astype(int) - render.STRIP_COLOUR).sum(axis=-1) > 30).any(axis=1)
+        blank = max((len(run) for run in ''.join('.' if not i else '|' for i in inked).split('|')), default=0)
+        assert blank <= render.Band(160).row // 2, (len(band), blank)  # no band without words or the bar
+
+
+@pytest.mark.parametrize('panels', [False, True])
+def test_a_runs_composer_draws_what_drawing_from_scratch_draws(panels):
+    """The video's Composer draws its bands once and reuses them; frame after frame, for records that differ
+    (maps, values, lines, missing values, record numbers of other lengths), it gives the very pixels that
+    compose() gives drawing each frame from scratch, and the words do change with the record."""
+    rng = np.random.default_rng(3)
+    composer = render.Composer(0.5, 2, panels)
+    drawn = []
+    for index, user, pilot in [(7, (0.1, 0.2), (0.3, 0.4)), (1234, (-0.9, 0.05), None), (56, None, (1.0, -0.3)),
+                               (99999, (0.0, 0.0), (-0.5, 0.5))]:
+        frame = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+        views = [render.MapView(rng.random((120, 160)).astype(np.float32), False, 'vbp: what drives the conv features'),
+                 render.MapView(rng.uniform(-1, 1, (120, 160)).astype(np.float32), True,
+                                'gradcam: regions that move the steering', ('pushes left', 'pushes right'))]
+        views = views if panels else views[1:]
+        cached = composer(frame, views, index, user, pilot)
+        np.testing.assert_array_equal(cached, render.compose(frame, views, 0.5, 2, index, user, pilot, panels))
+        drawn.append(cached)
+    top = render.label_height(2)
+    feet = [image[top + 240:] for image in drawn]
+    assert not np.array_equal(drawn[0][:top], drawn[1][:top])  # the record's number
+    assert all(not np.array_equal(a, b) for a, b in zip(feet, feet[1:]))  # the values

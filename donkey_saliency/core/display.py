@@ -5,10 +5,18 @@ pixel, a few specks show). As in PAIR saliency and tf-keras-vis, a map is divide
 magnitude (`clip`, default 99: the strongest 1% of pixels are drawn at full strength) and clipped, to [0, 1],
 or to [-1, 1] for signed maps, which keep their sign and their zero. The scale is per frame, or one for a whole
 run (`run_scale`), so that strength is comparable from frame to frame.
+
+Maps with one value per pixel (input gradients, SmoothGrad, Integrated Gradients: registered `smoothed`) show
+as sparse specks even so: next to each other, pixels of one lane line get gradients of very different size. For
+drawing only, `drawable` smooths them lightly first (a Gaussian, sigma SMOOTHING of the image's width: 2 pixels
+on a 160-pixel frame). That keeps the map's meaning: the smoothed gradient is exactly the output's change when a
+small blob around the pixel brightens (the gradient is linear), signed maps keep their sign, and unsigned maps
+are smoothed magnitudes. The `raw` maps (`--save-maps`, the API's `result.raw`, evaluate) stay the method's own.
 """
 import numpy as np
 
 DEFAULT_CLIP = 99.0
+SMOOTHING = 1 / 80  # the display smoothing's sigma, as a share of the map's width
 
 
 def _percentile(magnitudes, clip):
@@ -43,3 +51,15 @@ def scaled(raw, signed, scale):
     scale = np.broadcast_to(np.asarray(scale, np.float32), (len(raw),)).reshape(-1, 1, 1)
     maps = np.divide(raw, scale, out=np.zeros_like(raw), where=scale > 0)
     return np.clip(maps, -1.0 if signed else 0.0, 1.0)
+
+
+def drawable(raw, method):
+    """The raw maps (N, H, W) of `method` (its name) as they are drawn before scaling: lightly smoothed for the
+    methods registered `smoothed`, the very same array for the others."""
+    from donkey_saliency.core import methods
+    if not methods.get(method).smoothed:
+        return raw
+    import cv2
+    raw = np.nan_to_num(np.asarray(raw, np.float32))
+    sigma = SMOOTHING * raw.shape[-1]
+    return np.stack([cv2.GaussianBlur(m, (0, 0), sigma, borderType=cv2.BORDER_REFLECT) for m in raw])

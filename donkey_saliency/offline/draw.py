@@ -3,8 +3,14 @@
 Nothing here knows about models or files. Colours are RGB. Unsigned maps (0..1) use 'inferno', a perceptually
 uniform colour map; signed maps (-1..1) a blue-grey-red diverging one, red where pixels push the output up
 (steering right), blue where they push it down (left).
+
+Words go on dark bands above and below the pictures, never over them, in a size that grows with the picture
+(never below what reads on a 160-pixel-wide frame) and wrapped at spaces to the band's width: never cut. A
+video's bands are the same in every frame but for the record's number and values, so `Composer` lays them out
+and draws them once, and each frame only pastes its pictures and writes its own words.
 """
 import math
+import re
 from dataclasses import dataclass
 
 import cv2
@@ -15,6 +21,9 @@ PILOT_COLOUR = (40, 120, 255)  # blue
 TEXT_COLOUR = (255, 255, 255)
 STRIP_COLOUR = (24, 24, 24)  # the bands above and below the pictures, where the words go
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+SMALLEST_FONT = 0.4   # capitals 9 pixels tall: the smallest that reads well (a 160-pixel frame, --scale 1)
+FONT_PER_PIXEL = 1 / 700  # larger pictures, larger words: 0.46 on a 320-pixel panel, 0.69 on 480
+LINES_HELP = 'lines: tilt = steering, length = throttle'
 
 
 @dataclass
@@ -22,17 +31,24 @@ class MapView:
     """One map of a frame and how to show it."""
     values: np.ndarray   # (H, W): 0..1, or -1..1 when signed (display-scaled)
     signed: bool = False
-    title: str = ''      # the panel's label: what the map is
+    title: str = ''      # what the map is ('method: what it shows'): written with its colour bar
     ends: tuple = ('weak', 'strong')  # what the low and the high end of the colour bar mean
+
+    @property
+    def name(self):
+        """The title's part before ':' (the method), the panel's label."""
+        return self.title.partition(':')[0].strip()
 
 
 def colour_map(maps, signed=False):
     """Floats to RGB uint8: [0, 1] through 'inferno', or [-1, 1] through the diverging map when `signed`."""
     values = np.asarray(maps, np.float32)
-    if signed:
-        values = (values + 1.0) * 0.5
-    levels = np.clip(np.rint(values * 255), 0, 255).astype(np.uint8)
-    return (DIVERGING_RGB if signed else INFERNO_RGB)[levels]
+    table = DIVERGING_RGB if signed else INFERNO_RGB
+    low, gain = (1.0, 127.5) if signed else (0.0, 255.0)
+    if values.ndim != 2:  # OpenCV's look-up below, the fast one, takes pictures only
+        return table[np.clip(np.rint((values + low) * gain), 0, 255).astype(np.uint8)]
+    levels = cv2.convertScaleAbs(np.maximum(values, -low), alpha=gain, beta=low * gain)  # rounded, <= 255
+    return cv2.LUT(cv2.cvtColor(levels, cv2.COLOR_GRAY2RGB), table.reshape(256, 1, 3))
 
 
 def _inferno_table():
@@ -62,8 +78,8 @@ def overlay(frame, saliency, alpha, signed=False):
     heat = colour_map(saliency, signed)
     if not signed:
         return cv2.addWeighted(frame, 1.0 - alpha, heat, alpha, 0.0)
-    weight = (alpha * np.abs(np.asarray(saliency, np.float32)))[..., None]
-    return np.rint(frame * (1.0 - weight) + heat * weight).astype(np.uint8)
+    weight = alpha * np.abs(np.asarray(saliency, np.float32))
+    return cv2.blendLinear(frame, heat, 1.0 - weight, weight)
 
 
 def steering_line(image, angle, throttle, colour, side):
@@ -78,43 +94,131 @@ def steering_line(image, angle, throttle, colour, side):
     cv2.line(image, base, tip, colour, max(1, height // 120), cv2.LINE_AA)
 
 
-def _text(image, text, origin, scale, colour):
-    cv2.putText(image, text, origin, FONT, scale, colour, 1, cv2.LINE_AA)
+def font_size(width):
+    """The font scale for a band `width` pixels wide: larger pictures, larger words, never below SMALLEST_FONT."""
+    return max(SMALLEST_FONT, width * FONT_PER_PIXEL)
 
 
-class _Strip:
-    """Text rows drawn on a dark band beside the picture, never over it."""
+def _thickness(font):
+    return 1 if font < 0.7 else 2
 
-    def __init__(self, width, rows, scale):
-        self.font = 0.35 * scale / 2
-        self.row = int(22 * self.font) + 8
-        self.image = np.full((self.row * rows, width, 3), STRIP_COLOUR, np.uint8)
 
-    def text(self, row, text, colour=TEXT_COLOUR, x=4):
-        """Write `text` in `row`, shortened (ending '..') to fit the band's width."""
-        room = self.image.shape[1] - x - 4
-        while len(text) > 2 and cv2.getTextSize(text, FONT, self.font, 1)[0][0] > room:
-            text = text[:-3] + '..'
-        _text(self.image, text, (x, self.row * (row + 1) - 5), self.font, colour)
+def _text_width(text, font):
+    return cv2.getTextSize(text, FONT, font, _thickness(font))[0][0]
 
-    def bar(self, row, signed, ends):
-        """A horizontal colour bar with what its two ends mean written at either side."""
-        width = self.image.shape[1]
-        (low_w, _), _ = cv2.getTextSize(ends[0], FONT, self.font, 1)
-        (high_w, _), _ = cv2.getTextSize(ends[1], FONT, self.font, 1)
-        x0, x1 = low_w + 8, width - high_w - 8
-        if x1 - x0 < 8:  # too narrow for labels beside it: the bar alone
-            x0, x1 = 4, width - 4
+
+def wrap(text, font, room):
+    """`text` in lines at most `room` pixels wide, broken after spaces (a word wider than the room is broken
+    between letters): every character is kept."""
+    lines, line = [], ''
+    for token in re.findall(r'\S+\s*|\s+', text):
+        if line and _text_width((line + token).rstrip(), font) > room:
+            lines.append(line.rstrip())
+            line = ''
+        line += token
+        while len(line) > 1 and _text_width(line.rstrip(), font) > room:  # one word wider than the band
+            cut = max(k for k in range(1, len(line)) if k == 1 or _text_width(line[:k], font) <= room)
+            lines.append(line[:cut])
+            line = line[cut:]
+    return lines + [line.rstrip()] if line.strip() or not lines else lines
+
+
+class Band:
+    """A dark band of text rows and colour bars, laid out once for its width. Static words and bars are drawn
+    by `draw()`; a slot's words change per frame and are written by `fill()` into the drawn band (or a frame
+    holding it), in the rows the slot's sample text needed."""
+
+    def __init__(self, width, font=None):
+        self.width = width
+        self.font = font or font_size(width)
+        (_, high), low = cv2.getTextSize('Hg', FONT, self.font, _thickness(self.font))
+        self.pad = max(2, round(0.3 * high))
+        self.row = high + low + 2 * self.pad
+        self.baseline = self.pad + high
+        self.margin = max(4, round(0.4 * high))
+        self.rows = 0
+        self.texts, self.bars, self.slots = [], [], []
+
+    @property
+    def room(self):
+        return self.width - 2 * self.margin
+
+    @property
+    def height(self):
+        return self.rows * self.row
+
+    def _new_rows(self, count):
+        first = self.rows
+        self.rows += count
+        return first
+
+    def text(self, text, colour=TEXT_COLOUR):
+        """Words on as many rows as they need."""
+        for line in wrap(text, self.font, self.room):
+            self.texts.append((self._new_rows(1), self.margin, line, colour, self.font))
+
+    def slot(self, sample, colour=TEXT_COLOUR):
+        """Rows for words given per frame, as many as `sample` needs; returns the slot's number for `fill`."""
+        rows = len(wrap(sample, self.font, self.room))
+        self.slots.append((self._new_rows(rows), rows, colour))
+        return len(self.slots) - 1
+
+    def bar(self, signed, ends):
+        """A colour bar and what its two ends mean: beside it when there is room, else on a row below it (on two
+        when one does not hold both)."""
+        low, high = (_text_width(end, self.font) for end in ends)
+        gap = self.margin
+        if low + high + 4 * gap + max(40, self.width // 4) <= self.width:
+            row = self._new_rows(1)
+            x0, x1 = self.margin + low + gap, self.width - self.margin - high - gap
+            self.texts += [(row, self.margin, ends[0], TEXT_COLOUR, self.font),
+                           (row, x1 + gap, ends[1], TEXT_COLOUR, self.font)]
         else:
-            self.text(row, ends[0], x=4)
-            self.text(row, ends[1], x=x1 + 4)
-        ramp = np.linspace(-1.0 if signed else 0.0, 1.0, x1 - x0, dtype=np.float32)[None].repeat(self.row - 6, 0)
-        self.image[self.row * row + 3:self.row * (row + 1) - 3, x0:x1] = colour_map(ramp, signed)
+            row = self._new_rows(1)
+            x0, x1 = self.margin, self.width - self.margin
+            if low + high + 2 * gap <= self.room:
+                words = self._new_rows(1)
+                self.texts += [(words, self.margin, ends[0], TEXT_COLOUR, self.font),
+                               (words, self.width - self.margin - high, ends[1], TEXT_COLOUR, self.font)]
+            else:
+                for end, width in zip(ends, (low, high)):
+                    self.texts += [(self._new_rows(1), self.margin if end is ends[0] else
+                                    self.width - self.margin - width, end, TEXT_COLOUR, self.font)]
+        self.bars.append((row, x0, x1, signed))
+
+    def pad_to(self, rows):
+        self.rows = max(self.rows, rows)
+
+    def draw(self):
+        """The band with its static words and bars (slots left empty)."""
+        image = np.full((self.height, self.width, 3), STRIP_COLOUR, np.uint8)
+        for row, x, text, colour, font in self.texts:
+            cv2.putText(image, text, (x, row * self.row + self.baseline), FONT, font, colour, _thickness(font),
+                        cv2.LINE_AA)
+        for row, x0, x1, signed in self.bars:
+            inset = max(3, self.pad)
+            ramp = np.linspace(-1.0 if signed else 0.0, 1.0, x1 - x0, dtype=np.float32)
+            image[row * self.row + inset:(row + 1) * self.row - inset, x0:x1] = colour_map(ramp, signed)[None]
+        return image
+
+    def fill(self, image, number, text, top=0, left=0):
+        """Write slot `number`'s `text` into `image`, where this band lies at (`top`, `left`): wrapped to the
+        slot's rows, and smaller when they do not hold it (a record number or a value longer than the sample)."""
+        first, rows, colour = self.slots[number]
+        font = self.font
+        lines = [text] if _text_width(text, font) <= self.room else wrap(text, font, self.room)
+        while len(lines) > rows and font > 0.2:
+            font *= 0.9
+            lines = wrap(text, font, self.room)
+        for k, line in enumerate(lines[:rows] if len(lines) > rows else lines):
+            cv2.putText(image, line, (left + self.margin, top + (first + k) * self.row + self.baseline), FONT, font,
+                        colour, _thickness(font), cv2.LINE_AA)
 
 
-def label_height(scale):
-    """Rows of the label band above every picture, at `scale` (where a video's pictures begin)."""
-    return _Strip(1, 1, scale).row
+def label_height(scale, width=None):
+    """Rows of the label band above a video's pictures (one row), at `scale` on a picture `width` wide
+    (default: a 160-pixel frame): where a video's pictures begin."""
+    return Band((width or 160) * scale).row
 
 
 def enlarge(image, scale):
@@ -124,59 +228,134 @@ def enlarge(image, scale):
     return cv2.resize(image, (image.shape[1] * scale, image.shape[0] * scale), interpolation=cv2.INTER_LINEAR)
 
 
-def _panel(picture, title, footer, scale):
-    """A picture with its label in a band above and its footer band below."""
-    header = _Strip(picture.shape[1], 1, scale)
-    header.text(0, title)
-    return np.concatenate([header.image, picture, footer.image])
-
-
 def _values(values):
     return f'steering {values[0]:+.2f}  throttle {values[1]:+.2f}'
 
 
+def _user_words(user):
+    return f'user   {_values(user)}' if user is not None else 'user   -'
+
+
+def _pilot_words(pilot):
+    return f'pilot  {_values(pilot)}' if pilot is not None else 'pilot  -'
+
+
+SAMPLE_VALUES = (-0.5, -0.5)  # the widest the values usually are: their rows are laid out for it
+SAMPLE_INDEX = 1000           # a label's rows hold a four-digit record number at full size
+
+
+class _Layout:
+    """Where everything of one video's frames goes, and the frame with its bands drawn."""
+
+    def __init__(self, shape, views, scale, panels, tub):
+        height, width = shape[0] * scale, shape[1] * scale
+        self.overlaid = bool(views) and not panels
+        self.picture = (height, width)
+        heads, feet = [Band(width)], [Band(width)]
+        self.label = heads[0].slot(_label(tub, SAMPLE_INDEX))
+        self.user = feet[0].slot(_user_words(SAMPLE_VALUES), USER_COLOUR)
+        self.pilot = feet[0].slot(_pilot_words(SAMPLE_VALUES), PILOT_COLOUR)
+        feet[0].text(LINES_HELP)
+        if self.overlaid:
+            _legend(feet[0], views[0])
+        for view in views if panels else []:
+            heads.append(Band(width))
+            heads[-1].text(view.name or view.title)
+            feet.append(Band(width))
+            _legend(feet[-1], view)
+        for bands in (heads, feet):
+            for band in bands:
+                band.pad_to(max(b.rows for b in bands))
+        self.heads, self.feet = heads, feet
+        self.top = heads[0].height
+        total = self.top + height + feet[0].height
+        self.template = np.full((total + total % 2, width * len(heads), 3), STRIP_COLOUR, np.uint8)
+        for k, (head, foot) in enumerate(zip(heads, feet)):  # (an even height: H.264 in yuv420p needs one)
+            self.template[:self.top, k * width:(k + 1) * width] = head.draw()
+            self.template[self.top + height:total, k * width:(k + 1) * width] = foot.draw()
+
+
+def _label(tub, index):
+    return f'{tub or "camera"} #{index}'
+
+
+def _legend(band, view):
+    if view.title:
+        band.text(view.title)
+    band.bar(view.signed, view.ends)
+
+
+class Composer:
+    """Draws the frames of one video: the bands, their fixed words and the colour bars are laid out and drawn
+    once, on the first frame (they are the same for every frame of a run); each frame then pastes its pictures
+    and writes its own words (the record's number, the values) into the rows kept for them. The same pixels as
+    `compose` draws frame by frame."""
+
+    def __init__(self, alpha, scale, panels=False):
+        self.alpha, self.scale, self.panels = alpha, scale, panels
+        self.layout, self.key = None, None
+
+    def __call__(self, frame, views, index, user=None, pilot=None, tub=None):
+        key = (frame.shape, tuple((v.signed, v.title, tuple(v.ends)) for v in views))
+        if key != self.key:  # a run's first frame (its tub's name decides the label's rows)
+            self.layout, self.key = _Layout(frame.shape, views, self.scale, self.panels, tub), key
+        layout = self.layout
+        top, (height, width) = layout.top, layout.picture
+        image = np.empty_like(layout.template)  # the bands copied, the pictures drawn straight into place
+        image[:top], image[top + height:] = layout.template[:top], layout.template[top + height:]
+        camera = overlay(frame, views[0].values, self.alpha, views[0].signed) if layout.overlaid else frame
+        if self.panels:
+            picture = enlarge(camera, self.scale) if self.scale > 1 else camera.copy()
+        else:  # the frame's full width: its rows are one block of memory, which OpenCV draws into
+            picture = image[top:top + height]
+            cv2.resize(camera, (width, height), dst=picture, interpolation=cv2.INTER_LINEAR)
+        if user is not None:
+            steering_line(picture, *user, USER_COLOUR, side=-1)
+        if pilot is not None:
+            steering_line(picture, *pilot, PILOT_COLOUR, side=+1)
+        if self.panels:
+            image[top:top + height, :width] = picture
+        for k, view in enumerate(views if self.panels else [], start=1):
+            image[top:top + height, k * width:(k + 1) * width] = enlarge(
+                overlay(frame, view.values, self.alpha, view.signed), self.scale)
+        layout.heads[0].fill(image, layout.label, _label(tub, index))
+        foot = layout.feet[0]
+        foot.fill(image, layout.user, _user_words(user), top + height)
+        foot.fill(image, layout.pilot, _pilot_words(pilot), top + height)
+        return image
+
+
 def compose(frame, views, alpha, scale, index, user=None, pilot=None, panels=False, tub=None):
-    """The full video frame, enlarged by `scale`: each panel labelled above, explained below, nothing written
-    over the camera frame or the maps. The camera's label names the record, and its tub when `tub` is given
-    (a video of several tubs).
+    """One video frame drawn from scratch, enlarged by `scale`: each panel labelled above, explained below,
+    nothing written over the camera frame or the maps. The camera's label names the record, and its tub when
+    `tub` is given (a video of several tubs).
 
     One map without `panels`: the map over the camera frame. With `panels`: the camera frame, then one panel per
     map side by side. No map: the frame as it is (an overlay recorded on the car). The camera panel carries the
     steering lines and, below it, the user's and the pilot's values and how to read the lines; a map panel
-    carries its colour bar and what its ends mean.
+    carries what the map is, its colour bar and what its ends mean. A video draws its frames with one
+    `Composer`, which draws the same pixels faster.
     """
-    overlaid = views and not panels
-    camera = enlarge(overlay(frame, views[0].values, alpha, views[0].signed) if overlaid else frame.copy(), scale)
-    if user is not None:
-        steering_line(camera, *user, USER_COLOUR, side=-1)
-    if pilot is not None:
-        steering_line(camera, *pilot, PILOT_COLOUR, side=+1)
-    rows = 3 + (1 if overlaid else 0)
-    footer = _Strip(camera.shape[1], rows, scale)
-    footer.text(0, f'user   {_values(user)}' if user is not None else 'user   -', USER_COLOUR)
-    footer.text(1, f'pilot  {_values(pilot)}' if pilot is not None else 'pilot  -', PILOT_COLOUR)
-    footer.text(2, 'lines: tilt = steering, length = throttle')
-    if overlaid:
-        footer.bar(3, views[0].signed, views[0].ends)
-    title = f'{tub or "camera"} #{index}' + (f' + {views[0].title}' if overlaid else '')
-    parts = [_panel(camera, title, footer, scale)]
-    for view in views if panels else []:
-        picture = enlarge(overlay(frame, view.values, alpha, view.signed), scale)
-        legend_strip = _Strip(picture.shape[1], rows, scale)
-        legend_strip.bar(0, view.signed, view.ends)
-        parts.append(_panel(picture, view.title, legend_strip, scale))
-    image = np.concatenate(parts, axis=1)
-    if image.shape[0] % 2:  # H.264 in yuv420p needs an even height
-        image = np.concatenate([image, np.full((1,) + image.shape[1:], STRIP_COLOUR, np.uint8)])
-    return image
+    return Composer(alpha, scale, panels)(frame, views, index, user, pilot, tub)
+
+
+def _framed(picture, title, foot):
+    """A picture between a band with `title` above (none without a title) and the band `foot` below."""
+    parts = [picture, foot.draw()]
+    if title:
+        head = Band(picture.shape[1])
+        head.text(title)
+        parts.insert(0, head.draw())
+    return np.concatenate(parts)
 
 
 def labelled(frame, view, alpha, scale=2):
-    """The frame with one map over it, enlarged, its label above and its colour bar below (the API's picture)."""
+    """The frame with one map over it, enlarged, its title above (when it has one) and its colour bar below
+    (the API's picture): no empty band."""
     picture = enlarge(overlay(frame, view.values, alpha, view.signed), scale)
-    legend_strip = _Strip(picture.shape[1], 1, scale)
-    legend_strip.bar(0, view.signed, view.ends)
-    return _panel(picture, view.title, legend_strip, scale)
+    foot = Band(picture.shape[1])
+    foot.bar(view.signed, view.ends)
+    return _framed(picture, view.title, foot)
 
 
 def stream_picture(overlaid, angle, throttle, title, signed, ends, scale=2):
@@ -186,7 +365,7 @@ def stream_picture(overlaid, angle, throttle, title, signed, ends, scale=2):
     known = angle is not None and throttle is not None
     if known:
         steering_line(picture, angle, throttle, PILOT_COLOUR, side=+1)
-    strip = _Strip(picture.shape[1], 2, scale)
-    strip.text(0, f'pilot  {_values((angle, throttle))}' if known else 'pilot  -', PILOT_COLOUR)
-    strip.bar(1, signed, ends)
-    return _panel(picture, title, strip, scale)
+    foot = Band(picture.shape[1])
+    foot.text(_pilot_words((angle, throttle) if known else None), PILOT_COLOUR)
+    foot.bar(signed, ends)
+    return _framed(picture, title, foot)

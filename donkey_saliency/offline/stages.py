@@ -79,6 +79,8 @@ class VideoJob:
         # the car's IMAGE_W x IMAGE_H is the camera frame, as donkeycar's training resizes tub images to it
         size = getattr(cfg, 'IMAGE_W', None), getattr(cfg, 'IMAGE_H', None)
         self.camera_size = tuple(map(int, size)) if from_car and None not in size else None
+        from donkey_saliency.offline.draw import Composer
+        self.composer = Composer(options.alpha, options.scale, self.panels)  # one for the run: bands drawn once
 
     def fix_camera_shape(self, shape=None):
         """Fix the camera frame's shape before the pass, so that an image of another size is skipped wherever it
@@ -139,7 +141,8 @@ class VideoJob:
 
     def _displayed(self, raw):
         """The raw maps scaled for drawing: each frame on its own, or on the run's scale."""
-        from donkey_saliency.core.display import frame_scales, scaled
+        from donkey_saliency.core.display import drawable, frame_scales, scaled
+        raw = [drawable(m, r.method) for r, m in zip(self.requests, raw)]
         scales = self.run_scales or [frame_scales(m, self.options.clip) for m in raw]  # (None: per frame)
         return [scaled(m, r.signed, scale) for r, m, scale in zip(self.requests, raw, scales)]
 
@@ -147,7 +150,7 @@ class VideoJob:
         """--normalize run: one scale per map, fixed before the first frame is drawn from a first pass over up
         to RUN_SAMPLE frames spread evenly over the range (sequence and memory pilots see each sampled frame
         without its history there). Memory stays flat: only the sample's maps are held."""
-        from donkey_saliency.core.display import run_scale
+        from donkey_saliency.core.display import drawable, run_scale
         from donkey_saliency.offline.inputs import PilotInputs
         from donkey_saliency.offline.tubs import TubReader, spread_records
         end = self.options.start + self.range_length()
@@ -163,7 +166,8 @@ class VideoJob:
         inputs = PilotInputs(self.pilot)
         batches = [self._raw_maps(images[i:i + self.options.batch_size], records[i:i + self.options.batch_size],
                                   inputs)[1] for i in range(0, len(images), self.options.batch_size)]
-        scales = [run_scale(np.concatenate(maps), self.options.clip) for maps in zip(*batches)]
+        scales = [run_scale(drawable(np.concatenate(maps), r.method), self.options.clip)
+                  for r, maps in zip(self.requests, zip(*batches))]
         return scales if all(s > 0 for s in scales) else None  # a blank sample: fall back to each frame's scale
 
     def _camera_sized(self, maps):
@@ -200,8 +204,8 @@ class VideoJob:
         return False
 
     def render(self, inferred):
-        """Compose every video frame of a batch."""
-        from donkey_saliency.offline.draw import MapView, compose
+        """Compose every video frame of a batch, with the run's one Composer (bands drawn once)."""
+        from donkey_saliency.offline.draw import MapView
         from donkey_saliency.offline.tubs import user_values
         o = self.options
         images = []
@@ -210,8 +214,8 @@ class VideoJob:
             self.without_user += o.user and user is None
             pilot = (inferred.angle[i], inferred.throttle[i]) if o.pilot and np.isfinite(inferred.angle[i]) else None
             views = [MapView(maps[i], r.signed, r.title, r.ends) for r, maps in zip(self.requests, inferred.maps)]
-            images.append(compose(frame.image, views, o.alpha, o.scale, record.get('_index', ''), user, pilot,
-                                  self.panels, record.get('_tub') if self.several else None))
+            images.append(self.composer(frame.image, views, record.get('_index', ''), user, pilot,
+                                        record.get('_tub') if self.several else None))
         indexes = [int(r.get('_index', -1)) for r in inferred.records]
         keys = [r.key for r in self.requests]
         row = (dict(zip(keys, inferred.maps)), dict(zip(keys, inferred.raw)), indexes, inferred.angle,

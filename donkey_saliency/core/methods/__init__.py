@@ -37,7 +37,8 @@ def positive(kind):
 
 
 def parse_layer(value, name):
-    """A target layer: a conv stage number (1 the first, -1 the last) or a layer name."""
+    """A target layer: 'auto' (chosen from the model's geometry, see gradcam.AUTO), a conv stage number (1 the
+    first, -1 the last) or a layer name."""
     if isinstance(value, int):
         number = value
     else:
@@ -65,6 +66,7 @@ class Method:
     tflite: str = None
     settings: tuple = ()
     exportable: bool = False
+    smoothed: bool = False
 
     def create(self, model, score=None, signed=False, backend='keras', **given):
         """The method on `model` (a Keras model, or a TfLiteModel for backend 'tflite'), its settings the
@@ -76,8 +78,10 @@ class Method:
         return getattr(importlib.import_module(f'{__name__}.{module}'), cls)(model, **options)
 
 
-LAYER = Setting('layer', parse_layer, -1, 'the layer explained: a conv stage number (1 the first, -1 the '
-                'last) or a layer name; earlier stages are finer', 'NAME|N')
+LAYER = Setting('layer', parse_layer, 'auto', 'the layer explained: auto (the deepest conv stage whose map is '
+                'at least a tenth of the image across and down: conv 3 of 5 on donkeycar pilots, where the last is '
+                'too coarse to show the road), a conv stage number (1 the first, -1 the last) or a layer name; '
+                'earlier stages are finer', 'auto|NAME|N')
 
 METHODS = {m.name: m for m in (
     Method('vbp', 'what drives the conv features (one map for steering and throttle)',
@@ -86,16 +90,16 @@ METHODS = {m.name: m for m in (
     Method('gradcam', 'which regions push the chosen output, on one conv layer (--layer)',
            'regions that move the {target}', True,
            'gradcam:GradCAM', settings=(LAYER,), exportable=True),
-    Method('gradients', "how each pixel's brightness moves the output", 'pixels that move the {target}', True,
-           'gradients:Gradients'),
-    Method('smoothgrad', 'gradients averaged over --samples noisy copies', 'pixels that move the {target}', True,
-           'smoothgrad:SmoothGrad',
+    Method('gradients', "how each pixel's brightness moves the output (drawn lightly smoothed, display only)",
+           'pixels that move the {target}', True, 'gradients:Gradients', smoothed=True),
+    Method('smoothgrad', 'gradients averaged over --samples noisy copies (drawn lightly smoothed, display only)',
+           'pixels that move the {target}', True, 'smoothgrad:SmoothGrad',
            settings=(Setting('samples', positive(int), 25, 'noisy samples per frame'),
-                     Setting('noise', positive(float), 0.15, 'noise std-dev, image range 0..1', 'S'))),
-    Method('integrated-gradients', 'attribution from a black frame in --steps steps',
+                     Setting('noise', positive(float), 0.15, 'noise std-dev, image range 0..1', 'S')), smoothed=True),
+    Method('integrated-gradients', 'attribution from a black frame in --steps steps (drawn lightly smoothed, display only)',
            "pixels' share of the {target}", True,
            'integrated_gradients:IntegratedGradients',
-           settings=(Setting('steps', positive(int), 32, 'steps from black'),)),
+           settings=(Setting('steps', positive(int), 32, 'steps from black'),), smoothed=True),
     Method('occlusion', 'how far the output moves when a --window is blacked out; needs only the outputs',
            'the {target} moves when hidden', True,
            'occlusion:Occlusion', tflite='occlusion_numpy:Occlusion',

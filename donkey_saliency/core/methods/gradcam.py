@@ -1,12 +1,17 @@
-"""Grad-CAM (Selvaraju et al. 2017) on one conv layer (`layer`: the last by default), kept signed.
+"""Grad-CAM (Selvaraju et al. 2017) on one conv layer, kept signed.
 
 Channel weights are the mean gradient of the chosen output over each feature map; the map is the weighted sum
 of the feature maps, scaled to the input. Signed, it shows which regions push the steering right (positive) and
 which push it left; unsigned keeps the positive evidence only, as in the paper. The last conv stage of a small
-pilot is coarse (a few cells across); an earlier one localises thin lane lines better.
+pilot is coarse (a few cells across, 8x13 on donkeycar's 120x160 pilots, 3x6 on categorical ones) and its map
+nearly blank or one blot on real pilots; an earlier one localises thin lane lines better. So `layer='auto'`,
+the default, takes the deepest stage whose map still has at least a tenth of the image's rows and columns
+(AUTO_FRACTION): conv 3 of 5 (12x17) on donkeycar's pilots, read from the model, not from a table.
 """
 from donkey_saliency.core.methods.gradient import GradientMethod, tf
 from donkey_saliency.errors import UserError
+
+AUTO_FRACTION = 0.1  # layer 'auto': the deepest stage at least this share of the image across and down
 
 
 class GradCAM(GradientMethod):
@@ -37,6 +42,8 @@ def target_tensor(model, geometry, layer):
     """The feature maps of `layer`: a conv stage number (1 the first, -1 the last; read after the pass-through
     layers that follow the conv, as VisualBackProp reads them) or the name of any layer with spatial output."""
     stages = geometry.stages
+    if layer == 'auto':
+        return auto_stage(geometry).tensor
     if isinstance(layer, int):
         if not -len(stages) <= layer <= len(stages) or layer == 0:
             raise UserError(f'--layer {layer}: the pilot has {len(stages)} conv stages; choose 1 to {len(stages)} '
@@ -51,3 +58,11 @@ def target_tensor(model, geometry, layer):
         raise UserError(f'--layer {layer!r} has no spatial output (shape {tuple(tensor.shape)}); choose a conv '
                         f'layer: {", ".join(s.conv for s in stages)}')
     return tensor
+
+
+def auto_stage(geometry):
+    """The deepest conv stage whose map has at least AUTO_FRACTION of the image's rows and of its columns (the
+    first stage when none has)."""
+    rows, cols = geometry.input_size
+    fine = [s for s in geometry.stages if s.size[0] >= AUTO_FRACTION * rows and s.size[1] >= AUTO_FRACTION * cols]
+    return fine[-1] if fine else geometry.stages[0]
