@@ -9,9 +9,7 @@ import pytest
 
 from donkey_saliency import sample
 
-pytest.importorskip('donkeycar')
-
-from donkey_saliency.quiet import import_tensorflow  # noqa: E402
+from donkey_saliency.quiet import import_tensorflow
 
 tf = import_tensorflow()
 

@@ -11,18 +11,12 @@ import pytest
 
 from browser import CHROMIUM, Browser
 from conftest import (SHARED, SHARED_ABSENT, SHARED_READY, assert_disk_full, limited_file_size, run_cli,
-                      tree_digest)
+                      tree_digest, tub_records)
 from donkey_saliency import sample, synthetic
-
-pytest.importorskip('donkeycar')
 
 
 def records_of(tub):
-    from donkeycar.parts.tub_v2 import Tub
-    opened = Tub(str(tub), read_only=True)
-    records = list(opened)
-    opened.close()
-    return records
+    return tub_records(tub)  # donkeycar's Tub, or the catalogs' lines on the Keras 3 stack
 
 
 @pytest.fixture(scope='module')
@@ -133,6 +127,7 @@ def test_a_mirrored_tub_swaps_the_steering_shares(sample_run, tmp_path):
 @pytest.fixture(scope='module')
 def one_way(tmp_path_factory):
     """A clockwise track marked by its inside line, and a pilot trained on it with donkeycar's own training."""
+    pytest.importorskip('donkeycar')  # the Keras 3 stack has no donkeycar to train with
     from donkey_saliency import training
     folder = tmp_path_factory.mktemp('one_way')
     tub = synthetic.write_tub(folder / 'tub', synthetic.drive(400, seed=7, one_way=True), hz=1000)
