@@ -6,6 +6,7 @@ never cached (the car's hot reload replaces it). Without donkeycar (upstream's n
 is loaded with Keras or a TFLite runtime and decoded by the same scores the maps explain.
 """
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,11 @@ def detect_type(model):
         return 'memory'
     if 'xbehavior_in' in inputs:
         return 'behavior'
+    if outputs and all(re.fullmatch(r'output_\d+', name) for name in outputs) and hasattr(model, 'output_width'):
+        # a .tflite converted under Keras 3 (donkeycar 5.4's keras_to_tflite) names its outputs output_0, ...
+        widths = [model.output_width(name) for name in sorted(outputs, key=lambda name: int(name[7:]))]
+        return {(1, 1): 'linear', (15, 20): 'categorical', (1,): 'inferred'}.get(
+            tuple(widths), 'localizer' if len(widths) == 3 else None)
     if 'zloc' in outputs:
         return 'localizer'
     if {'angle_out', 'throttle_out'} <= outputs:
