@@ -24,7 +24,14 @@ def _is_donkey_saliency():
 
 def _route_saliency(loader, module):
     loader.exec_module(module)
-    donkey = module.execute_from_command_line
+    donkey = getattr(module, 'execute_from_command_line', None)
+    if donkey is None:  # a donkeycar whose `donkey` dispatches otherwise: leave it as it is, say so once
+        if sys.argv[1:2] == ['saliency']:
+            version = getattr(sys.modules.get('donkeycar'), '__version__', '?')
+            print(f'donkey saliency: donkeycar {version} has no execute_from_command_line to plug into; run '
+                  f'`donkey-saliency {" ".join(sys.argv[2:])}` instead', file=sys.stderr)
+            sys.exit(2)
+        return
 
     def execute_from_command_line():
         if len(sys.argv) > 1 and sys.argv[1] == 'saliency':

@@ -24,3 +24,9 @@ class Terminated(BaseException):
 def raise_terminated(signum, frame):
     """The SIGTERM handler of the --jobs worker processes."""
     raise Terminated(signum)
+
+
+def first_line(exc):
+    """The first line of an exception's message (its type when it has none): what a one-line error quotes."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -40,16 +40,44 @@ def import_donkeycar():
     return donkeycar
 
 
+def donkeycar_or_none():
+    """donkeycar (quietly imported), or None where it is not installed (upstream's Python 3.12 stack)."""
+    try:
+        return import_donkeycar()
+    except ImportError:
+        return None
+
+
 def import_tensorflow():
-    """TensorFlow, with its C++ and Python INFO logs off in our runs, and Keras's advice to developers (legacy
-    formats, Lambda layers) kept out of what the user reads."""
-    if ours():
-        os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    import tensorflow as tf
-    if ours():
-        tf.get_logger().setLevel(logging.ERROR)
+    """TensorFlow, with its C++ and Python INFO logs off in our runs (TensorFlow 2.17 and newer print start-up
+    lines that TF_CPP_MIN_LOG_LEVEL no longer hides: stderr is closed while it loads), and Keras's advice to
+    developers (legacy formats, Lambda layers) kept out of what the user reads."""
+    if not ours():
+        import tensorflow as tf
+        _keras_advice_off()
+        return tf
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    with _native_stderr_off():
+        import tensorflow as tf
+        tf.config.list_physical_devices('GPU')  # the device probe's own log lines (no GPU) fall in here too
+    tf.get_logger().setLevel(logging.ERROR)
     _keras_advice_off()
     return tf
+
+
+@contextlib.contextmanager
+def _native_stderr_off():
+    """The process's stderr (file descriptor 2) closed: TensorFlow 2.17 and newer log through absl while loading,
+    before TF_CPP_MIN_LOG_LEVEL is read, so the variable no longer keeps those lines out."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _keras_advice_off():

@@ -84,19 +84,18 @@ def drive(count, seed=0, one_way=False, sky=None, **kwargs):
 
 
 def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000, mode=lambda i: 'user'):
-    """Record scenes into a donkeycar tub with donkeycar's own Tub, paced so timestamps run at `hz`, a new
-    catalog file every `max_catalog_len` records (donkeycar's default: 1000); into an existing tub, a new session.
+    """Record scenes into a donkeycar tub with donkeycar's own Tub (without donkeycar: this package's writer of the
+    same files), paced so timestamps run at `hz`, a new catalog file every `max_catalog_len` records (donkeycar's
+    default: 1000); into an existing tub, a new session.
 
     `extra`: {record key: (donkeycar type, function of the frame number)} for sensors beyond the camera; `mode`:
     the user/mode of frame i ('user', or 'local' / 'local_angle' while the pilot drives).
     """
-    from donkey_saliency.quiet import import_donkeycar
-    import_donkeycar()
-    from donkeycar.parts.tub_v2 import Tub
+    from donkey_saliency.offline.tub_writer import open_tub_writer
     extra = extra or {}
-    tub = Tub(str(path), inputs=['cam/image_array', 'user/angle', 'user/throttle', 'user/mode'] + list(extra),
-              types=['image_array', 'float', 'float', 'str'] + [kind for kind, _ in extra.values()],
-              max_catalog_len=max_catalog_len)
+    tub = open_tub_writer(path, ['cam/image_array', 'user/angle', 'user/throttle', 'user/mode'] + list(extra),
+                          ['image_array', 'float', 'float', 'str'] + [kind for kind, _ in extra.values()],
+                          max_catalog_len=max_catalog_len)
     start = time.time()
     try:
         for i, scene in enumerate(scenes):

@@ -3,7 +3,9 @@ frames and the maps the Keras graph computes for them (reference.npz). The Pi-pa
 files give the same outputs and maps with only a TFLite runtime (no TensorFlow), e.g. on Python 3.13 with
 ai-edge-litert; another test checks that reference.npz is still what the Keras graph computes.
 
-Usage (in the main environment: TensorFlow 2.15 and donkeycar): python scripts/make_pi_fixture.py
+Usage (in the main environment: TensorFlow 2.15 and donkeycar): python scripts/make_pi_fixture.py [FOLDER]
+On the Keras 3 stack (no donkeycar) `.ci/run` writes the same files into build/pi-keras3 and the Pi step checks
+that twin too (DONKEY_SALIENCY_PI_DATA=build/pi-keras3 pytest tests/test_pi.py).
 """
 import os
 import sys
@@ -13,9 +15,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from donkey_saliency import synthetic  # noqa: E402
-from donkey_saliency.quiet import import_donkeycar, import_tensorflow  # noqa: E402
+from donkey_saliency.quiet import import_tensorflow  # noqa: E402
 
-FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tests', 'data', 'pi')
+FOLDER = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), 'tests', 'data', 'pi')
 SIZE = (72, 96)  # donkeycar builds its default KerasLinear at this size too: it needs 62 rows or more
 OCCLUSION = {'window': 8, 'stride': 8}
 
@@ -36,7 +39,7 @@ def tiny_pilot(tf):
 
 def main():
     tf = import_tensorflow()
-    dk = import_donkeycar()
+    from donkey_saliency.car.convert import keras_to_tflite
     from donkey_saliency.car.export import export
     from donkey_saliency.core.engine import Engine, MapRequest
     from donkey_saliency.core.pilot import load_pilot
@@ -44,7 +47,7 @@ def main():
     h5 = os.path.join(FOLDER, 'tiny.h5')
     tiny_pilot(tf).save(h5)
     pilot = load_pilot(h5)
-    dk.parts.interpreter.keras_to_tflite(pilot.model, os.path.join(FOLDER, 'plain.tflite'))
+    keras_to_tflite(pilot.model, os.path.join(FOLDER, 'plain.tflite'))
     export(pilot, os.path.join(FOLDER, 'twin.tflite'), gradcam=True)
     rng = np.random.default_rng(3)
     frames = np.stack([synthetic.draw(c, rng, *SIZE).image for c in (-0.7, -0.2, 0.3, 0.8)])

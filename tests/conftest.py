@@ -1,10 +1,22 @@
-"""Shared fixtures: real tubs written with donkeycar's Tub, real pilots from donkeycar's get_model_by_type."""
+"""Shared fixtures: real tubs written with donkeycar's Tub, real pilots from donkeycar's get_model_by_type.
+
+On upstream's Keras 3 stack (Python 3.12), where donkeycar does not install, tubs are written by this package's
+writer of the same files (offline/tub_writer.py, checked against donkeycar's Tub on 3.11), and pilots are still
+donkeycar's: built by get_model_by_type in a Python that has donkeycar 5.3 (tests/keras2_pilots.py), saved as
+.h5 by Keras 2 as 5.3 saves them, and loaded here by Keras 3, as a 5.4 user's old pilots are.
+"""
+import atexit
 import hashlib
+import importlib.util
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -82,18 +94,140 @@ def assert_video_size(frames, count, picture, panels=1, scale=2):
     assert frames.shape[1] > bottom + 8, frames.shape  # room for the words below
 
 
+HAS_DONKEYCAR = importlib.util.find_spec('donkeycar') is not None
+DONKEYCAR_PYTHON = 'DONKEY_SALIENCY_DONKEYCAR_PYTHON'  # a Python with donkeycar 5.3, for the Keras 3 stack's tests
+
+
+def donkeycar_python():
+    """A Python that has donkeycar 5.3: $DONKEY_SALIENCY_DONKEYCAR_PYTHON, else this clone's .venv (the README's
+    test command makes it, and .ci/run before the Keras 3 step); None when there is none."""
+    probe = 'import importlib.util, sys; sys.exit(importlib.util.find_spec("donkeycar") is None)'
+    for python in (os.environ.get(DONKEYCAR_PYTHON), str(ROOT / '.venv' / 'bin' / 'python')):
+        if python and os.path.exists(python) and subprocess.run([python, '-c', probe]).returncode == 0:
+            return python
+    return None
+
+
+class Keras2Pilots:
+    """tests/keras2_pilots.py in the donkeycar 5.3 Python, started on first use, once per session: builds
+    donkeycar's pilots as Keras 2 .h5 files (cached by type and settings) and records the 5.3 stack's answers."""
+
+    def __init__(self):
+        self.process, self.folder, self.built = None, None, {}
+        self.sources = {}  # a file Keras 3 saved a pilot to -> the Keras 2 .h5 it was loaded from
+
+    def start(self):
+        if self.process is None:
+            python = donkeycar_python()
+            if python is None:
+                pytest.skip(f'no Python with donkeycar 5.3 to build donkeycar\'s pilots: make .venv (the README\'s '
+                            f'test command) or set {DONKEYCAR_PYTHON}')
+            self.folder = tempfile.mkdtemp(prefix='keras2-pilots-')
+            env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL='3')
+            self.process = subprocess.Popen([python, str(ROOT / 'tests' / 'keras2_pilots.py')], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, text=True, env=env)
+            atexit.register(self.close)
+
+    def ask(self, **request):
+        self.start()
+        self.process.stdin.write(json.dumps(request) + '\n')
+        self.process.stdin.flush()
+        reply = ''
+        while not reply.startswith(('ok', 'error')):  # anything else on its stdout is a library's chatter
+            reply = self.process.stdout.readline()
+            assert reply, 'tests/keras2_pilots.py ended'
+        assert reply.startswith('ok'), f'donkeycar 5.3 answered {reply.strip()} to {request}'
+
+    def h5(self, kind, **cfg_values):
+        """The path of donkeycar's pilot of `kind`, built with these config values and saved by Keras 2."""
+        key = json.dumps([kind, cfg_values], sort_keys=True)
+        if key not in self.built:
+            self.start()
+            path = os.path.join(self.folder, f'{kind}-{len(self.built)}.h5')
+            self.ask(build=kind, cfg=cfg_values, path=path)
+            self.built[key] = path
+        return self.built[key]
+
+    def car_outputs(self, kind, path, images, **cfg_values):
+        """donkeycar 5.3's part of `kind` loading `path` (or the Keras 2 file it was saved from) run on each image."""
+        self.start()
+        source = self.sources.get(str(Path(path).resolve()), str(path))
+        names = [os.path.join(self.folder, f'run-{len(os.listdir(self.folder))}-{n}.npy') for n in ('in', 'out')]
+        np.save(names[0], np.asarray(images, np.uint8))
+        self.ask(run=kind, cfg=cfg_values, path=source, images=names[0], out=names[1])
+        return np.load(names[1])
+
+    def close(self):
+        if self.process is not None:
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.process = None
+
+
+KERAS2_PILOTS = Keras2Pilots()
+
+
 def keras_pilot(kind, **cfg_values):
     """A donkeycar pilot of `kind`, built by donkeycar's get_model_by_type with its template config.
 
-    In the Keras 3 environment (no donkeycar: upstream's stack) the tests that need one are skipped there; they
-    run in the main environment."""
-    pytest.importorskip('donkeycar')
+    Without donkeycar (upstream's Keras 3 stack), donkeycar 5.3 builds it in its own Python (Keras2Pilots) and
+    Keras 3 loads the .h5: what is returned then holds the model where donkeycar's part does
+    (`.interpreter.model`), and its `run` is donkeycar 5.3's part running that .h5."""
+    if not HAS_DONKEYCAR:
+        from donkey_saliency.core.pilot import keras2_layers
+        from donkey_saliency.quiet import import_tensorflow
+        source = KERAS2_PILOTS.h5(kind, **cfg_values)
+        model = import_tensorflow().keras.models.load_model(source, compile=False, custom_objects=keras2_layers())
+        return SimpleNamespace(interpreter=SimpleNamespace(model=model), source=source,
+                               run=lambda image: KERAS2_PILOTS.car_outputs(kind, source, [image], **cfg_values)[0])
     from donkey_saliency.core import carconfig
     from donkeycar.utils import get_model_by_type
     cfg, _ = carconfig.load(None)
     for key, value in cfg_values.items():
         setattr(cfg, key, value)
     return get_model_by_type(kind, cfg)
+
+
+def save_pilot(pilot, path):
+    """Save a keras_pilot's model to `path`; on the Keras 3 stack, remember the Keras 2 file it came from, which
+    car_outputs then gives donkeycar 5.3 (Keras 2 cannot read what Keras 3 writes)."""
+    pilot.interpreter.model.save(path)
+    if not HAS_DONKEYCAR:
+        KERAS2_PILOTS.sources[str(Path(path).resolve())] = pilot.source
+
+
+def car_outputs(kind, path, images, **cfg_values):
+    """(N, 2) angle and throttle of donkeycar's own part of `kind` (config values as given) loading `path` and
+    running each uint8 image as the car does: in this Python, or in donkeycar 5.3's where this one has none."""
+    if not HAS_DONKEYCAR:
+        return KERAS2_PILOTS.car_outputs(kind, path, images, **cfg_values)
+    car = keras_pilot(kind, **cfg_values)
+    car.load(str(path))
+    return np.array([car.run(image)[:2] for image in images], np.float64)
+
+
+def tub_records(path):
+    """The records of the v2 tub at `path` as donkeycar's Tub(read_only=True) gives them: through it where
+    donkeycar is installed, else straight from the catalogs' JSON lines, deleted records left out (a reader of
+    its own, not the tool's)."""
+    if HAS_DONKEYCAR:
+        from donkeycar.parts.tub_v2 import Tub
+        tub = Tub(str(path), read_only=True)
+        records = list(tub)
+        tub.close()
+        return records
+    lines = Path(path, 'manifest.json').read_text().splitlines()
+    catalogs = json.loads(lines[4])
+    records = [json.loads(line) for name in catalogs['paths']
+               for line in Path(path, name).read_text().splitlines() if line]
+    return [r for r in records if r['_index'] not in set(catalogs['deleted_indexes'])]
+
+
+def writable_tub(path):
+    """The existing tub at `path` opened to mark deletions (delete_records): donkeycar's Tub, or its twin."""
+    from donkey_saliency.offline.tub_writer import open_tub_writer
+    return open_tub_writer(str(path))
 
 
 class CarConfig:
@@ -116,8 +250,7 @@ def car_pilot(kind, path):
 @pytest.fixture(scope='session')
 def sample_files(tmp_path_factory):
     """The sample pilot as .h5, as donkeycar's plain .tflite, and as a twin exported with --gradcam."""
-    pytest.importorskip('donkeycar')
-    from donkeycar.parts.interpreter import keras_to_tflite
+    from donkey_saliency.car.convert import keras_to_tflite
     from donkey_saliency.car.export import export
     from donkey_saliency.core.pilot import load_pilot
     folder = tmp_path_factory.mktemp('sample_files')
@@ -129,8 +262,7 @@ def sample_files(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def small_tub(tmp_path_factory):
-    """40 records of the synthetic road at 50 Hz."""
-    pytest.importorskip('donkeycar')  # tubs are written with donkeycar's Tub
+    """40 records of the synthetic road at 50 Hz (written with donkeycar's Tub, or its twin without donkeycar)."""
     return synthetic.write_tub(tmp_path_factory.mktemp('tubs') / 'small', synthetic.drive(40, seed=1), hz=50.0)
 
 
@@ -142,8 +274,14 @@ def sample_pilot_path():
 @pytest.fixture(scope='session')
 def saved_pilots(tmp_path_factory):
     """Untrained linear, categorical and inferred pilots saved as .h5, and the linear one as .savedmodel and
-    .keras."""
+    .keras. On Keras 3: the .h5 files as Keras 2 wrote them, no .savedmodel (Keras 3 and donkeycar 5.4 dropped
+    it), and .keras written by Keras 3."""
     folder = tmp_path_factory.mktemp('pilots')
+    if not HAS_DONKEYCAR:
+        paths = {kind: Path(KERAS2_PILOTS.h5(kind)) for kind in ('linear', 'categorical', 'inferred')}
+        paths['keras'] = folder / 'linear.keras'
+        save_pilot(keras_pilot('linear'), paths['keras'])
+        return paths
     paths = {}
     for kind in ('linear', 'categorical', 'inferred'):
         pilot = keras_pilot(kind)
@@ -173,21 +311,12 @@ def assert_disk_full(result, folder, written):
     assert os.listdir(folder) == []
 
 
-def records_of(tub):
-    """Every record of a tub, read with donkeycar's Tub."""
-    from donkeycar.parts.tub_v2 import Tub
-    opened = Tub(str(tub), read_only=True)
-    records = list(opened)
-    opened.close()
-    return records
-
-
 def mirrored(source, destination):
     """A copy of a tub with every image mirrored and every steering angle negated, written with donkeycar's Tub
     (a plain numpy flip: the test's own, independent of any mirror command)."""
     import cv2
     scenes = []
-    for record in records_of(source):
+    for record in tub_records(source):
         image = cv2.imread(os.path.join(source, 'images', record['cam/image_array']))[:, ::-1, ::-1]
         scenes.append(synthetic.Scene(np.ascontiguousarray(image), -record['user/angle'], record['user/throttle'],
                                       None, None))

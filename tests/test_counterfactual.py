@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import car_pilot, mirrored, records_of, run_cli
+from conftest import car_pilot, mirrored, tub_records, run_cli
 from donkey_saliency import synthetic
 from donkey_saliency.core import counterfactual
 
@@ -152,7 +152,7 @@ def test_the_figures_are_those_of_a_plain_loop_over_the_frames(flip_report):
     import cv2
     found, road, pilot, _ = flip_report
     model = found['models'][0]
-    records = records_of(road)
+    records = tub_records(road)
     chosen = [records[i] for i in np.linspace(0, len(records) - 1, 200).astype(int)]
     frames = [cv2.imread(str(road / 'images' / r['cam/image_array']))[:, :, ::-1].copy() for r in chosen]
     partners = counterfactual.swap_partners([r['_index'] for r in chosen], [r['_timestamp_ms'] / 1000 for r in chosen])
@@ -196,7 +196,7 @@ def test_a_categorical_pilot_is_asked_for_its_expected_steering_not_its_argmax_b
     def expected(frame):
         return float(keras(frame[None].astype(np.float32) / 255, training=False)[0].numpy()[0] @ bins)
 
-    frames = [cv2.imread(str(small_tub / 'images' / r['cam/image_array']))[:, :, ::-1] for r in records_of(small_tub)]
+    frames = [cv2.imread(str(small_tub / 'images' / r['cam/image_array']))[:, :, ::-1] for r in tub_records(small_tub)]
     d = [expected(f) + expected(f[:, ::-1]) for f in frames]
     assert model['mirror']['frames'] == 40
     assert model['mirror']['bias'] == pytest.approx(np.mean(d), abs=1e-3)

@@ -7,11 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip('donkeycar')
-
-import donkey_saliency as ds  # noqa: E402
-from donkey_saliency import sample  # noqa: E402
-from donkey_saliency.core import metrics  # noqa: E402
+import donkey_saliency as ds
+from donkey_saliency import sample
+from donkey_saliency.core import metrics
 
 FRAMES = range(0, 400, 16)
 

@@ -9,9 +9,7 @@ import pytest
 
 from donkey_saliency import sample
 
-pytest.importorskip('donkeycar')
-
-from donkey_saliency.quiet import import_tensorflow  # noqa: E402
+from donkey_saliency.quiet import import_tensorflow
 
 tf = import_tensorflow()
 
@@ -61,7 +59,10 @@ def test_a_graph_tflite_cannot_convert_is_one_line_and_no_file(tmp_path):
     tf.keras.Model(image, [angle, layers.Dense(1, name='n_outputs1')(x)]).save(tmp_path / 'odd.h5')
     result = export('--model', tmp_path / 'odd.h5')
     assert result.returncode == 2 and 'Traceback' not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and 'Lgamma' in result.stderr
+    import keras
+    # Keras 3 refuses to load a Lambda layer from a file at all (unsafe deserialization): one line too
+    expected = 'cannot load' if keras.__version__.startswith('3.') else 'Lgamma'
+    assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr
     assert os.listdir(tmp_path) == ['odd.h5']
 
 

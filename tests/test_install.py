@@ -302,7 +302,6 @@ def test_keras3_extra_brings_tensorflow_2_19_and_one_opencv_with_uv(keras3_clone
 
 
 @in_a_fresh_clone
-@pytest.mark.xfail(strict=True, reason='commands still need donkeycar: the keras3 branch makes them work without it')
 def test_keras3_demo_command_writes_the_demo(keras3_clone):
     project, demo, env = keras3_clone
     shell(demo.rsplit(' && ', 1)[1], project, env)

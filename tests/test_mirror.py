@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_disk_full, limited_file_size, tree_digest
-from conftest import records_of
+from conftest import tub_records
 from donkey_saliency import synthetic
 
 pytest.importorskip('donkeycar')
@@ -78,7 +78,7 @@ def mirrored(source, tmp_path_factory):
 
 def test_each_record_is_its_source_mirrored_with_time_and_order_kept(source, mirrored):
     out, result = mirrored
-    originals, copies = records_of(source), records_of(out)
+    originals, copies = tub_records(source), tub_records(out)
     assert [r['_index'] for r in originals] == [i for i in range(RECORDS) if i not in DELETED]
     assert len(copies) == len(originals) == RECORDS - len(DELETED)
     assert [c['_index'] for c in copies] == list(range(len(copies)))  # a new tub: no deleted record left
@@ -97,7 +97,7 @@ def test_the_imu_lateral_axes_flip(source, mirrored):
     change sign; forward and vertical acceleration and the pitch rate do not."""
     out, _ = mirrored
     flipped = {'imu/acl_y', 'imu/gyr_x', 'imu/gyr_z'}
-    for original, copy in zip(records_of(source), records_of(out)):
+    for original, copy in zip(tub_records(source), tub_records(out)):
         for key in IMU_KEYS:
             assert copy[key] == (-original[key] if key in flipped else original[key]), key
 
@@ -106,7 +106,7 @@ def test_another_lateral_axis_flips_its_own(source, tmp_path):
     """A chip mounted with x across the car: acl_x, gyr_y and gyr_z flip."""
     result = mirror('--tub', source, '--out', tmp_path / 'm', '--imu-lateral', 'x')
     assert result.returncode == 0, result.stderr
-    original, copy = records_of(source)[3], records_of(tmp_path / 'm')[3]
+    original, copy = tub_records(source)[3], tub_records(tmp_path / 'm')[3]
     assert [copy[k] == -original[k] for k in IMU_KEYS] == [True, False, False, False, True, True]
 
 
@@ -114,7 +114,7 @@ def test_the_mirror_of_the_mirror_is_the_source(source, mirrored, tmp_path):
     out, _ = mirrored
     result = mirror('--tub', out, '--out', tmp_path / 'back')
     assert result.returncode == 0, result.stderr
-    for original, back in zip(records_of(source), records_of(tmp_path / 'back')):
+    for original, back in zip(tub_records(source), tub_records(tmp_path / 'back')):
         assert {k: v for k, v in back.items() if not k.startswith('_') and k != 'cam/image_array'} == \
             {k: v for k, v in original.items() if not k.startswith('_') and k != 'cam/image_array'}
 
@@ -124,7 +124,7 @@ def test_the_api_writes_the_same_tub(source, mirrored, tmp_path):
     found = ds.mirror(source, tmp_path / 'm', progress=False)
     assert found['records'] == RECORDS - len(DELETED) and found['skipped'] == {}
     strip = (lambda records: [{k: v for k, v in r.items() if k != '_session_id'} for r in records])
-    assert strip(records_of(tmp_path / 'm')) == strip(records_of(mirrored[0]))
+    assert strip(tub_records(tmp_path / 'm')) == strip(tub_records(mirrored[0]))
 
 
 def test_a_v1_tub_keeps_its_times(tmp_path):
@@ -139,7 +139,7 @@ def test_a_v1_tub_keeps_its_times(tmp_path):
     result = mirror('--tub', tmp_path / 'v1', '--out', tmp_path / 'm')
     assert result.returncode == 0, result.stderr
     meta = json.loads((tmp_path / 'v1' / 'meta.json').read_text())
-    copies = records_of(tmp_path / 'm')
+    copies = tub_records(tmp_path / 'm')
     assert len(copies) == 5
     for i, copy in enumerate(copies, 1):
         record = json.loads((tmp_path / 'v1' / f'record_{i}.json').read_text())
@@ -153,8 +153,8 @@ def test_several_tubs_follow_one_another(source, tmp_path):
     second = synthetic.write_tub(tmp_path / 'tub_2', synthetic.drive(6, seed=9), hz=50.0, extra=EXTRA)
     result = mirror('--tub', source, second, '--out', tmp_path / 'm')
     assert result.returncode == 0, result.stderr
-    originals = records_of(source) + records_of(second)
-    copies = records_of(tmp_path / 'm')
+    originals = tub_records(source) + tub_records(second)
+    copies = tub_records(tmp_path / 'm')
     assert [c['_timestamp_ms'] for c in copies] == [o['_timestamp_ms'] for o in originals]
     assert [c['user/angle'] for c in copies] == [-o['user/angle'] for o in originals]
 
@@ -172,8 +172,8 @@ def test_a_broken_tub_gives_what_can_be_read_and_counts_the_rest(source, tmp_pat
     result = mirror('--tub', tub, '--out', tmp_path / 'm')
     assert result.returncode == 0, result.stderr
     kept = [i for i in range(RECORDS - 1) if i not in DELETED + [7]]
-    copies = records_of(tmp_path / 'm')
-    assert [c['_timestamp_ms'] for c in copies] == [r['_timestamp_ms'] for r in records_of(source)
+    copies = tub_records(tmp_path / 'm')
+    assert [c['_timestamp_ms'] for c in copies] == [r['_timestamp_ms'] for r in tub_records(source)
                                                     if r['_index'] in kept]
     assert ('skipped records: 1 missing or unreadable images, 1 unreadable catalog lines'
             in result.stdout.splitlines()), result.stdout
@@ -199,7 +199,7 @@ def test_behaviour_lanes_swap_by_the_cars_list(behaviour_tub, tmp_path):
     (tmp_path / 'config.py').write_text("BEHAVIOR_LIST = ['Left_Lane', 'Center_Lane', 'Right_Lane']\n")
     result = mirror('--tub', behaviour_tub, '--out', tmp_path / 'm', '--config', tmp_path / 'config.py')
     assert result.returncode == 0, result.stderr
-    for original, copy in zip(records_of(behaviour_tub), records_of(tmp_path / 'm')):
+    for original, copy in zip(tub_records(behaviour_tub), tub_records(tmp_path / 'm')):
         expected = {'Left_Lane': 'Right_Lane', 'Right_Lane': 'Left_Lane', 'Center_Lane': 'Center_Lane'}
         assert copy['behavior/label'] == expected[original['behavior/label']]
         assert copy['behavior/state'] == [0, 1, 2][2 - original['behavior/state']]
@@ -236,8 +236,8 @@ def test_an_unknown_key_can_be_dropped_or_kept(tmp_path):
                               extra={'localizer/location': ('int', lambda i: i + 5)})
     assert mirror('--tub', tub, '--out', tmp_path / 'dropped', '--drop', 'localizer/location').returncode == 0
     assert mirror('--tub', tub, '--out', tmp_path / 'kept', '--keep', 'localizer/location').returncode == 0
-    assert all('localizer/location' not in r for r in records_of(tmp_path / 'dropped'))
-    assert [r['localizer/location'] for r in records_of(tmp_path / 'kept')] == [5, 6, 7]
+    assert all('localizer/location' not in r for r in tub_records(tmp_path / 'dropped'))
+    assert [r['localizer/location'] for r in tub_records(tmp_path / 'kept')] == [5, 6, 7]
 
 
 def test_plain_writer_writes_donkeycars_format(tmp_path):
@@ -262,7 +262,7 @@ def test_plain_writer_writes_donkeycars_format(tmp_path):
                                       'catalog_1.catalog_manifest', 'catalog_2.catalog',
                                       'catalog_2.catalog_manifest', 'manifest.json']
     assert written['plain'] == written['donkeycar']
-    assert [r['user/angle'] for r in records_of(tmp_path / 'plain')] == [i / 7 for i in range(7)]
+    assert [r['user/angle'] for r in tub_records(tmp_path / 'plain')] == [i / 7 for i in range(7)]
 
 
 @pytest.fixture(scope='module')
@@ -311,7 +311,7 @@ def test_a_data_folder_with_one_damaged_tub_mirrors_the_others(source, tmp_path)
     (damaged / 'manifest.json').write_bytes(b'')
     result = mirror('--tub', data, '--out', tmp_path / 'm')
     assert result.returncode == 0, result.stderr
-    assert len(records_of(tmp_path / 'm')) == RECORDS - len(DELETED)
+    assert len(tub_records(tmp_path / 'm')) == RECORDS - len(DELETED)
     assert any('tub_2' in line for line in (result.stdout + result.stderr).splitlines()), result
     only_damaged = tmp_path / 'only'
     shutil.copytree(damaged, only_damaged / 'tub_2')

@@ -11,10 +11,8 @@ import pytest
 
 from browser import CHROMIUM, Browser
 from conftest import (SHARED, SHARED_ABSENT, SHARED_READY, assert_disk_full, limited_file_size, mirrored,
-                      records_of, run_cli, tree_digest)
+                      tub_records, run_cli, tree_digest)
 from donkey_saliency import sample, synthetic
-
-pytest.importorskip('donkeycar')
 
 
 @pytest.fixture(scope='module')
@@ -73,7 +71,7 @@ def test_the_horizon_is_the_sky_line_and_a_pilot_on_the_road_needs_no_crop(sampl
 def test_steering_agreement_and_disagreements_follow_the_records(sample_run):
     found, saved, _, _ = sample_run
     model = found['models'][0]
-    user = {r['_index']: r['user/angle'] for r in records_of(sample.TUB)}
+    user = {r['_index']: r['user/angle'] for r in tub_records(sample.TUB)}
     angles = np.array([user[i] for i in saved['index']])
     assert model['steering'] == pytest.approx({'left_share': np.mean(angles < -0.05),
                                                'right_share': np.mean(angles > 0.05)}, abs=1e-4)
@@ -89,7 +87,7 @@ def test_steering_agreement_and_disagreements_follow_the_records(sample_run):
 
 
 def times_of(tub):
-    return [r['_timestamp_ms'] / 1000 for r in records_of(tub)]
+    return [r['_timestamp_ms'] / 1000 for r in tub_records(tub)]
 
 
 def near(a, b, times):

@@ -12,7 +12,7 @@ import pytest
 
 from browser import CHROMIUM, Browser
 from conftest import keras_pilot, run_cli
-from conftest import records_of
+from conftest import tub_records
 from donkey_saliency import sample, synthetic
 
 pytest.importorskip('donkeycar')
@@ -37,7 +37,7 @@ def bursts(tmp_path_factory):
         if in_burst(i):
             scene.angle = -1.0 if scene.angle > 0 else 1.0
     tub = synthetic.write_tub(tmp_path_factory.mktemp('bursts') / 'tub', scenes, hz=1000.0)
-    records = records_of(tub)
+    records = tub_records(tub)
     images = np.stack([cv2.imread(str(tub / 'images' / r['cam/image_array']))[:, :, ::-1] for r in records])
     pilot = ds.saliency(ds.load_pilot(sample.MODEL), images).angle
     return tub, np.abs(pilot - np.array([r['user/angle'] for r in records]))
@@ -74,7 +74,7 @@ def test_where_times_allow_moments_are_a_second_apart(bursts, tmp_path):
     start = json.loads(lines[0])['_timestamp_ms']
     catalog.write_text(''.join(json.dumps(dict(json.loads(line), _timestamp_ms=start + 20 * i), sort_keys=True)
                                + '\n' for i, line in enumerate(lines)))
-    times = [r['_timestamp_ms'] / 1000 for r in records_of(tub)]
+    times = [r['_timestamp_ms'] / 1000 for r in tub_records(tub)]
     assert times[EVERY] - times[0] == pytest.approx(0.6)
     found, _ = report(tub, tmp_path)
     positions = [d['position'] for d in found['models'][0]['disagreements']]
@@ -92,7 +92,7 @@ def test_the_average_map_lies_on_a_real_typical_frame(tmp_path):
     caption = re.search(r'class="caption typical">average attention on tub record (\d+) \(frame (\d+)\)', page)
     assert caption, 'no caption naming the typical frame'
     images = [cv2.imread(os.path.join(sample.TUB, 'images', r['cam/image_array'])).astype(np.int16)
-              for r in records_of(sample.TUB)[::4]]
+              for r in tub_records(sample.TUB)[::4]]
     median = np.median(np.stack(images), axis=0)
     distances = [np.abs(image - median).mean() for image in images]
     assert int(caption.group(1)) == 4 * int(np.argmin(distances))

@@ -38,6 +38,9 @@ def export(pilot, out_path, gradcam=False):
 
     module = tf.Module()
     module.models = [method.extended for method in methods.values()]  # tracks every weight the graph reads
+    # Keras 3 variables are not tf.Variables a tf.Module tracks: without their tf.Variable the SavedModel would
+    # hold no weights, and the converted file would compute NaN
+    module.weights = [w if isinstance(w, tf.Variable) else w.value for m in module.models for w in m.weights]
     module.serve = tf.function(serve, input_signature=signature)
     with tempfile.TemporaryDirectory() as folder:  # a SavedModel carries the named serving_default signature
         tf.saved_model.save(module, folder, signatures={'serving_default': module.serve.get_concrete_function()})

@@ -6,13 +6,14 @@ never cached (the car's hot reload replaces it). Without donkeycar (upstream's n
 is loaded with Keras or a TFLite runtime and decoded by the same scores the maps explain.
 """
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from donkey_saliency.errors import UserError
+from donkey_saliency.errors import UserError, first_line
 from donkey_saliency.core.geometry import image_input
-from donkey_saliency.quiet import import_donkeycar
+from donkey_saliency.quiet import donkeycar_or_none
 
 SUPPORTED_TYPES = ('linear', 'categorical', 'inferred', 'imu', 'memory', 'behavior', 'localizer', 'rnn', '3d')
 
@@ -32,6 +33,11 @@ def detect_type(model):
         return 'memory'
     if 'xbehavior_in' in inputs:
         return 'behavior'
+    if outputs and all(re.fullmatch(r'output_\d+', name) for name in outputs) and hasattr(model, 'output_width'):
+        # a .tflite converted under Keras 3 (donkeycar 5.4's keras_to_tflite) names its outputs output_0, ...
+        widths = [model.output_width(name) for name in sorted(outputs, key=lambda name: int(name[7:]))]
+        return {(1, 1): 'linear', (15, 20): 'categorical', (1,): 'inferred'}.get(
+            tuple(widths), 'localizer' if len(widths) == 3 else None)
     if 'zloc' in outputs:
         return 'localizer'
     if {'angle_out', 'throttle_out'} <= outputs:
@@ -58,6 +64,7 @@ class Pilot:
     part: object = None    # the donkeycar KerasPilot, which decodes the outputs as the car does
     tflite: object = None  # the TfLiteModel of a .tflite pilot
     keras: object = None   # the Keras model of a pilot that has no donkeycar part
+    throttle_range: float = 0.8  # a categorical pilot's throttle scale without donkeycar (its part has its own)
 
     @property
     def model(self):
@@ -81,7 +88,8 @@ class Pilot:
         if self.kind != PLAIN:
             if target not in ('angle', 'throttle'):
                 raise UserError(f'a {self.kind} pilot explains angle or throttle, not {target!r}')
-            return scores.score_functions(self.kind, getattr(self.part, 'throttle_range', 0.8), xp)[target]
+            return scores.score_functions(self.kind, getattr(self.part, 'throttle_range', self.throttle_range),
+                                          xp)[target]
         names = list(self.model.output_names)
         index = names.index(target) if target in names else target
         if not isinstance(index, int) or not -len(names) <= index < len(names):
@@ -107,11 +115,12 @@ class Pilot:
 
     def decode(self, outputs):
         """Angle and throttle arrays for a batch of raw model outputs: decoded by the donkeycar part itself, as on
-        the car; without donkeycar, by the scores the maps explain; (None, None) for a plain model."""
+        the car; without donkeycar, as its parts' interpreter_to_output decode them; (None, None) for a plain
+        model."""
         if self.part is None:
             if self.kind == PLAIN:
                 return None, None
-            return tuple(np.asarray(self.score(t)(outputs), np.float32) for t in ('angle', 'throttle'))
+            return decode_without_donkeycar(self.kind, outputs, self.throttle_range)
         angles, throttles = [], []
         for i in range(len(outputs[0])):
             sample = outputs[0][i] if len(outputs) == 1 else [o[i] for o in outputs]
@@ -119,6 +128,19 @@ class Pilot:
             angles.append(float(np.squeeze(angle)))
             throttles.append(float(np.squeeze(throttle)))
         return np.array(angles, np.float32), np.array(throttles, np.float32)
+
+
+def decode_without_donkeycar(kind, outputs, throttle_range):
+    """(angles, throttles) as donkeycar 5.3's parts decode a batch: categorical heads by their hottest bin
+    (linear_unbin), inferred throttle from the steering, the others by their columns."""
+    from donkey_saliency.core import scores
+    utils = scores.donkeycar_utils()
+    if kind in ('categorical', 'behavior'):
+        angles = [utils.linear_unbin(row) for row in outputs[0]]
+        throttles = [utils.linear_unbin(row, N=len(row), offset=0.0, R=throttle_range) for row in outputs[1]]
+        return np.array(angles, np.float32), np.array(throttles, np.float32)
+    functions = scores.score_functions(kind, throttle_range)
+    return tuple(np.asarray(functions[t](outputs), np.float32) for t in ('angle', 'throttle'))
 
 
 def check_model_path(path):
@@ -133,26 +155,50 @@ def check_model_path(path):
 
 def _load_keras(path, dk):
     """(Keras model, donkeycar's KerasInterpreter holding it or None without donkeycar) for the file at `path`."""
+    from donkey_saliency.quiet import import_tensorflow
+    import_tensorflow()
+    import keras  # TensorFlow's own: Keras 2 up to TensorFlow 2.15, Keras 3 from 2.16
+    keras_version = keras.__version__
+    if path.rstrip('/').lower().endswith('.savedmodel') and int(keras_version.split('.')[0]) >= 3:
+        on = f'donkeycar {dk.__version__} with Keras {keras_version}' if dk else f'Keras {keras_version}'
+        raise UserError(f'{path}: {on} cannot load a .savedmodel pilot (donkeycar 5.4 dropped the format); load '
+                        'it on donkeycar 5.3 (Python 3.11) and save it as .h5 or .keras, or pass its .tflite')
     try:
         if dk is None:
-            from donkey_saliency.quiet import import_tensorflow
-            return import_tensorflow().keras.models.load_model(path, compile=False), None
+            custom = keras2_layers() if int(keras_version.split('.')[0]) >= 3 else None
+            return import_tensorflow().keras.models.load_model(path, compile=False, custom_objects=custom), None
         from donkeycar.parts.interpreter import KerasInterpreter
         interpreter = KerasInterpreter()
         interpreter.load(path)
         return interpreter.model, interpreter
     except Exception as exc:  # Keras raises many types for a file that is not a model
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f'cannot load {path} as a Keras model ({first_line}); '
+        raise UserError(f'cannot load {path} as a Keras model ({first_line(exc)}); '
                         'pass a pilot saved by donkeycar (.h5, .savedmodel, .keras or .tflite)') from None
 
 
-def _donkeycar():
-    """donkeycar, or None where it is not installed (upstream's newer stack, a notebook without it)."""
-    try:
-        return import_donkeycar()
-    except ImportError:
-        return None
+def keras2_layers():
+    """Layers as Keras 3 must read them from a Keras 2 .h5 (donkeycar 5.3's files): its LSTM config carries
+    `time_major`, which Keras 3's LSTM refuses (donkeycar's rnn pilot; the option only ever was False there), and
+    donkeycar's imu, memory and behavior pilots join their branches with tf.concat, saved as a TFOpLambda layer,
+    which Keras 3 does not have (here: keras.ops.concatenate, the same operation)."""
+    import keras
+
+    class LSTM(keras.layers.LSTM):
+        def __init__(self, *args, time_major=False, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    class TFOpLambda(keras.layers.Layer):
+        def __init__(self, function, **kwargs):
+            if function != 'concat':
+                raise ValueError(f'its Keras 2 layer calling tf.{function} has no Keras 3 equivalent here')
+            super().__init__(**{k: v for k, v in kwargs.items() if k in ('name', 'trainable', 'dtype')})
+
+        def call(self, values, axis=-1):
+            return keras.ops.concatenate(values, axis=axis)
+
+        def get_config(self):
+            return {**super().get_config(), 'function': 'concat'}
+    return {'LSTM': LSTM, 'TFOpLambda': TFOpLambda}
 
 
 def _config_for(model, cfg):
@@ -183,7 +229,7 @@ def load_pilot(path, model_type=None, cfg=None):
         raise UserError(f'--type {model_type}: TensorRT pilots are not supported; pass the Keras or .tflite file')
     if model_type and model_type.startswith('tflite_') and not is_tflite(path):
         raise UserError(f'--type {model_type} needs a .tflite file, and {path} is not one')
-    dk = _donkeycar()
+    dk = donkeycar_or_none()
     model, interpreter = (TfLiteModel(path), None) if is_tflite(path) else _load_keras(path, dk)
     found = detect_type(model)
     requested = model_type.replace('tflite_', '') if model_type else None
@@ -197,11 +243,12 @@ def load_pilot(path, model_type=None, cfg=None):
     if kind not in SUPPORTED_TYPES:
         raise UserError(f'unknown --type {kind}; supported: {", ".join(SUPPORTED_TYPES)}')
     tflite = model if is_tflite(path) else None
-    if dk is None:
-        return Pilot(kind, path, tflite=tflite, keras=None if tflite else model)
     if cfg is None:
         from donkey_saliency.core import carconfig
         cfg, _ = carconfig.load(None)
+    if dk is None:
+        return Pilot(kind, path, tflite=tflite, keras=None if tflite else model,
+                     throttle_range=float(getattr(cfg, 'MODEL_CATEGORICAL_MAX_THROTTLE_RANGE', 0.8)))
     part = _part(dk, kind, model, cfg)
     if tflite:
         return Pilot(kind, path, part, tflite)
@@ -211,8 +258,15 @@ def load_pilot(path, model_type=None, cfg=None):
 
 def _part(dk, kind, model, cfg):
     """donkeycar's part of `kind` configured for `model`, built as a TFLite part so that donkeycar builds no
-    default Keras model of its own (which fails for small inputs); a Keras pilot then gets its interpreter."""
-    return dk.utils.get_model_by_type(f'tflite_{kind}', _config_for(model, cfg))
+    default Keras model of its own (which fails for small inputs); a Keras pilot then gets its interpreter.
+    A donkeycar whose get_model_by_type does not build it (a release this tool does not know) gets one line."""
+    try:
+        return dk.utils.get_model_by_type(f'tflite_{kind}', _config_for(model, cfg))
+    except Exception as exc:
+        raise UserError(f'donkeycar {getattr(dk, "__version__", "?")} cannot build its {kind} pilot part '
+                        f'({first_line(exc)}); this tool is tested with donkeycar 5.3, and without donkeycar (its own '
+                        'loader): install donkeycar 5.3 (Python 3.11) or leave donkeycar out of this environment'
+                        ) from None
 
 
 def from_model(model):

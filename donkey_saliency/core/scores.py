@@ -2,25 +2,36 @@
 
 The number is the one donkeycar drives with, written as a differentiable function of the model's outputs:
 linear-style heads directly, categorical heads as the expected value over their bins (not one bin), inferred
-pilots through donkeycar's own throttle-from-steering formula. Bin values and constants are taken from donkeycar.
+pilots through donkeycar's own throttle-from-steering formula. Bin values and constants are taken from donkeycar
+where it is installed; without it (upstream's Python 3.12 stack), from their copies below, which
+tests/test_keras3.py checks against donkeycar 5.3.
 """
+import types
+
 import numpy as np
 
-from donkey_saliency.errors import UserError
-from donkey_saliency.quiet import import_donkeycar
+from donkey_saliency.quiet import donkeycar_or_none
 
 
-def _donkeycar_utils(kind):
-    try:
-        return import_donkeycar().utils
-    except ImportError:
-        raise UserError(f'a {kind} pilot is decoded with donkeycar\'s own constants; install donkeycar '
-                        '(pip install "donkey-saliency[pc]")') from None
+def linear_unbin(arr, N=15, offset=-1, R=2.0):
+    """donkeycar.utils.linear_unbin: the value of the hottest of N bins, on donkeycar's own scale."""
+    return np.argmax(arr) * (R / (N + offset)) + offset
+
+
+# donkeycar/utils.py's inferred-throttle constants and unbinning, for where donkeycar is not installed
+DONKEYCAR_UTILS = types.SimpleNamespace(STEERING_MIN=-1.0, STEERING_MAX=1.0, EXP_SCALING_FACTOR=0.5, DAMPENING=0.05,
+                                        linear_unbin=linear_unbin)
+
+
+def donkeycar_utils():
+    """donkeycar.utils where installed, else DONKEYCAR_UTILS: the same decoding on both stacks."""
+    dk = donkeycar_or_none()
+    return dk.utils if dk else DONKEYCAR_UTILS
 
 
 def _bin_values(count, offset, span):
     """The value donkeycar's linear_unbin gives each bin, so expectations use donkeycar's own scale."""
-    utils = _donkeycar_utils('categorical')
+    utils = donkeycar_utils()
     return np.array([utils.linear_unbin(np.eye(count)[b], N=count, offset=offset, R=span) for b in range(count)],
                     np.float32)
 
@@ -52,7 +63,7 @@ def score_functions(kind, throttle_range=0.8, xp=np):
     if kind in ('rnn', '3d'):
         return {'angle': lambda out: column(out[0], 0), 'throttle': lambda out: column(out[0], 1)}
     if kind == 'inferred':
-        utils = _donkeycar_utils(kind)
+        utils = donkeycar_utils()
 
         def throttle(out):
             low, high = utils.STEERING_MIN, utils.STEERING_MAX

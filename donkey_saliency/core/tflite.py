@@ -41,9 +41,10 @@ def interpreter_class():
     for module in ('ai_edge_litert.interpreter', 'tflite_runtime.interpreter', 'tensorflow.lite'):
         try:
             return __import__(module, fromlist=['Interpreter']).Interpreter
-        except ImportError:
+        except (ImportError, AttributeError):  # TensorFlow 2.20 and newer have no tf.lite.Interpreter
             continue
-    raise UserError('no TFLite runtime is installed; pip install ai-edge-litert (or tflite-runtime, or tensorflow)')
+    raise UserError('no TFLite runtime is installed (TensorFlow 2.20 and newer leave it to ai-edge-litert); '
+                    'pip install ai-edge-litert (or tflite-runtime)')
 
 
 def _interpreter(path, preserve):
