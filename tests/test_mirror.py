@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -240,29 +241,31 @@ def test_an_unknown_key_can_be_dropped_or_kept(tmp_path):
     assert [r['localizer/location'] for r in tub_records(tmp_path / 'kept')] == [5, 6, 7]
 
 
-def test_plain_writer_writes_donkeycars_format(tmp_path):
-    """Where donkeycar is missing (Python 3.12) PlainTub writes the tub: byte for byte what donkeycar's Tub
-    writes for the same records, over several catalogs, but for the times of creation."""
-    from donkey_saliency.offline.mirror import DonkeycarTub, PlainTub
+def test_plain_writer_writes_donkeycars_format(tmp_path, monkeypatch):
+    """Where donkeycar is missing (Python 3.12) tub_writer's TubWriter writes the mirror: byte for byte what
+    donkeycar's Tub writes for the same records under the same clock, over several catalogs, each record keeping
+    its own time and session (not the clock's, not the writer's)."""
+    from donkey_saliency.offline.mirror import DonkeycarTub
+    from donkey_saliency.offline.tub_writer import TubWriter
+    monkeypatch.setattr(time, 'time', lambda: 1764590000.125)
     inputs, types = ['cam/image_array', 'user/angle', 'user/mode'], ['image_array', 'float', 'str']
-    written = {}
-    for name, kind in (('donkeycar', DonkeycarTub), ('plain', PlainTub)):
-        writer = kind(str(tmp_path / name), inputs, types, max_len=3)
+    for name, kind in (('donkeycar', DonkeycarTub), ('plain', TubWriter)):
+        writer = kind(str(tmp_path / name), inputs, types, max_catalog_len=3)
         for i in range(7):
-            writer.write({'_index': writer.index, '_session_id': writer.session, '_timestamp_ms': 1000 + i,
-                          'cam/image_array': f'{i}_cam_image_array_.jpg', 'user/angle': i / 7, 'user/mode': 'user'})
+            session = '21-06-01_3' if i < 4 else writer.session_name
+            writer.write_contents({'_index': writer.index, '_session_id': session, '_timestamp_ms': 1000 + i,
+                                   'cam/image_array': f'{i}_cam_image_array_.jpg', 'user/angle': i / 7,
+                                   'user/mode': 'user'})
         writer.close()
-        files = {}
-        for file in sorted(os.listdir(tmp_path / name)):
-            if os.path.isfile(tmp_path / name / file):
-                files[file] = re.sub(r'"created_at": [0-9.e+-]+', '"created_at": T',
-                                     (tmp_path / name / file).read_text())
-        written[name] = files
-    assert list(written['plain']) == ['catalog_0.catalog', 'catalog_0.catalog_manifest', 'catalog_1.catalog',
-                                      'catalog_1.catalog_manifest', 'catalog_2.catalog',
-                                      'catalog_2.catalog_manifest', 'manifest.json']
-    assert written['plain'] == written['donkeycar']
-    assert [r['user/angle'] for r in tub_records(tmp_path / 'plain')] == [i / 7 for i in range(7)]
+    assert sorted(os.listdir(tmp_path / 'plain')) == ['catalog_0.catalog', 'catalog_0.catalog_manifest',
+                                                      'catalog_1.catalog', 'catalog_1.catalog_manifest',
+                                                      'catalog_2.catalog', 'catalog_2.catalog_manifest', 'images',
+                                                      'manifest.json']
+    assert tree_digest(tmp_path / 'plain') == tree_digest(tmp_path / 'donkeycar')
+    records = tub_records(tmp_path / 'plain')
+    assert [r['user/angle'] for r in records] == [i / 7 for i in range(7)]
+    assert [r['_timestamp_ms'] for r in records] == [1000 + i for i in range(7)]
+    assert [r['_session_id'] for r in records][3:5] == ['21-06-01_3', time.strftime('%y-%m-%d') + '_0']
 
 
 @pytest.fixture(scope='module')

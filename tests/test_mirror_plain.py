@@ -1,12 +1,15 @@
 """`donkey saliency mirror` with or without donkeycar: on Python 3.12 (upstream's stack, no donkeycar 5.3) the new
-tub is written by PlainTub in donkeycar's format (test_mirror checks it byte for byte against donkeycar's Tub);
-here the bundled sample tub, written by donkeycar's Tub, is mirrored and read back by the project's reader."""
+tub is written by offline/tub_writer.py's TubWriter in donkeycar's format (test_mirror checks it byte for byte
+against donkeycar's Tub); here the bundled sample tub, written by donkeycar's Tub, is mirrored and read back by the
+project's reader, and a full disk leaves no half tub."""
 import json
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 
-from conftest import tree_digest
+from conftest import assert_disk_full, limited_file_size, tree_digest
 from donkey_saliency import sample
 
 
@@ -14,11 +17,12 @@ def test_the_sample_tub_is_mirrored_by_donkeycar_or_in_its_format(tmp_path):
     import donkey_saliency as ds
     from donkey_saliency.offline import mirror
     from donkey_saliency.offline.tubs import TubReader, decode
+    from donkey_saliency.offline.tub_writer import TubWriter
     try:
         import donkeycar  # noqa: F401
         expected = mirror.DonkeycarTub
     except ImportError:
-        expected = mirror.PlainTub
+        expected = TubWriter
     probe = mirror.new_tub(str(tmp_path / 'probe'), ['cam/image_array'], ['image_array'])
     assert type(probe) is expected
     probe.close()
@@ -28,7 +32,8 @@ def test_the_sample_tub_is_mirrored_by_donkeycar_or_in_its_format(tmp_path):
     sources, copies = list(TubReader([sample.TUB]).records()), list(TubReader([str(tmp_path / 'm')]).records())
     assert len(copies) == 400
     for (source_folder, source), (copy_folder, copy) in zip(sources, copies):
-        assert copy['_timestamp_ms'] == source['_timestamp_ms'] and copy['user/angle'] == -source['user/angle']
+        assert copy['_timestamp_ms'] == source['_timestamp_ms'] and copy['_session_id'] == source['_session_id']
+        assert copy['user/angle'] == -source['user/angle']
         assert copy['user/throttle'] == source['user/throttle']
         error = np.abs(decode(copy_folder, copy).astype(int) - cv2.flip(decode(source_folder, source), 1))
         assert error.mean() < 1.5 and np.percentile(error, 99) <= 12  # one JPEG generation (see test_mirror)
@@ -37,3 +42,14 @@ def test_the_sample_tub_is_mirrored_by_donkeycar_or_in_its_format(tmp_path):
     assert json.loads(lines[4]) == {'paths': ['catalog_0.catalog'], 'current_index': 400, 'max_len': 1000,
                                     'deleted_indexes': []}
     assert tree_digest(sample.TUB) == before
+
+
+def test_a_full_disk_leaves_no_half_tub(tmp_path):
+    """With donkeycar or without: a 20 kB file-size limit passes the mirrored images (under 10 kB) and stops the
+    catalog (about 220 bytes a record) within a hundred records, so that the tub fails half written."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', 'mirror', '--no-progress', '--tub',
+                             sample.TUB, '--out', str(out / 'm')], capture_output=True, text=True, timeout=600,
+                            preexec_fn=limited_file_size(20_000))
+    assert_disk_full(result, out, out / 'm')

@@ -80,3 +80,15 @@ def test_this_tools_reader_reads_it_back(tmp_path):
     distance = np.array([[np.abs(image.astype(int) - record['cam/image_array']).mean() for record in expected]
                          for image in images])
     assert np.all(np.diag(distance) < 8) and np.all(distance.argmin(axis=1) == np.arange(6))
+
+
+def test_a_tub_thrown_away_is_not_written_to(tmp_path):
+    """close(keep=False), as the mirror closes a tub it then removes (a full disk, an interrupt): no session
+    recorded, not a byte more, so that a second failure cannot hide the first."""
+    write(TubWriter, tmp_path / 'tub', [2])
+    before = tree_digest(tmp_path / 'tub')
+    tub = TubWriter(str(tmp_path / 'tub'))
+    tub.write_contents({'_index': tub.index, '_session_id': 'elsewhere_0', '_timestamp_ms': 5})
+    during = tree_digest(tmp_path / 'tub')
+    tub.close(keep=False)
+    assert during != before and tree_digest(tmp_path / 'tub') == during

@@ -6,10 +6,10 @@ negated, and the keys whose meaning a mirror changes flipped where that meaning 
 axes, the behaviour lanes of the car's BEHAVIOR_LIST); any other key that might be lateral is refused, never
 copied wrong. Records keep their time and their order; the sources are only read (through offline/tubs.py).
 
-The tub is written with donkeycar's own Tub where donkeycar is installed, else in exactly its format (PlainTub);
-records go to its Manifest directly, since Tub.write_record stamps them with the time of writing. Everything is
-written into a hidden folder beside --out and renamed onto it at the end: a full disk or an interrupt leaves
-no half tub.
+The tub is written with donkeycar's own Tub where donkeycar is installed, else in exactly its format (TubWriter,
+offline/tub_writer.py); records go to its Manifest directly (TubWriter.write_contents), since Tub.write_record
+stamps them with the time of writing. Everything is written into a hidden folder beside --out and renamed onto it
+at the end: a full disk or an interrupt leaves no half tub.
 """
 import json
 import math
@@ -17,13 +17,13 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from donkey_saliency.errors import UserError
 from donkey_saliency.offline import tubs as tub_files
+from donkey_saliency.offline.tub_writer import MAX_CATALOG_LEN, TubWriter
 from donkey_saliency.offline.writers import check_folder, check_outside_tubs, reporting_full_disk
 
 IMAGE_TYPES = {'image_array': '.jpg', 'gray16_array': '.png'}  # donkeycar's image types and their file suffixes
@@ -232,13 +232,13 @@ def _write_image(folder, name, image):
 
 class DonkeycarTub:
     """The new tub, written by donkeycar's Tub: its manifest, catalogs and session; each record goes to its
-    Manifest with the source's time (Tub.write_record would stamp the time of writing)."""
+    Manifest with the source's time (Tub.write_record would stamp the time of writing). TubWriter's interface."""
 
-    def __init__(self, path, inputs, types, max_len=1000):
+    def __init__(self, path, inputs, types, max_catalog_len=MAX_CATALOG_LEN):
         from donkey_saliency.quiet import import_donkeycar
         import_donkeycar()
         from donkeycar.parts.tub_v2 import Tub
-        self.tub = Tub(path, inputs=inputs, types=types, max_catalog_len=max_len)
+        self.tub = Tub(path, inputs=inputs, types=types, max_catalog_len=max_catalog_len)
         self.images = self.tub.images_base_path
 
     @property
@@ -246,10 +246,10 @@ class DonkeycarTub:
         return self.tub.manifest.current_index
 
     @property
-    def session(self):
+    def session_name(self):
         return self.tub.manifest.session_id[1]
 
-    def write(self, contents):
+    def write_contents(self, contents):
         self.tub.manifest.write_record(contents)
 
     def close(self, keep=True):
@@ -262,65 +262,12 @@ class DonkeycarTub:
             self.tub.manifest._is_closed = True
 
 
-class PlainTub:
-    """donkeycar 5.3's tub v2 written as its Tub writes it (datastore_v2's Manifest, Catalog and CatalogMetadata:
-    the same files, lines and JSON), where donkeycar is not installed."""
-
-    def __init__(self, path, inputs, types, max_len=1000):
-        self.path, self.inputs, self.types, self.max_len = path, inputs, types, max_len
-        self.images = os.path.join(path, 'images')
-        os.makedirs(self.images, exist_ok=True)
-        self.created = time.time()
-        self.session = f"{time.strftime('%y-%m-%d')}_0"
-        self.index, self.catalogs = 0, []
-        self._write_manifest(sessions=False)
-
-    def write(self, contents):
-        if self.index % self.max_len == 0:
-            self._close_catalog()
-            self.catalogs.append({'name': f'catalog_{len(self.catalogs)}.catalog', 'created_at': time.time(),
-                                  'start_index': self.index, 'lengths': []})
-        line = json.dumps(contents, allow_nan=False, sort_keys=True) + '\n'
-        with open(os.path.join(self.path, self.catalogs[-1]['name']), 'a', newline='\n') as f:
-            f.write(line)
-        self.catalogs[-1]['lengths'].append(len(line))
-        self.index += 1
-
-    def _close_catalog(self):
-        if self.catalogs:
-            catalog = self.catalogs[-1]
-            stem = catalog['name'][:-len('.catalog')]
-            meta = {'path': f'{stem}.catalog_manifest', 'created_at': catalog['created_at'],
-                    'start_index': catalog['start_index'], 'line_lengths': catalog['lengths']}
-            with open(os.path.join(self.path, meta['path']), 'w', newline='\n') as f:
-                f.write(json.dumps(meta, allow_nan=False, sort_keys=True) + '\n')
-
-    def _write_manifest(self, sessions):
-        metadata = {'created_at': self.created}
-        if sessions:
-            metadata['sessions'] = {'all_full_ids': [self.session], 'last_id': 0, 'last_full_id': self.session}
-        catalogs = {'paths': [c['name'] for c in self.catalogs], 'current_index': self.index,
-                    'max_len': self.max_len, 'deleted_indexes': []}
-        lines = [self.inputs, self.types, {}, metadata, catalogs]
-        with open(os.path.join(self.path, 'manifest.json'), 'w', newline='\n') as f:
-            f.write(''.join(json.dumps(line) + '\n' for line in lines))
-
-    def close(self, keep=True):
-        if keep:
-            if not self.catalogs:  # donkeycar makes the first catalog with the tub
-                self.catalogs.append({'name': 'catalog_0.catalog', 'created_at': self.created, 'start_index': 0,
-                                      'lengths': []})
-                open(os.path.join(self.path, 'catalog_0.catalog'), 'w').close()
-            self._close_catalog()
-            self._write_manifest(sessions=self.index > 0)
-
-
 def new_tub(path, inputs, types):
-    """A writer of the new tub: donkeycar's Tub where it is installed, else PlainTub."""
+    """A writer of the new tub: donkeycar's Tub where it is installed, else TubWriter."""
     try:
         return DonkeycarTub(path, inputs, types)
     except ImportError:
-        return PlainTub(path, inputs, types)
+        return TubWriter(path, inputs, types)
 
 
 def check_out(out, tubs):
@@ -396,8 +343,8 @@ def _copy(reader, plan, writer, offsets, progress):
             if isinstance(time_ms, (int, float)) and math.isfinite(time_ms):
                 contents['_timestamp_ms'] = int(round(time_ms))
             contents['_index'] = index
-            contents['_session_id'] = record.get('_session_id', writer.session)
-            writer.write(contents)
+            contents['_session_id'] = record.get('_session_id', writer.session_name)
+            writer.write_contents(contents)
     finally:
         bar.close()
     return writer.index

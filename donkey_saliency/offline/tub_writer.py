@@ -5,7 +5,9 @@ times, the session's date), so that donkeycar's own `Tub` reads what it writes (
 both on the same records): manifest.json (inputs, types, metadata, manifest metadata with its sessions, catalog
 metadata), catalog_<n>.catalog (one JSON record per line, keys sorted, `_index`, `_session_id`, `_timestamp_ms`
 added), catalog_<n>.catalog_manifest (its line lengths), and images/<index>_<key>_.jpg saved by Pillow as donkeycar
-saves them. Writing into an existing tub continues it in a new session, as donkeycar does.
+saves them. Writing into an existing tub continues it in a new session, as donkeycar does. `write_contents` takes
+a catalog line's contents as they are, as donkeycar's Manifest.write_record does: for a copy whose records keep
+their own time and session (the mirror), which `write_record` would stamp with the time of writing.
 `open_tub_writer` gives donkeycar's own `Tub` where donkeycar is installed, this one otherwise.
 """
 import json
@@ -18,13 +20,15 @@ MAX_CATALOG_LEN = 1000  # donkeycar's default
 
 
 class TubWriter:
-    """Append records to the v2 tub at `path` (created when missing) with donkeycar's `Tub.write_record`, or mark
-    them deleted (`delete_records`); no `inputs` and `types`: the tub's own, as `Tub(path)` takes them."""
+    """Append records to the v2 tub at `path` (created when missing) with donkeycar's `Tub.write_record` (or,
+    as they are, with its `Manifest.write_record`: `write_contents`), or mark them deleted (`delete_records`); no
+    `inputs` and `types`: the tub's own, as `Tub(path)` takes them."""
 
     def __init__(self, path, inputs=(), types=(), max_catalog_len=MAX_CATALOG_LEN):
         self.path = os.path.abspath(os.path.expanduser(str(path)))
         self.input_types = dict(zip(inputs, types))
-        os.makedirs(os.path.join(self.path, 'images'), exist_ok=True)
+        self.images = os.path.join(self.path, 'images')  # donkeycar's Tub.images_base_path
+        os.makedirs(self.images, exist_ok=True)
         manifest = os.path.join(self.path, 'manifest.json')
         if os.path.isfile(manifest) and os.path.getsize(manifest):
             self._continue(manifest, list(inputs), list(types))
@@ -83,13 +87,25 @@ class TubWriter:
             raise ValueError(f'cannot write {key} of type {kind} into a tub')
         return convert[kind](value)
 
+    @property
+    def index(self):
+        """The next record's index (donkeycar's Manifest.current_index)."""
+        return self.catalog['current_index']
+
     def write_record(self, record):
-        index = self.catalog['current_index']
-        if index > 0 and index % self.catalog['max_len'] == 0:
-            self._new_catalog()
+        """As donkeycar's Tub.write_record: the inputs' values converted (images saved), stamped with now."""
+        index = self.index
         contents = {key: self._value(key, self.input_types[key], value, index)
                     for key, value in record.items() if value is not None and key in self.input_types}
         contents.update(_timestamp_ms=int(round(time.time() * 1000)), _index=index, _session_id=self.session_name)
+        self.write_contents(contents)
+
+    def write_contents(self, contents):
+        """As donkeycar's Manifest.write_record: `contents` is the catalog line, `_index`, `_session_id` and
+        `_timestamp_ms` included (its images already in `images`)."""
+        index = self.index
+        if index > 0 and index % self.catalog['max_len'] == 0:
+            self._new_catalog()
         line = json.dumps(contents, allow_nan=False, sort_keys=True) + '\n'
         with open(os.path.join(self.path, self.catalog['paths'][-1]), 'a', newline='\n') as f:
             f.write(line)
@@ -104,9 +120,10 @@ class TubWriter:
         self.catalog['deleted_indexes'] = sorted(set(self.catalog['deleted_indexes']) | set(indexes))
         self._write_manifest()
 
-    def close(self):
-        """Record this session in the manifest (donkeycar does so only when a record was written)."""
-        if self.written:
+    def close(self, keep=True):
+        """Record this session in the manifest (donkeycar does so only when a record was written); keep=False:
+        the tub is being thrown away, nothing more is written."""
+        if keep and self.written:
             sessions = self.head[3].setdefault('sessions', {'all_full_ids': []})
             sessions.update(last_id=self.session, last_full_id=self.session_name)
             sessions['all_full_ids'].append(self.session_name)
