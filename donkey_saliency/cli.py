@@ -210,13 +210,15 @@ def run_evaluate(argv, prog):
 
 REPORT_DESCRIPTION = """\
 Where does the pilot look over whole tubs, and what should change? One self-contained HTML page (it opens
-offline; plots and pictures are embedded) and optionally JSON for scripts: the average map on the average frame,
-attention per band of rows and per third of the width along the run, the horizon (found on the images, or
---horizon) with the share of attention above it and, past 20%, the suggestion ROI_CROP_TOP = <row>; attention
-left/right beside the tub's steering, with the suggestion to flip-augment when both lean the same way; the
-pilot's steering and throttle against the user's with the largest disagreements as pictures; every takeover
-(user/mode from local back to user) with the seconds before it; the model-free spectral-residual map beside the
-pilot's. Several --model: side by side, and the frames where the pilots disagree most."""
+offline; plots and pictures are embedded) and optionally JSON for scripts: the average map on a typical frame,
+attention per band of rows and per third of the width along the run; the surface edge (the far edge of the
+floor, found on the images, or --horizon), the skyline and the config's ROI_CROP_TOP as lines; the pilot asked
+what a crop would take (the rows above each line swapped for another frame's: the crop curve) and whether it
+has learnt a lean (each frame mirrored: the side bias), and from those, ROI_CROP_TOP = <row> or the flip
+augmentation (donkey saliency mirror); the pilot's steering and throttle against the user's, with the largest
+disagreements at distinct moments as pictures; every takeover (user/mode from local back to user) with the
+seconds before it; the model-free spectral-residual map beside the pilot's. Several --model: side by side, the
+frames where the pilots disagree most, and each later pilot against the first (did the advice work?)."""
 
 
 def build_report_parser(prog):
