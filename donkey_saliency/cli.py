@@ -280,6 +280,9 @@ def run_report(argv, prog):
             ([f'flip-augment ({MIRROR_COMMAND}, then train on both tubs)'] if advice['flip_augmentation'] else [])
         name = os.path.basename(model['model'].rstrip('/'))
         lines.append(f'{name}: {"; ".join(suggestions) or "no change suggested"}')
+        if model['blank_frames']:  # as the video's summary and the page say it
+            lines.append(f'{name}: the map was blank (all zero) on {model["blank_frames"]} of {result["frames"]} '
+                         'frames; they are left out of every share')
         lines += [f'{name} against the first pilot: the {c["finding"]} advice '
                   f'{"worked" if c["worked"] else "did not work"}' for c in model.get('what_changed', [])]
     return lines + ([f'findings saved to {args.json}'] if args.json else [])

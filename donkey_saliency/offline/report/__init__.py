@@ -108,17 +108,9 @@ def run(options):
               'models': models,
               'between_pilots': findings.between_pilots(collector) if len(jobs) > 1 else [],
               'faithfulness': _faithfulness(options) if options.evaluate else None}
-    _count_blank(result['models'], collector)
     result['seconds'] = round(time.time() - started, 1)
     _write(options, result, page.render(result, collector, [job.requests[0] for job in jobs]))
     return result
-
-
-def _count_blank(models, collector):
-    """Each pilot's `blank_frames`: the frames whose map was all zero (a method that saw nothing there), left out
-    of every share rather than drawn as nothing in silence."""
-    for model, track in zip(models, collector.tracks):
-        model['blank_frames'] = track.blank
 
 
 def _car_crop(cfg, from_car):
