@@ -168,7 +168,7 @@ def report(tubs, models, out='report.html', json=None, method='vbp', config=None
 
 def mirror(tubs, out, config=None, keep=(), drop=(), imu_lateral='y', progress=True):
     """`donkey saliency mirror` from Python: writes the mirrored tub `out` from `tubs` (a path or a list) and
-    returns {'out', 'records', 'tubs', 'skipped', 'warnings'}. `config`: the car's config.py, for its
+    returns {'out', 'records', 'tubs', 'skipped', 'skipped_tubs', 'warnings'}. `config`: the car's config.py, for its
     BEHAVIOR_LIST (None: none; the CLI's ./config.py default does not apply here)."""
     import os
     from donkey_saliency.offline.mirror import MirrorOptions, run

@@ -113,7 +113,7 @@ def check_inputs(options):
     from donkey_saliency.core.pilot import check_model_path
     from donkey_saliency.keys import OVERLAY_KEY
     from donkey_saliency.offline.tubs import check_range, checked_tubs
-    tubs, keys = checked_tubs(options.tubs)
+    tubs, keys, _ = checked_tubs(options.tubs)  # a skipped tub is said on stderr as it is found
     options = replace(options, tubs=tubs)
     if not options.model:
         if not all(OVERLAY_KEY in tub_keys for tub_keys in keys):
