@@ -272,22 +272,27 @@ def long_source(tmp_path_factory):
                                hz=1000.0)
 
 
-@pytest.mark.parametrize('sent, code, word', [(signal.SIGINT, 130, 'interrupted'),
-                                              (signal.SIGTERM, 143, 'terminated')])
-def test_an_interrupt_leaves_no_half_tub(long_source, tmp_path, sent, code, word):
+@pytest.mark.parametrize('sent, code, word, group', [(signal.SIGINT, 130, 'interrupted', False),
+                                                     (signal.SIGTERM, 143, 'terminated', True),
+                                                     (signal.SIGHUP, 129, 'hung up', True)])
+def test_an_interrupt_leaves_no_half_tub(long_source, tmp_path, sent, code, word, group):
+    """As every command (test_signals): to the command alone, or to its process group as a terminal sends it."""
     out = tmp_path / 'out'
     out.mkdir()
     before = tree_digest(long_source)
     process = subprocess.Popen([sys.executable, '-m', 'donkey_saliency', 'mirror', '--tub', str(long_source),
-                                '--out', str(out / 'm')], stderr=subprocess.PIPE, text=True)
+                                '--out', str(out / 'm')], stderr=subprocess.PIPE, text=True, start_new_session=True)
     seen = ''
     while not re.search(r'\| *[1-9][0-9]*/150', seen):  # the progress bar has counted a record
         seen += process.stderr.read(1)
         assert process.poll() is None, seen
-    process.send_signal(sent)
+    if group:
+        os.killpg(process.pid, sent)
+    else:
+        process.send_signal(sent)
     _, rest = process.communicate(timeout=120)
     assert process.returncode == code, seen + rest
-    assert f'{word}; no output written' in rest
+    assert rest.count(f'{word}; no output written') == 1 and 'Traceback' not in rest, rest
     assert os.listdir(out) == [] and tree_digest(long_source) == before
 
 
@@ -313,6 +318,9 @@ def test_a_data_folder_with_one_damaged_tub_mirrors_the_others(source, tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(records_of(tmp_path / 'm')) == RECORDS - len(DELETED)
     assert any('tub_2' in line for line in (result.stdout + result.stderr).splitlines()), result
+    import donkey_saliency as ds
+    found = ds.mirror(data, tmp_path / 'again', progress=False)  # the API says it too, for scripts
+    assert len(found['skipped_tubs']) == 1 and str(damaged) in found['skipped_tubs'][0], found
     only_damaged = tmp_path / 'only'
     shutil.copytree(damaged, only_damaged / 'tub_2')
     result = mirror('--tub', only_damaged, '--out', tmp_path / 'none')
