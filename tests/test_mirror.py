@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_disk_full, limited_file_size, tree_digest
-from conftest import records_of
+from conftest import records_of, run_cli
 from donkey_saliency import synthetic
 
 pytest.importorskip('donkeycar')
@@ -35,9 +35,8 @@ DELETED = [4, 17]
 
 
 def mirror(*args, cwd=None):
-    """`python -m donkey_saliency mirror ARGS --no-progress`, as a user runs it."""
-    return subprocess.run([sys.executable, '-m', 'donkey_saliency', 'mirror', *map(str, args), '--no-progress'],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
+    """`python -m donkey_saliency mirror --no-progress ARGS`, as a user runs it."""
+    return run_cli('mirror', *args, cwd=cwd)
 
 
 def image(tub, record, key='cam/image_array'):
