@@ -372,7 +372,8 @@ def _takeovers(pictures, n, model):
         before = takeover['before']
         plot = charts.time_plot([(_numbers(before['user_angle']), USER, 'user steering'),
                                  (_numbers(before['pilot_angle']), PILOT, 'pilot steering'),
-                                 (_numbers(before['attention_above_horizon']), WARN, 'attention above the horizon')],
+                                 (_numbers(before['attention_above_horizon']), WARN,
+                                  'attention above the surface edge')],
                                 len(kept.before), 'before the takeover', height=110,
                                 axis=_span(pictures.collector, kept.before))
         rows.append(f'<h4>{escape(tub)}record {takeover["index"]}: back to the user after '
