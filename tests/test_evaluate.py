@@ -421,6 +421,12 @@ def test_blank_maps_are_said_in_the_table_the_json_the_video_and_the_report(dead
                            capture_output=True, text=True, timeout=600)
     assert video.returncode == 0, video.stderr
     assert '12 of 12 frames with a blank map (all zero), drawn without it: vbp' in video.stdout
+    videos = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--no-progress', '--tub', str(small_tub),
+                             '--model', str(dead_pilot), '--end', '12', '--per-tub', '--out', str(tmp_path / 'videos')],
+                            capture_output=True, text=True, timeout=600)
+    assert videos.returncode == 0, videos.stderr
+    assert any(line.startswith('  12 of 12 frames with a blank map (all zero), drawn without it: vbp')
+               for line in videos.stdout.splitlines()), videos.stdout  # under its video's line, as its warnings
     from donkey_saliency import cli
     capsys.readouterr()
     assert cli.main(['report', '--no-progress', '--tub', str(small_tub), '--model', str(dead_pilot), '--model',
