@@ -157,10 +157,7 @@ def report(tubs, models, out='report.html', json=None, method='vbp', config=None
     CLI's names and defaults."""
     from donkey_saliency.offline.report import ReportOptions, run
     _check_settings(settings)
-    import os
-    listed = (lambda v: [os.fsdecode(p) for p in ([v] if isinstance(v, (str, bytes)) or hasattr(v, '__fspath__')
-                                                 else v)])
-    return run(ReportOptions(tubs=listed(tubs), models=listed(models), out=str(out), json=json and str(json),
+    return run(ReportOptions(tubs=_paths(tubs), models=_paths(models), out=str(out), json=json and str(json),
                              method=method, type=type, config=config, start=start, end=end, every=every,
                              horizon=horizon, frames=frames, evaluate=evaluate, batch_size=batch_size,
                              progress=progress,
@@ -169,11 +166,16 @@ def report(tubs, models, out='report.html', json=None, method='vbp', config=None
 
 def mirror(tubs, out, config=None, keep=(), drop=(), imu_lateral='y', progress=True):
     """`donkey saliency mirror` from Python: writes the mirrored tub `out` from `tubs` (a path or a list) and
-    returns {'out', 'records', 'tubs', 'skipped', 'warnings'}. `config`: the car's config.py, for its
-    BEHAVIOR_LIST (None: none; the CLI's ./config.py default does not apply here)."""
+    returns {'out', 'records', 'tubs', 'skipped', 'skipped_tubs', 'warnings'}. `config`: the car's config.py, for
+    its BEHAVIOR_LIST (None: none; the CLI's ./config.py default does not apply here)."""
     import os
     from donkey_saliency.offline.mirror import MirrorOptions, run
-    listed = [os.fsdecode(p) for p in ([tubs] if isinstance(tubs, (str, bytes)) or hasattr(tubs, '__fspath__')
-                                       else tubs)]
-    return run(MirrorOptions(tubs=listed, out=os.fsdecode(out), config=config and os.fsdecode(config),
+    return run(MirrorOptions(tubs=_paths(tubs), out=os.fsdecode(out), config=config and os.fsdecode(config),
                              keep=list(keep), drop=list(drop), imu_lateral=imu_lateral, progress=progress))
+
+
+def _paths(value):
+    """One path (str, bytes or os.PathLike) or a list of them, as the list of str paths the options take."""
+    import os
+    return [os.fsdecode(p) for p in ([value] if isinstance(value, (str, bytes)) or hasattr(value, '__fspath__')
+                                     else value)]

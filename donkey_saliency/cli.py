@@ -210,13 +210,15 @@ def run_evaluate(argv, prog):
 
 REPORT_DESCRIPTION = """\
 Where does the pilot look over whole tubs, and what should change? One self-contained HTML page (it opens
-offline; plots and pictures are embedded) and optionally JSON for scripts: the average map on the average frame,
-attention per band of rows and per third of the width along the run, the horizon (found on the images, or
---horizon) with the share of attention above it and, past 20%, the suggestion ROI_CROP_TOP = <row>; attention
-left/right beside the tub's steering, with the suggestion to flip-augment when both lean the same way; the
-pilot's steering and throttle against the user's with the largest disagreements as pictures; every takeover
-(user/mode from local back to user) with the seconds before it; the model-free spectral-residual map beside the
-pilot's. Several --model: side by side, and the frames where the pilots disagree most."""
+offline; plots and pictures are embedded) and optionally JSON for scripts: the average map on a typical frame,
+attention per band of rows and per third of the width along the run; the surface edge (the far edge of the
+floor, found on the images, or --horizon), the skyline and the config's ROI_CROP_TOP as lines; the pilot asked
+what a crop would take (the rows above each line swapped for another frame's: the crop curve) and whether it
+has learnt a lean (each frame mirrored: the side bias), and from those, ROI_CROP_TOP = <row> or the flip
+augmentation (donkey saliency mirror); the pilot's steering and throttle against the user's, with the largest
+disagreements at distinct moments as pictures; every takeover (user/mode from local back to user) with the
+seconds before it; the model-free spectral-residual map beside the pilot's. Several --model: side by side, the
+frames where the pilots disagree most, and each later pilot against the first (did the advice work?)."""
 
 
 def build_report_parser(prog):
@@ -278,6 +280,9 @@ def run_report(argv, prog):
             ([f'flip-augment ({MIRROR_COMMAND}, then train on both tubs)'] if advice['flip_augmentation'] else [])
         name = os.path.basename(model['model'].rstrip('/'))
         lines.append(f'{name}: {"; ".join(suggestions) or "no change suggested"}')
+        if model['blank_frames']:  # as the video's summary and the page say it
+            lines.append(f'{name}: the map was blank (all zero) on {model["blank_frames"]} of {result["frames"]} '
+                         'frames; they are left out of every share')
         lines += [f'{name} against the first pilot: the {c["finding"]} advice '
                   f'{"worked" if c["worked"] else "did not work"}' for c in model.get('what_changed', [])]
     return lines + ([f'findings saved to {args.json}'] if args.json else [])

@@ -33,9 +33,10 @@ SHARED_ABSENT = '../shared/data/shimoda_realcar_v2 is not (wholly) beside this c
 
 def run_cli(*args, cwd=None):
     """Run `python -m donkey_saliency ARGS` as a user would, without a progress bar; `evaluate ...`,
-    `report ...` and `export ...` as their subcommands (export has no bar). Returns the CompletedProcess."""
+    `report ...`, `mirror ...` and `export ...` as their subcommands (export has no bar). Returns the
+    CompletedProcess."""
     args = [str(arg) for arg in args]
-    command = args[:1] if args[:1] in (['evaluate'], ['report'], ['export']) else []
+    command = args[:1] if args[:1] in (['evaluate'], ['report'], ['mirror'], ['export']) else []
     quiet = [] if command == ['export'] else ['--no-progress']
     return subprocess.run([sys.executable, '-m', 'donkey_saliency', *command, *quiet, *args[len(command):]],
                           capture_output=True, text=True, cwd=cwd, timeout=600)

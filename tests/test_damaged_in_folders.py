@@ -89,11 +89,20 @@ def test_evaluate_and_report_skip_it(data, tmp_path):
     result = run_cli('evaluate', '--tub', folder, '--model', sample.MODEL, '--frames', 6, '--steps', 4,
                      '--no-randomisation', '--json', tmp_path / 'e.json')
     assert_skipped(result, broken, no_images_folder)
-    assert json.loads((tmp_path / 'e.json').read_text())['frames'] == 6
+    found = json.loads((tmp_path / 'e.json').read_text())
+    assert found['frames'] == 6 and skipped_tubs_named(found, broken)
     result = run_cli('report', '--tub', folder, '--model', sample.MODEL, '--out', tmp_path / 'r.html',
                      '--json', tmp_path / 'r.json')
     assert_skipped(result, broken, no_images_folder)
-    assert json.loads((tmp_path / 'r.json').read_text())['frames'] == sum(count for _, count, _ in GOOD)
+    found = json.loads((tmp_path / 'r.json').read_text())
+    assert found['frames'] == sum(count for _, count, _ in GOOD) and skipped_tubs_named(found, broken)
+    assert f'warning: skipped a tub: {broken}' in (tmp_path / 'r.html').read_text()  # the page, read later, too
+
+
+def skipped_tubs_named(found, tub):
+    """The JSON's `skipped_tubs`: the one damaged tub, by path, and why."""
+    return len(found['skipped_tubs']) == 1 and found['skipped_tubs'][0].startswith(str(tub)) \
+        and DAMAGE[no_images_folder] in found['skipped_tubs'][0]
 
 
 @pytest.mark.parametrize('command, out', [([], '--out'), (['evaluate'], '--json'), (['report'], '--out')])

@@ -403,7 +403,8 @@ def dead_pilot(tmp_path_factory):
     return path
 
 
-def test_blank_maps_are_said_in_the_table_the_json_the_video_and_the_report(dead_pilot, small_tub, tmp_path):
+def test_blank_maps_are_said_in_the_table_the_json_the_video_and_the_report(dead_pilot, small_tub, tmp_path,
+                                                                            capsys):
     result = evaluate('--tub', small_tub, '--model', dead_pilot, '--method', 'vbp,gradients,spectral-residual',
                       '--frames', 6, '--steps', 4, '--json', tmp_path / 'r.json', '--no-randomisation')
     assert result.returncode == 0, result.stderr
@@ -418,8 +419,21 @@ def test_blank_maps_are_said_in_the_table_the_json_the_video_and_the_report(dead
                            capture_output=True, text=True, timeout=600)
     assert video.returncode == 0, video.stderr
     assert '12 of 12 frames with a blank map (all zero), drawn without it: vbp' in video.stdout
-    report = ds.report(small_tub, [dead_pilot, sample.MODEL], out=tmp_path / 'r.html', end=10, progress=False)
+    videos = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--no-progress', '--tub', str(small_tub),
+                             '--model', str(dead_pilot), '--end', '12', '--per-tub', '--out', str(tmp_path / 'videos')],
+                            capture_output=True, text=True, timeout=600)
+    assert videos.returncode == 0, videos.stderr
+    assert any(line.startswith('  12 of 12 frames with a blank map (all zero), drawn without it: vbp')
+               for line in videos.stdout.splitlines()), videos.stdout  # under its video's line, as its warnings
+    from donkey_saliency import cli
+    capsys.readouterr()
+    assert cli.main(['report', '--no-progress', '--tub', str(small_tub), '--model', str(dead_pilot), '--model',
+                     sample.MODEL, '--end', '10', '--out', str(tmp_path / 'r.html'),
+                     '--json', str(tmp_path / 'report.json')]) == 0
+    report = json.loads((tmp_path / 'report.json').read_text())
     assert [m['blank_frames'] for m in report['models']] == [10, 0]
+    said = [line for line in capsys.readouterr().out.splitlines() if 'all zero' in line]
+    assert said == ['dead.h5: the map was blank (all zero) on 10 of 10 frames; they are left out of every share']
     page = (tmp_path / 'r.html').read_text()
     assert 'the map was blank (all zero) on 10 of 10 frames' in page and 'id="blank-1"' not in page
 

@@ -192,6 +192,7 @@ def test_takeovers_are_listed_exactly_with_the_seconds_before(driven_by_pilot, t
         assert len(t['before']['pilot_angle']) == len(before)
     page = (tmp_path / 'r.html').read_text()
     assert page.count('back to the user after') == 4
+    assert 'attention above the surface edge' in page and 'horizon' not in page.lower()  # one name for one line
 
 
 def test_takeovers_with_every_come_from_the_rendered_records(driven_by_pilot, tmp_path):

@@ -31,6 +31,7 @@ class BatchSummary:
             text.append(f'{s.out}: {s.frames} frames ({s.size / 1e6:.1f} MB), skipped records: {s.skipped}{maps}')
             if s.without_user:
                 text.append(f"  {s.without_user} {NO_USER_VALUES}: drawn without the user's line")
+            text += [f'  {line}' for line in s.blank_lines()]
             text += [f'  warning: {warning}' for warning in s.warnings]
         text += [f'{tub}: no video: {why}' for tub, why in self.failed]
         frames = sum(s.frames for s in self.summaries)

@@ -38,14 +38,16 @@ class EvaluateOptions:
 
 
 def check(options):
-    """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded."""
+    """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded, and what
+    was wrong with each damaged tub they brought and left out."""
     from donkey_saliency.core import methods, metrics
     from donkey_saliency.core.pilot import check_model_path
     from donkey_saliency.offline.tubs import check_range, checked_tubs
     from donkey_saliency.offline.writers import check_destination
     if not options.tubs or not options.model:
         raise UserError('evaluate needs frames and a pilot: pass --tub PATH and --model FILE')
-    options = replace(options, tubs=checked_tubs(options.tubs)[0])
+    tubs, _, skipped_tubs = checked_tubs(options.tubs)
+    options = replace(options, tubs=tubs)
     check_model_path(options.model)
     for name in options.methods:
         methods.get(name)
@@ -64,12 +66,12 @@ def check(options):
     check_range(options.start, options.end)
     if options.json:
         check_destination(options.json, ('.json',), options.tubs, '--json')
-    return options
+    return options, skipped_tubs
 
 
 def run(options):
     """The evaluation's result (the JSON's content)."""
-    options = check(options)
+    options, skipped_tubs = check(options)
     from donkey_saliency.core import carconfig, metrics
     from donkey_saliency.core.engine import TARGET_ALIASES, Engine, requests_for
     from donkey_saliency.core.pilot import load_pilot
@@ -89,7 +91,8 @@ def run(options):
     targets = ['angle', 'throttle'] if target == 'all' else [target]
     orders = options.random_orders or metrics.RANDOM_ORDERS
     result = {'frames': len(frames), 'steps': options.steps, 'substrate': options.substrate, 'random_orders': orders,
-              'skipped': dict(reader.skipped.reasons), 'warnings': reader.warnings, 'outputs': {}}
+              'skipped': dict(reader.skipped.reasons), 'skipped_tubs': skipped_tubs, 'warnings': reader.warnings,
+              'outputs': {}}
     from tqdm import tqdm
     bar = tqdm(total=len(targets) * (len(options.methods) + len(options.maps) + orders) * len(frames), unit='frame',
                desc='evaluate', disable=not options.progress, dynamic_ncols=True)

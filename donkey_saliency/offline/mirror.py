@@ -290,8 +290,9 @@ def v1_start_ms(path):
 
 
 def run(options):
-    """Write the mirror; returns {'out', 'records', 'tubs', 'skipped': {cause: count}, 'warnings'}."""
-    paths = tub_files.checked_tubs(options.tubs)[0]
+    """Write the mirror; returns {'out', 'records', 'tubs', 'skipped': {cause: count}, 'skipped_tubs': [why, ...],
+    'warnings'}."""
+    paths, _, skipped_tubs = tub_files.checked_tubs(options.tubs)
     check_out(options.out, paths)
     keys = merged_schema(paths)
     plan = Plan(keys, options)
@@ -322,7 +323,7 @@ def run(options):
         shutil.rmtree(temp, ignore_errors=True)
     warnings = list(reader.warnings) + ([f'{plan.left_out} {LEFT_OUT}'] if plan.left_out else [])
     return {'out': options.out, 'records': written, 'tubs': paths, 'skipped': dict(reader.skipped.reasons),
-            'warnings': warnings}
+            'skipped_tubs': skipped_tubs, 'warnings': warnings}
 
 
 def _copy(reader, plan, writer, offsets, progress):

@@ -70,8 +70,8 @@ def describe_skipped(reasons):
 
 
 def checked_tubs(paths):
-    """The tubs the --tub values name (folders and globs expanded), each checked, and their record keys; a
-    UserError unless something in them is readable.
+    """(the tubs the --tub values name, folders and globs expanded, each checked; their record keys; what was
+    wrong with each tub skipped, for a result's `skipped_tubs`); a UserError unless something in them is readable.
 
     A tub named itself must be readable: what is wrong with it is the error. A damaged one that a folder or a glob
     brings (a car's data/ often holds a tub cut off by a power loss) is left out with a warning on stderr that
@@ -94,7 +94,7 @@ def checked_tubs(paths):
     for why in damaged:
         print(f'warning: skipped a tub: {why}', file=sys.stderr)
     TubReader(tubs).check_readable()
-    return tubs, keys
+    return tubs, keys, damaged
 
 
 def check_range(start, end):

@@ -70,14 +70,19 @@ class Summary:
         working = self.seconds - self.startup
         return self.frames / working if working > 0 else 0.0
 
+    def blank_lines(self):
+        """One line per map that was blank (all zero) on some frames: said, rather than drawn as nothing in
+        silence; the --per-tub summary says them too."""
+        return [f'{count} of {self.frames} frames with a blank map (all zero), drawn without it: {title}'
+                for title, count in self.blank.items() if count]
+
     def lines(self):
         text = [f'wrote {self.frames} frames to {self.out} ({self.size / 1e6:.1f} MB, {self.fps:g} frames/s video, '
                 f'rate from {self.fps_source})',
                 f'skipped records: {self.skipped}']
         if self.without_user:
             text.append(f"{self.without_user} {NO_USER_VALUES}: drawn without the user's line")
-        text += [f'{count} of {self.frames} frames with a blank map (all zero), drawn without it: {title}'
-                 for title, count in self.blank.items() if count]
+        text += self.blank_lines()
         text += [f'warning: {warning}' for warning in self.warnings]
         text += [f'car config: {self.config}',
                 f'{self.seconds:.1f} s ({self.startup:.1f} s start-up), {self.rate:.0f} frames/s once started, '
@@ -113,7 +118,7 @@ def check_inputs(options):
     from donkey_saliency.core.pilot import check_model_path
     from donkey_saliency.keys import OVERLAY_KEY
     from donkey_saliency.offline.tubs import check_range, checked_tubs
-    tubs, keys = checked_tubs(options.tubs)
+    tubs, keys, _ = checked_tubs(options.tubs)  # a skipped tub is said on stderr as it is found
     options = replace(options, tubs=tubs)
     if not options.model:
         if not all(OVERLAY_KEY in tub_keys for tub_keys in keys):

@@ -39,14 +39,16 @@ class ReportOptions:
 
 
 def check(options):
-    """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded."""
+    """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded, and what
+    was wrong with each damaged tub they brought and left out."""
     import os
     from dataclasses import replace
     from donkey_saliency.core import methods
     from donkey_saliency.core.pilot import check_model_path
     from donkey_saliency.offline.tubs import check_range, checked_tubs
     from donkey_saliency.offline.writers import check_destination
-    options = replace(options, tubs=checked_tubs(options.tubs)[0])
+    tubs, _, skipped_tubs = checked_tubs(options.tubs)
+    options = replace(options, tubs=tubs)
     if not options.models:
         raise UserError('no pilot given; pass --model FILE (repeat it to compare pilots side by side)')
     for model in options.models:
@@ -68,12 +70,12 @@ def check(options):
         check_destination(options.json, ('.json',), options.tubs, '--json')
         if os.path.abspath(options.json) == os.path.abspath(options.out):
             raise UserError('--json and --out name the same file; choose two names')
-    return options
+    return options, skipped_tubs
 
 
 def run(options):
     """Make the report; returns its JSON content. Raises UserError for anything the user can fix."""
-    options = check(options)
+    options, skipped_tubs = check(options)
     started = time.time()
     from donkey_saliency.core import carconfig
     from donkey_saliency.offline.report import findings, page
@@ -104,21 +106,14 @@ def run(options):
     result = {'frames': collector.frames, 'method': options.method, 'tubs': list(options.tubs),
               'start': options.start, 'end': options.end, 'every': options.every,
               'horizon_source': horizon_source, 'car_roi_crop_top': crop_top, 'car_crop_applied': cropped,
-              'skipped': dict(jobs[0].reader.skipped.reasons), 'warnings': jobs[0].reader.warnings,
+              'skipped': dict(jobs[0].reader.skipped.reasons), 'skipped_tubs': skipped_tubs,
+              'warnings': jobs[0].reader.warnings,
               'models': models,
               'between_pilots': findings.between_pilots(collector) if len(jobs) > 1 else [],
               'faithfulness': _faithfulness(options) if options.evaluate else None}
-    _count_blank(result['models'], collector)
     result['seconds'] = round(time.time() - started, 1)
     _write(options, result, page.render(result, collector, [job.requests[0] for job in jobs]))
     return result
-
-
-def _count_blank(models, collector):
-    """Each pilot's `blank_frames`: the frames whose map was all zero (a method that saw nothing there), left out
-    of every share rather than drawn as nothing in silence."""
-    for model, track in zip(models, collector.tracks):
-        model['blank_frames'] = track.blank
 
 
 def _car_crop(cfg, from_car):

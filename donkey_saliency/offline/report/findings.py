@@ -84,6 +84,7 @@ def model_findings(collector, number, model, kind, lines, method, cropped=False,
                             for p in tests['crop_curve']],
              'mirror': {key: _round(value) if isinstance(value, float) else value
                         for key, value in tests['mirror'].items()}}
+    found['blank_frames'] = track.blank  # maps all zero (a method that saw nothing): left out of every share
     if tests.get('not_measured'):
         found['not_measured'] = tests['not_measured']
     crop_top = lines['config_roi_crop_top']

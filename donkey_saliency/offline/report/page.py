@@ -176,7 +176,8 @@ def _header(result):
     from donkey_saliency.offline.tubs import describe_skipped
     skipped = describe_skipped(result['skipped'])
     every = f', one record in {result["every"]}' if result['every'] > 1 else ''
-    warnings = ''.join(f'<p class="suggest">warning: {escape(w)}</p>' for w in result['warnings'])
+    warnings = ''.join(f'<p class="suggest">warning: {escape(w)}</p>' for w in
+                       [f'skipped a tub: {why}' for why in result['skipped_tubs']] + result['warnings'])
     return (f'<header><h1>Where the pilot looks</h1><p>{result["frames"]} frames of {escape(tubs)}{every}; method '
             f'<b>{escape(result["method"])}</b>; skipped records: {escape(skipped)}; made '
             f'{datetime.datetime.now():%Y-%m-%d %H:%M} by donkey-saliency.</p>{warnings}</header>')
@@ -371,7 +372,8 @@ def _takeovers(pictures, n, model):
         before = takeover['before']
         plot = charts.time_plot([(_numbers(before['user_angle']), USER, 'user steering'),
                                  (_numbers(before['pilot_angle']), PILOT, 'pilot steering'),
-                                 (_numbers(before['attention_above_horizon']), WARN, 'attention above the horizon')],
+                                 (_numbers(before['attention_above_horizon']), WARN,
+                                  'attention above the surface edge')],
                                 len(kept.before), 'before the takeover', height=110,
                                 axis=_span(pictures.collector, kept.before))
         rows.append(f'<h4>{escape(tub)}record {takeover["index"]}: back to the user after '
