@@ -39,7 +39,7 @@ def saved_maps(small_tub, tmp_path, *flags):
     ('smoothgrad', ['--samples', '4', '--noise', '0.3'], {'samples': 4, 'noise': 0.3}),
     ('integrated-gradients', ['--steps', '4'], {'steps': 4}),
     ('occlusion', ['--window', '30', '--stride', '15'], {'window': 30, 'stride': 15}),
-    ('gradcam', ['--layer', '3'], {'layer': 3}),
+    ('gradcam', ['--layer', '2'], {'layer': 2}),  # (the default, 'auto', is the third conv layer here)
 ])
 def test_method_settings_reach_the_method(small_tub, tmp_path, frames, method, flags, settings):
     maps = saved_maps(small_tub, tmp_path, '--method', method, *flags)['maps']
