@@ -94,19 +94,19 @@ def run(options):
               'skipped': dict(reader.skipped.reasons), 'skipped_tubs': skipped_tubs, 'warnings': reader.warnings,
               'outputs': {}}
     from tqdm import tqdm
-    bar = tqdm(total=len(targets) * (len(options.methods) + len(options.maps) + orders) * len(frames), unit='frame',
-               desc='evaluate', disable=not options.progress, dynamic_ncols=True)
     external = {_name(path, options.maps): _external_maps(path, records, frames.shape[1:3]) for path in options.maps}
-    for t in targets:
-        requests = [requests_for(method, t)[0][0] for method in options.methods]
-        engines = [Engine(pilot, [request], options.settings) for request in requests]  # (one each: the check's)
-        raw = [engine(inputs)[1][0] for engine in engines]
-        maps = dict(external if t == targets[0] else {}, **dict(zip(options.methods, raw)))  # files: first output
-        result['outputs'][t] = scored(pilot, frames, maps, t, options.steps, options.substrate, inputs[1:],
-                                      bar.update, orders)
-        if t == targets[0]:
-            result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw, engines)
-    bar.close()
+    # closed on the way out of an interrupt too, so that the line about the stop starts a line of its own
+    with tqdm(total=len(targets) * (len(options.methods) + len(options.maps) + orders) * len(frames), unit='frame',
+              desc='evaluate', disable=not options.progress, dynamic_ncols=True) as bar:
+        for t in targets:
+            requests = [requests_for(method, t)[0][0] for method in options.methods]
+            engines = [Engine(pilot, [request], options.settings) for request in requests]  # (one each: the check's)
+            raw = [engine(inputs)[1][0] for engine in engines]
+            maps = dict(external if t == targets[0] else {}, **dict(zip(options.methods, raw)))  # files: 1st output
+            result['outputs'][t] = scored(pilot, frames, maps, t, options.steps, options.substrate, inputs[1:],
+                                          bar.update, orders)
+            if t == targets[0]:
+                result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw, engines)
     if options.json:
         from donkey_saliency.offline.writers import write_texts
         write_texts([(options.json, json.dumps(result, indent=1), '--json')])
