@@ -18,10 +18,17 @@ from donkey_saliency.quiet import donkeycar_or_none
 SUPPORTED_TYPES = ('linear', 'categorical', 'inferred', 'imu', 'memory', 'behavior', 'localizer', 'rnn', '3d')
 
 
+def output_names(model):
+    """The names of a Keras model's outputs (a Keras 3 Sequential has no output_names: its one output is its last
+    layer's)."""
+    names = getattr(model, 'output_names', None)
+    return list(names) if names else [model.layers[-1].name]
+
+
 def detect_type(model):
     """The donkeycar model type a Keras model's inputs and outputs reveal, or None when they reveal none."""
     inputs = {t.name.split(':')[0] for t in model.inputs}
-    outputs = set(model.output_names)
+    outputs = set(output_names(model))
     layer_kinds = {type(layer).__name__ for layer in model.layers}
     if 'TimeDistributed' in layer_kinds:
         return 'rnn'
@@ -90,7 +97,7 @@ class Pilot:
                 raise UserError(f'a {self.kind} pilot explains angle or throttle, not {target!r}')
             return scores.score_functions(self.kind, getattr(self.part, 'throttle_range', self.throttle_range),
                                           xp)[target]
-        names = list(self.model.output_names)
+        names = output_names(self.model)
         index = names.index(target) if target in names else target
         if not isinstance(index, int) or not -len(names) <= index < len(names):
             raise UserError(f'the model has no output {target!r}; choose an index below {len(names)} or one of '
@@ -214,7 +221,7 @@ def _config_for(model, cfg):
         cfg.BEHAVIOR_LIST = [f'behaviour {i}' for i in range(int(shapes['xbehavior_in'][-1]))]
     if 'mem_in' in shapes:
         cfg.SEQUENCE_LENGTH = int(shapes['mem_in'][-1]) // 2
-    if 'zloc' in model.output_names:
+    if 'zloc' in output_names(model):
         cfg.NUM_LOCATIONS = model.output_width('zloc') if hasattr(model, 'output_width') \
             else int(model.get_layer('zloc').output.shape[-1])
     return cfg
@@ -235,7 +242,7 @@ def load_pilot(path, model_type=None, cfg=None):
     requested = model_type.replace('tflite_', '') if model_type else None
     kind = requested or found
     if kind is None:
-        raise UserError(f'cannot tell the pilot type of {path} from its outputs {model.output_names}; '
+        raise UserError(f'cannot tell the pilot type of {path} from its outputs {output_names(model)}; '
                         f'pass --type ({", ".join(SUPPORTED_TYPES)})')
     if requested and found and requested != found:
         raise UserError(f'--type {requested} contradicts {path}, which is a {found} pilot; '
