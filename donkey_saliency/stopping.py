@@ -14,10 +14,15 @@ from donkey_saliency.errors import Terminated
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+_stopped = []  # the signals that stopped the run: then the later ones stay ignored until the process exits
+
+
 def _stop(signum, frame):
-    """The first stopping signal raises; the later ones are ignored, so that the clean-up is not cut short."""
+    """The first stopping signal raises; the later ones are ignored, so that the clean-up is not cut short, nor
+    the exit after it (a Ctrl-C pressed twice must not end the process by the signal once its line is said)."""
+    _stopped.append(signum)
     for number in STOPPING:
-        signal.signal(number, signal.SIG_IGN)  # restored on the way out of stopped_by_signals
+        signal.signal(number, signal.SIG_IGN)
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(signum)
@@ -25,7 +30,8 @@ def _stop(signum, frame):
 
 @contextlib.contextmanager
 def stopped_by_signals():
-    """Within it, SIGINT, SIGTERM and SIGHUP stop the run as exceptions; the handlers found are restored after.
+    """Within it, SIGINT, SIGTERM and SIGHUP stop the run as exceptions; the handlers found are restored after,
+    unless a signal stopped the run (then they stay ignored: the process is on its way out).
     A signal found ignored stays ignored: `nohup` (SIGHUP) and a shell's background job (SIGINT) ask for that."""
     previous = {number: signal.getsignal(number) for number in STOPPING}
     for number, handler in previous.items():
@@ -35,7 +41,7 @@ def stopped_by_signals():
         yield
     finally:
         for number, handler in previous.items():
-            if handler is not None:  # None: a handler not set from Python, which cannot be set back
+            if handler is not None and not _stopped:  # None: a handler not set from Python, which cannot be set back
                 signal.signal(number, handler)
 
 
