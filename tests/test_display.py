@@ -33,6 +33,19 @@ def test_a_map_with_few_non_zero_pixels_and_a_blank_one():
     assert shown[0, 10, 10] == 1.0 and shown[0].sum() == 1.0 and not shown[1].any()
 
 
+def test_nan_pixels_are_left_out_of_the_scale_and_drawn_as_zero():
+    raw = np.random.default_rng(3).gamma(0.5, size=(3, 30, 40)).astype(np.float32)
+    raw[1, :4] = np.nan  # one frame with NaN pixels among frames without
+    raw[2, 0, 0] = np.inf
+    scales = frame_scales(raw)
+    for frame, value in zip(raw, scales):  # a plain loop: the percentile of the frame's numbers alone
+        finite = np.abs(frame[~np.isnan(frame)])
+        assert value == pytest.approx(np.percentile(finite, 99), rel=1e-6)
+    shown = scaled(raw, True, scales)
+    assert not np.isnan(shown).any() and not shown[1, :4].any() and shown[2, 0, 0] == 1.0
+    np.testing.assert_allclose(shown[0], np.clip(raw[0] / scales[0], -1, 1), rtol=1e-6)
+
+
 def test_one_scale_for_a_run_keeps_frames_comparable():
     base = np.random.default_rng(2).random((1, 30, 40)).astype(np.float32)
     raw = np.concatenate([base, 0.25 * base])

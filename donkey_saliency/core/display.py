@@ -21,8 +21,10 @@ SMOOTHING = 1 / 80  # the display smoothing's sigma, as a share of the map's wid
 
 def _percentile(magnitudes, clip):
     """The clip-th percentile over the last axis, or the maximum where that percentile is zero (a map with fewer
-    non-zero pixels than 1 - clip is still drawn)."""
-    level = np.nanpercentile(magnitudes, clip, axis=-1)
+    non-zero pixels than 1 - clip is still drawn). NaN pixels are left out; numpy's nanpercentile goes frame by
+    frame in Python, so it is kept for maps that hold one (its result is the same on the others)."""
+    nan = np.isnan(magnitudes).any()
+    level = (np.nanpercentile if nan else np.percentile)(magnitudes, clip, axis=-1)
     return np.where(level > 0, level, np.nanmax(magnitudes, axis=-1))
 
 
@@ -47,10 +49,13 @@ def check_clip(clip):
 def scaled(raw, signed, scale):
     """raw / scale (a number, or one per frame), clipped to [0, 1] or, signed, [-1, 1]; zero scale: zeros;
     NaN pixels are drawn as zero."""
-    raw = np.nan_to_num(np.asarray(raw, np.float32))
+    raw = np.asarray(raw, np.float32)
     scale = np.broadcast_to(np.asarray(scale, np.float32), (len(raw),)).reshape(-1, 1, 1)
     maps = np.divide(raw, scale, out=np.zeros_like(raw), where=scale > 0)
-    return np.clip(maps, -1.0 if signed else 0.0, 1.0)
+    np.clip(maps, -1.0 if signed else 0.0, 1.0, out=maps)  # (infinities end at the ends, as numbers would)
+    if np.isnan(maps).any():
+        maps[np.isnan(maps)] = 0.0
+    return maps
 
 
 def drawable(raw, method):

@@ -47,10 +47,10 @@ def interpreter_class():
                     'pip install ai-edge-litert (or tflite-runtime)')
 
 
-def _interpreter(path, preserve):
+def _interpreter(path, preserve, threads=None):
     Interpreter = interpreter_class()
     try:
-        return Interpreter(model_path=path, experimental_preserve_all_tensors=preserve)
+        return Interpreter(model_path=path, experimental_preserve_all_tensors=preserve, num_threads=threads)
     except (ValueError, RuntimeError) as exc:
         raise UserError(f'cannot load {path} as a TFLite model ({str(exc).splitlines()[0]})') from None
 
@@ -106,8 +106,11 @@ class TfLiteModel:
 
     @functools.cached_property
     def _outputs_interpreter(self):
-        """The file opened again without preserved tensors (its tensor indexes are the same: one file)."""
-        return _interpreter(self.path, preserve=False)
+        """The file opened again without preserved tensors (its tensor indexes are the same: one file), on every
+        core this process may use: its batches are large (a frame's windows), so they divide well (6.6 against
+        10.7 frames/s of occlusion on the 2-core machine, idle)."""
+        usable = os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else range(os.cpu_count() or 1)  # (macOS)
+        return _interpreter(self.path, preserve=False, threads=len(usable))
 
     def maps(self, name):
         """An exported map output of the last run(): (n, H, W)."""
