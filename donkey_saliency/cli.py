@@ -10,7 +10,7 @@ import os
 import sys
 
 from donkey_saliency.core import methods
-from donkey_saliency.errors import Terminated, UserError
+from donkey_saliency.errors import Terminated, UserError, described
 
 DESCRIPTION = """\
 Make a video of where a donkeycar pilot looks: every frame of the tub with a saliency heat map
@@ -407,8 +407,7 @@ def _main(argv, prog):
     except Exception as exc:  # a bug or a broken tool underneath (ffmpeg, TensorFlow): one line, no partial file
         if os.environ.get('DONKEY_SALIENCY_TRACEBACK'):
             raise
-        reason = (str(exc).strip().splitlines() or [''])[0][:300]
-        _say(f'{prog}: unexpected error, {_kept(exc) or "no output written"}: {type(exc).__name__}: {reason} (set '
+        _say(f'{prog}: unexpected error, {_kept(exc) or "no output written"}: {described(exc)} (set '
              'DONKEY_SALIENCY_TRACEBACK=1 for the details, and please report it)', sys.stderr)
         return 1
     for line in lines:

@@ -218,7 +218,7 @@ def _work(pipe, threads):
     and the encoders it starts run in a process group of their own, which a terminal's Ctrl-C does not reach
     (ffmpeg sets its own SIGINT handler, so ignoring the signal here would not be enough)."""
     import signal
-    from donkey_saliency.errors import Terminated, raise_terminated
+    from donkey_saliency.errors import Terminated, described, raise_terminated
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, raise_terminated)
@@ -237,8 +237,7 @@ def _work(pipe, threads):
                            else f'permission denied: {exc.filename or exc}'))
                 return
             except Exception as exc:
-                reason = (str(exc).strip().splitlines() or [''])[0][:300]
-                pipe.send(('error', position, f'{type(exc).__name__}: {reason}'))
+                pipe.send(('error', position, described(exc)))
                 return
     except (Terminated, EOFError, BrokenPipeError):  # stopped by the parent, or the parent is gone
         return
