@@ -397,11 +397,9 @@ def _main(argv, prog):
              f'{_kept(exc, "; ")}', sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        _end_progress(exc)
         _say(f'{prog}: interrupted; {_kept(exc) or "no output written"}', sys.stderr)
         return 130
     except Terminated as exc:
-        _end_progress(exc)
         _say(f'{prog}: {exc.said}; {_kept(exc) or "no output written"}', sys.stderr)
         return 128 + exc.signum
     except Exception as exc:  # a bug or a broken tool underneath (ffmpeg, TensorFlow): one line, no partial file
@@ -413,13 +411,6 @@ def _main(argv, prog):
     for line in lines:
         _say(line, sys.stdout)
     return 0
-
-
-def _end_progress(exc):
-    """Let go of what the stopped work held, so that its progress bars end their line (tqdm closes a bar it drops)
-    before the one line about the stop is printed, rather than after it."""
-    import traceback
-    traceback.clear_frames(exc.__traceback__)
 
 
 def _say(line, stream):

@@ -87,18 +87,18 @@ def run(options):
     created = not os.path.isdir(options.out)
     with reporting_full_disk(options.out):
         os.makedirs(options.out, exist_ok=True)
-    bar = video.progress_bar(total, options.progress)
     done, failed = [], []
     jobs = min(options.jobs, len(runs))
     try:
-        if jobs == 1:
-            for r in runs:
-                try:
-                    done.append(video.run(r, bar))
-                except NothingToShow as exc:  # this tub only; anything else (the pilot, the disk) stops the run
-                    failed.append((r.tubs[0], str(exc)))
-        else:
-            _parallel(runs, jobs, bar, done, failed)
+        with video.progress_bar(total, options.progress) as bar:  # closed before any line about how it ended
+            if jobs == 1:
+                for r in runs:
+                    try:
+                        done.append(video.run(r, bar))
+                    except NothingToShow as exc:  # this tub only; anything else (the pilot, the disk) stops it
+                        failed.append((r.tubs[0], str(exc)))
+            else:
+                _parallel(runs, jobs, bar, done, failed)
         if not done:
             raise UserError('no tub gave a video: ' + '; '.join(f'{tub}: {why}' for tub, why in failed))
     except BaseException as exc:
@@ -106,7 +106,6 @@ def run(options):
         exc.folder = options.out
         raise
     finally:
-        bar.close()
         if created and not os.listdir(options.out):
             os.rmdir(options.out)
     by_out = {s.out: s for s in done}
