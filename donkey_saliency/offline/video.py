@@ -251,8 +251,9 @@ def run(options, bar=None):
         summary.fps, summary.fps_source = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
         # a bar of its own is closed on every way out (an interrupt too), so that the line about a stop starts
         # a line of its own; a shared bar is its owner's to close
-        with progress_bar(shown(options, job.records_available), options.progress) if bar is None \
-                else contextlib.nullcontext(bar) as bar:
+        shown_bar = progress_bar(shown(options, job.records_available), options.progress) if bar is None \
+            else contextlib.nullcontext(bar)
+        with shown_bar as bar:
             summary.frames = _write(job, _chain(first, loaded), job.open_writers(summary.fps), bar)
     finally:
         loaded.close()  # after the threads have stopped: closes the tub
