@@ -10,7 +10,7 @@ import os
 import sys
 
 from donkey_saliency.core import methods
-from donkey_saliency.errors import Terminated, UserError
+from donkey_saliency.errors import Terminated, UserError, described
 
 DESCRIPTION = """\
 Make a video of where a donkeycar pilot looks: every frame of the tub with a saliency heat map
@@ -397,30 +397,20 @@ def _main(argv, prog):
              f'{_kept(exc, "; ")}', sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        _end_progress(exc)
         _say(f'{prog}: interrupted; {_kept(exc) or "no output written"}', sys.stderr)
         return 130
     except Terminated as exc:
-        _end_progress(exc)
         _say(f'{prog}: {exc.said}; {_kept(exc) or "no output written"}', sys.stderr)
         return 128 + exc.signum
     except Exception as exc:  # a bug or a broken tool underneath (ffmpeg, TensorFlow): one line, no partial file
         if os.environ.get('DONKEY_SALIENCY_TRACEBACK'):
             raise
-        reason = (str(exc).strip().splitlines() or [''])[0][:300]
-        _say(f'{prog}: unexpected error, {_kept(exc) or "no output written"}: {type(exc).__name__}: {reason} (set '
+        _say(f'{prog}: unexpected error, {_kept(exc) or "no output written"}: {described(exc)} (set '
              'DONKEY_SALIENCY_TRACEBACK=1 for the details, and please report it)', sys.stderr)
         return 1
     for line in lines:
         _say(line, sys.stdout)
     return 0
-
-
-def _end_progress(exc):
-    """Let go of what the stopped work held, so that its progress bars end their line (tqdm closes a bar it drops)
-    before the one line about the stop is printed, rather than after it."""
-    import traceback
-    traceback.clear_frames(exc.__traceback__)
 
 
 def _say(line, stream):

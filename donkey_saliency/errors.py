@@ -27,6 +27,13 @@ def raise_terminated(signum, frame):
 
 
 def first_line(exc):
-    """The first line of an exception's message (its type when it has none): what a one-line error quotes."""
+    """The first line of an exception's message, at most 300 characters (its type when it has none): what a one-line
+    error quotes."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return text.splitlines()[0].rstrip()[:300] if text else type(exc).__name__
+
+
+def described(exc):
+    """'Type: first line' (the type alone when the message is empty): how an unexpected error is named in its one
+    line, by the command and by a --jobs worker alike."""
+    return f'{type(exc).__name__}: {first_line(exc)}' if str(exc).strip() else type(exc).__name__

@@ -139,3 +139,49 @@ def test_two_pilots_use_the_width_of_the_page(bursts, tmp_path):
         assert min(w for _, _, w, _ in pictures) >= 150  # no smaller than the other thumbnails
     finally:
         browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get('CI'), reason='needs Debian chromium (.ci/run installs it)')
+def test_lines_on_one_row_keep_their_labels_apart_and_code_is_never_cut(tmp_path):
+    """The surface edge and the car's ROI_CROP_TOP on the same row (as on the real tub: both 45) label the picture
+    one below the other, not one over the other (on the crop curve too: over its curves, in their lines' colours);
+    and a command in the advice (the mirror command) is never broken
+    at one of its hyphens, whatever the width. Both as laid out by a real headless Chromium."""
+    (tmp_path / 'config.py').write_text('IMAGE_W = 160\nIMAGE_H = 120\nIMAGE_DEPTH = 3\nROI_CROP_TOP = 20\n'
+                                        'ROI_CROP_BOTTOM = 0\nROI_CROP_LEFT = 0\nROI_CROP_RIGHT = 0\n'
+                                        'TRANSFORMATIONS = []\n')
+    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--config', tmp_path / 'config.py',
+                     '--horizon', 20, '--end', 64, '--out', tmp_path / 'r.html')
+    assert result.returncode == 0, result.stderr
+    browser = Browser(tmp_path / 'profile', size=(700, 1000))
+    try:
+        browser.open(f'file://{tmp_path / "r.html"}')
+        labels = browser.evaluate('[...document.querySelectorAll("svg.picture text.mark")].map(e => { '
+                                  'const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, '
+                                  'r.right, r.bottom]; })')
+        assert sorted(label[0] for label in labels) == ['ROI_CROP_TOP 20 (not applied)', 'surface edge (row 20)']
+        (_, *a), (_, *b) = labels
+        assert a[3] <= b[1] or b[3] <= a[1] or a[2] <= b[0] or b[2] <= a[0], labels  # the boxes do not meet
+        # the crop curve's line labels are painted after its curves, each with a halo: a curve never strikes one
+        over = browser.evaluate('[...document.querySelectorAll("svg.plot")].filter(s => s.querySelector("polyline")'
+                                ' && s.querySelector("text.halo")).map(s => { const all = [...s.children]; '
+                                'const labels = [...s.querySelectorAll("text.halo")]; '
+                                'return [Math.min(...labels.map(e => all.indexOf(e))) > Math.max(...[...s.'
+                                'querySelectorAll("polyline")].map(e => all.indexOf(e))), '
+                                'labels.every(e => getComputedStyle(e).paintOrder.startsWith("stroke"))]; })')
+        assert over and all(all(chart) for chart in over), over
+        colours = browser.evaluate('[...document.querySelectorAll("svg.plot")].filter(s => s.querySelector('
+                                   '"text.halo")).map(s => [[...s.querySelectorAll("line[stroke-dasharray]")].map('
+                                   'e => getComputedStyle(e).stroke), [...s.querySelectorAll("text.halo")].map('
+                                   'e => getComputedStyle(e).fill)])')
+        assert all(lines == labels and len(set(lines)) == len(lines) for lines, labels in colours), colours
+        # the page's own stylesheet, on the command the flip advice quotes, in a box narrower than the command
+        from donkey_saliency.offline.report.findings import MIRROR_COMMAND
+        pieces = browser.evaluate('(() => { const p = document.createElement("p"); p.className = "suggest"; '
+                                  'p.style.width = "120px"; const c = document.createElement("code"); '
+                                  f'c.textContent = {json.dumps(MIRROR_COMMAND)}; p.append("flip-augment: ", c); '
+                                  'document.querySelector("#advice .card").append(p); '
+                                  'return c.getClientRects().length; })()')
+        assert pieces == 1  # one box: the command on one line, not cut after "--"
+    finally:
+        browser.close()

@@ -11,7 +11,7 @@ import re
 import tempfile
 
 from donkey_saliency import keys
-from donkey_saliency.errors import UserError
+from donkey_saliency.errors import UserError, first_line
 
 
 def export(pilot, out_path, gradcam=False):
@@ -51,7 +51,7 @@ def export(pilot, out_path, gradcam=False):
                 flat = converter.convert()
         except Exception as exc:
             ops = sorted(set(re.findall(r'callsite\((?:callsite\()*fused\["(\w+):', str(exc)))) or \
-                [str(exc).strip().splitlines()[0]]  # the innermost op of each failing location, else the message
+                [first_line(exc)]  # the innermost op of each failing location, else the message
             raise UserError(f'TFLite cannot convert this pilot with built-in ops only: its graph uses '
                             f'{", ".join(ops)}; the Keras file still gives every map offline and on the car') from None
     target = AtomicFile(out_path)

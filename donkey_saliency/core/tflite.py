@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from donkey_saliency.errors import UserError
+from donkey_saliency.errors import UserError, first_line
 from donkey_saliency.keys import is_map_output
 from donkey_saliency.core.geometry import AxisStep, FeatureStage, Geometry, SpatialLayer, same_pad
 
@@ -52,7 +52,7 @@ def _interpreter(path, preserve, threads=None):
     try:
         return Interpreter(model_path=path, experimental_preserve_all_tensors=preserve, num_threads=threads)
     except (ValueError, RuntimeError) as exc:
-        raise UserError(f'cannot load {path} as a TFLite model ({str(exc).splitlines()[0]})') from None
+        raise UserError(f'cannot load {path} as a TFLite model ({first_line(exc)})') from None
 
 
 class TfLiteModel:

@@ -87,18 +87,18 @@ def run(options):
     created = not os.path.isdir(options.out)
     with reporting_full_disk(options.out):
         os.makedirs(options.out, exist_ok=True)
-    bar = video.progress_bar(total, options.progress)
     done, failed = [], []
     jobs = min(options.jobs, len(runs))
     try:
-        if jobs == 1:
-            for r in runs:
-                try:
-                    done.append(video.run(r, bar))
-                except NothingToShow as exc:  # this tub only; anything else (the pilot, the disk) stops the run
-                    failed.append((r.tubs[0], str(exc)))
-        else:
-            _parallel(runs, jobs, bar, done, failed)
+        with video.progress_bar(total, options.progress) as bar:  # closed before any line about how it ended
+            if jobs == 1:
+                for r in runs:
+                    try:
+                        done.append(video.run(r, bar))
+                    except NothingToShow as exc:  # this tub only; anything else (the pilot, the disk) stops it
+                        failed.append((r.tubs[0], str(exc)))
+            else:
+                _parallel(runs, jobs, bar, done, failed)
         if not done:
             raise UserError('no tub gave a video: ' + '; '.join(f'{tub}: {why}' for tub, why in failed))
     except BaseException as exc:
@@ -106,7 +106,6 @@ def run(options):
         exc.folder = options.out
         raise
     finally:
-        bar.close()
         if created and not os.listdir(options.out):
             os.rmdir(options.out)
     by_out = {s.out: s for s in done}
@@ -218,7 +217,7 @@ def _work(pipe, threads):
     and the encoders it starts run in a process group of their own, which a terminal's Ctrl-C does not reach
     (ffmpeg sets its own SIGINT handler, so ignoring the signal here would not be enough)."""
     import signal
-    from donkey_saliency.errors import Terminated, raise_terminated
+    from donkey_saliency.errors import Terminated, described, raise_terminated
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, raise_terminated)
@@ -237,8 +236,7 @@ def _work(pipe, threads):
                            else f'permission denied: {exc.filename or exc}'))
                 return
             except Exception as exc:
-                reason = (str(exc).strip().splitlines() or [''])[0][:300]
-                pipe.send(('error', position, f'{type(exc).__name__}: {reason}'))
+                pipe.send(('error', position, described(exc)))
                 return
     except (Terminated, EOFError, BrokenPipeError):  # stopped by the parent, or the parent is gone
         return

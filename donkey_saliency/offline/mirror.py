@@ -329,8 +329,7 @@ def run(options):
 def _copy(reader, plan, writer, offsets, progress):
     """Every readable record's mirror, in the sources' order; returns how many were written."""
     from tqdm import tqdm
-    bar = tqdm(total=len(reader), unit='record', desc='mirror', disable=not progress, dynamic_ncols=True)
-    try:
+    with tqdm(total=len(reader), unit='record', desc='mirror', disable=not progress, dynamic_ncols=True) as bar:
         for folder, record in reader.records():
             bar.update(1)
             index = writer.index
@@ -346,6 +345,4 @@ def _copy(reader, plan, writer, offsets, progress):
             contents['_index'] = index
             contents['_session_id'] = record.get('_session_id', writer.session_name)
             writer.write_contents(contents)
-    finally:
-        bar.close()
     return writer.index

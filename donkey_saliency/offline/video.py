@@ -3,6 +3,7 @@
 Reading/decoding, inference and rendering/encoding run overlapped in three threads joined by small bounded
 queues, so memory stays flat and the slow stages hide each other.
 """
+import contextlib
 import os
 import queue
 import threading
@@ -248,13 +249,12 @@ def run(options, bar=None):
             raise NothingToShow(f'no readable records in range ({job.reader.skipped}); nothing to render')
         summary.startup = time.time() - started
         summary.fps, summary.fps_source = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
-        own = bar is None
-        bar = progress_bar(shown(options, job.records_available), options.progress) if own else bar
-        try:
+        # a bar of its own is closed on every way out (an interrupt too), so that the line about a stop starts
+        # a line of its own; a shared bar is its owner's to close
+        shown_bar = progress_bar(shown(options, job.records_available), options.progress) if bar is None \
+            else contextlib.nullcontext(bar)
+        with shown_bar as bar:
             summary.frames = _write(job, _chain(first, loaded), job.open_writers(summary.fps), bar)
-        finally:
-            if own:
-                bar.close()
     finally:
         loaded.close()  # after the threads have stopped: closes the tub
     summary.skipped = job.reader.skipped

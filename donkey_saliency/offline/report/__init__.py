@@ -238,24 +238,23 @@ def _pass(options, jobs, control, horizon, total):
         return [job.infer(batch) for job in jobs + [control]]
 
     stage = Stage(loaded, explain)
-    bar = tqdm(total=math.ceil(total / options.every), unit='frame', desc='report',
-               disable=not options.progress, dynamic_ncols=True)
     collector = None
-    stage.start()
-    try:
-        for inferred in stage:
-            first = inferred[0]
-            bar.update(len(first.frames) + first.dropped)
-            if not first.frames:
-                continue
-            if collector is None:
-                collector = Collector(len(jobs), first.frames[0].image.shape[:2], horizon,
-                                      math.ceil(total / options.every))
-            collector.add(first.records, [f.image for f in first.frames],
-                          [(i.angle, i.throttle, i.raw[0]) for i in inferred[:-1]], inferred[-1].raw[0])
+    try:  # the bar is closed on every way out (an interrupt too), so that the line about a stop starts its own line
+        with tqdm(total=math.ceil(total / options.every), unit='frame', desc='report',
+                  disable=not options.progress, dynamic_ncols=True) as bar:
+            stage.start()
+            for inferred in stage:
+                first = inferred[0]
+                bar.update(len(first.frames) + first.dropped)
+                if not first.frames:
+                    continue
+                if collector is None:
+                    collector = Collector(len(jobs), first.frames[0].image.shape[:2], horizon,
+                                          math.ceil(total / options.every))
+                collector.add(first.records, [f.image for f in first.frames],
+                              [(i.angle, i.throttle, i.raw[0]) for i in inferred[:-1]], inferred[-1].raw[0])
     finally:
         stage.stop()
-        bar.close()
         loaded.close()
     if collector is None:
         raise UserError(f'no readable records in range ({jobs[0].reader.skipped}); nothing to report on')

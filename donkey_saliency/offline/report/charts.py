@@ -8,6 +8,7 @@ import numpy as np
 
 WIDTH = 640
 LEFT, RIGHT, TOP, BOTTOM = 44, 10, 10, 22
+MARK_LINE = 16  # a picture's mark labels are 13 units tall (svg .mark): one label per 16 units
 MAX_POINTS = 800  # points per line: more would not show on a page and would only weigh it down
 
 
@@ -89,13 +90,20 @@ def _segments(values):
 
 
 def marked_picture(uri, size, rows, title):
-    """A picture with horizontal marks across it: `rows` are (row in picture pixels, colour, label)."""
+    """A picture with horizontal marks across it: `rows` are (row in picture pixels, colour, label). Each label
+    sits just above its line, or below the labels already there when lines (nearly) share a row, so that no label
+    is written over another."""
     width, height = size
     parts = [f'<svg class="picture" viewBox="0 0 {width} {height}" role="img"><title>{escape(title)}</title>',
              f'<image href="{uri}" width="{width}" height="{height}"/>']
+    placed = []  # the labels' baselines
     for row, colour, label in rows:
+        y = max(row - 4, MARK_LINE)
+        while any(abs(y - other) < MARK_LINE for other in placed):
+            y += MARK_LINE
+        placed.append(y)
         parts.append(f'<line x1="0" x2="{width}" y1="{row}" y2="{row}" stroke="{colour}" stroke-width="2" '
-                     f'stroke-dasharray="8 4"/><text x="4" y="{max(row - 4, 12)}" fill="{colour}" '
+                     f'stroke-dasharray="8 4"/><text x="4" y="{y}" fill="{colour}" '
                      f'class="mark">{escape(label)}</text>')
     parts.append('</svg>')
     return ''.join(parts)
@@ -117,14 +125,17 @@ def row_plot(lines, height_rows, marks, title, high=1.0, height=170):
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_number(y(value))}" '
                      f'y2="{_number(y(value))}"/><text x="{LEFT - 4}" y="{_number(y(value) + 4)}" class="tick" '
                      f'text-anchor="end">{value:.2g}</text>')
-    for i, (row, colour, label) in enumerate(marks):  # labels one below the other: lines may share a row
+    for row, colour, label in marks:
         parts.append(f'<line x1="{_number(x(row))}" x2="{_number(x(row))}" y1="{TOP}" y2="{bottom}" stroke="{colour}" '
-                     f'stroke-dasharray="4 3"><title>{escape(label)}</title></line><text x="{_number(x(row) + 3)}" '
-                     f'y="{TOP + 10 + 12 * i}" class="tick" fill="{colour}">{escape(label)}</text>')
+                     f'stroke-dasharray="4 3"><title>{escape(label)}</title></line>')
     for rows, values, colour, label in lines:
         points = ' '.join(f'{_number(x(r))},{_number(y(v))}' for r, v in zip(rows, values) if v is not None)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" points="{points}">'
                      f'<title>{escape(label)}</title></polyline>')
+    for i, (row, colour, label) in enumerate(marks):  # one below the other (lines may share a row), over the curves,
+        # in the colour of their line (a style: the class's grey would win over a fill attribute)
+        parts.append(f'<text x="{_number(x(row) + 3)}" y="{TOP + 10 + 12 * i}" class="tick halo" '
+                     f'style="fill:{colour}">{escape(label)}</text>')
     legend = ' · '.join(f'<tspan fill="{colour}">{escape(label)}</tspan>' for _, _, colour, label in lines)
     parts.append(f'<text x="{LEFT}" y="{height - 20}" class="tick">crop row: 0 (top) to {height_rows} (bottom)</text>'
                  f'<text x="{LEFT}" y="{height - 5}" class="label">{legend}</text></svg>')
