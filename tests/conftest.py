@@ -31,15 +31,43 @@ SHARED_READY = all((SHARED / name).is_file() for name in ('data/manifest.json', 
 SHARED_ABSENT = '../shared/data/shimoda_realcar_v2 is not (wholly) beside this clone'
 
 
-def run_cli(*args, cwd=None):
-    """Run `python -m donkey_saliency ARGS` as a user would, without a progress bar; `evaluate ...`,
-    `report ...`, `mirror ...` and `export ...` as their subcommands (export has no bar). Returns the
-    CompletedProcess."""
+def cli_argv(args):
+    """ARGS as the command takes them, without a progress bar; `evaluate ...`, `report ...`, `mirror ...` and
+    `export ...` as their subcommands (export has no bar)."""
     args = [str(arg) for arg in args]
     command = args[:1] if args[:1] in (['evaluate'], ['report'], ['mirror'], ['export']) else []
     quiet = [] if command == ['export'] else ['--no-progress']
-    return subprocess.run([sys.executable, '-m', 'donkey_saliency', *command, *quiet, *args[len(command):]],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
+    return [*command, *quiet, *args[len(command):]]
+
+
+def run_cli(*args, cwd=None):
+    """Run `python -m donkey_saliency ARGS` as a user would (cli_argv). Returns the CompletedProcess."""
+    return subprocess.run([sys.executable, '-m', 'donkey_saliency', *cli_argv(args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def run_main(*args, cwd=None):
+    """What run_cli runs, in this process: `cli.main(ARGS, prog='donkey-saliency')`, the call `python -m
+    donkey_saliency` makes once it has checked the `donkey` hook (cli.console), its stdout and stderr captured.
+    For tests whose point is what a run writes (files, its summary on stdout), not the process: each saves the
+    seconds of Python and TensorFlow start-up a subprocess pays. Whatever is about the process itself (the exit
+    code the OS sees, signals, stderr holding one line and nothing else, no traceback, entry points) stays with
+    run_cli. Returns a CompletedProcess, as run_cli does."""
+    import contextlib
+    import io
+    from donkey_saliency.cli import main
+    argv, stdout, stderr, here = cli_argv(args), io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            if cwd is not None:
+                os.chdir(cwd)
+            try:
+                code = main(argv, prog='donkey-saliency')
+            except SystemExit as exit:  # argparse's own refusals, as sys.exit ends the process with them
+                code = exit.code
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(['donkey-saliency', *argv], code, stdout.getvalue(), stderr.getvalue())
 
 
 def assert_maps_close(actual, expected, atol):

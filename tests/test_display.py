@@ -3,7 +3,7 @@ the map's magnitude, clip to [0, 1] (signed: [-1, 1]); per frame, or one scale f
 import numpy as np
 import pytest
 
-from conftest import picture_rows, read_video, run_cli
+from conftest import picture_rows, read_video, run_main
 from donkey_saliency.core.display import frame_scales, run_scale, scaled
 
 
@@ -67,7 +67,7 @@ def test_normalize_run_in_the_video_shows_a_weak_map_weaker(tmp_path):
     tub = synthetic.write_tub(tmp_path / 'tub', scenes, hz=1000)
     saved = {}
     for normalize in ('frame', 'run'):
-        result = run_cli('--tub', tub, '--model', sample.MODEL, '--normalize', normalize, '--out',
+        result = run_main('--tub', tub, '--model', sample.MODEL, '--normalize', normalize, '--out',
                          tmp_path / f'{normalize}.mp4', '--save-maps', tmp_path / f'{normalize}.npz')
         assert result.returncode == 0, result.stderr
         saved[normalize] = np.load(tmp_path / f'{normalize}.npz')

@@ -3,7 +3,7 @@ which ones when asked for another; the method registry is the one source of the 
 import numpy as np
 import pytest
 
-from conftest import ROOT, CarConfig, car_pilot, run_cli
+from conftest import ROOT, CarConfig, car_pilot, run_cli, run_main
 
 pytest.importorskip('donkeycar')  # the pilots here are donkeycar's parts; the Keras 3 run has no donkeycar
 
@@ -53,7 +53,7 @@ def test_gradcam_offline_from_a_twin_exported_with_gradcam(files, small_tub, tmp
     """Regression: `--method gradcam` was refused on the twin the car part reads Grad-CAM from. Its map is the
     Keras file's Grad-CAM of the same frames."""
     for name in ('twin', 'h5'):
-        result = run_cli('--tub', small_tub, '--model', files[name], '--method', 'gradcam', '--end', 6,
+        result = run_main('--tub', small_tub, '--model', files[name], '--method', 'gradcam', '--end', 6,
                          '--out', tmp_path / f'{name}.mp4', '--save-maps', tmp_path / f'{name}.npz')
         assert result.returncode == 0, result.stderr
     twin, keras = np.load(tmp_path / 'twin.npz'), np.load(tmp_path / 'h5.npz')

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import assert_video_size, read_video, run_cli
+from conftest import assert_video_size, read_video, run_main
 from donkey_saliency import sample
 
 pytest.importorskip('donkeycar')
@@ -29,7 +29,7 @@ def frames(small_tub):
 
 
 def saved_maps(small_tub, tmp_path, *flags):
-    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--out', tmp_path / 'v.mp4',
+    result = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--out', tmp_path / 'v.mp4',
                      '--save-maps', tmp_path / 'maps.npz', *flags)
     assert result.returncode == 0, result.stderr
     return np.load(tmp_path / 'maps.npz')
@@ -66,13 +66,13 @@ def test_output_throttle_all_and_the_sign_flags(small_tub, tmp_path, frames):
 
 
 def test_fps_and_the_config_found_in_the_folder(small_tub, tmp_path):
-    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--fps', 7, '--out', tmp_path / 'a.mp4')
+    result = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--fps', 7, '--out', tmp_path / 'a.mp4')
     assert result.returncode == 0, result.stderr
     assert read_video(tmp_path / 'a.mp4')[1] == 7
     car = tmp_path / 'car'
     car.mkdir()
     shutil.copy(__import__('donkeycar').__file__.replace('__init__.py', 'templates/cfg_complete.py'), car / 'config.py')
     (car / 'myconfig.py').write_text('DRIVE_LOOP_HZ = 9\n')
-    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--out', 'b.mp4', cwd=car)
+    result = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--out', 'b.mp4', cwd=car)
     assert result.returncode == 0, result.stderr
     assert read_video(car / 'b.mp4')[1] == 9  # ./config.py and its myconfig.py were read without --config

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import assert_video_size, keras_pilot, read_video, run_cli
+from conftest import assert_video_size, keras_pilot, read_video, run_cli, run_main
 from donkey_saliency import synthetic
 from donkey_saliency.quiet import import_tensorflow
 
@@ -65,7 +65,7 @@ def test_every_type_renders_and_matches_the_car(kind, sensor_tub, tmp_path):
     model_path = tmp_path / f'{kind}.h5'
     pilot.interpreter.model.save(model_path)
     maps_file, out = tmp_path / 'maps.npz', tmp_path / 'v.mp4'
-    result = run_cli('--tub', sensor_tub, '--model', model_path, '--method', 'gradcam', '--layout', 'panels',
+    result = run_main('--tub', sensor_tub, '--model', model_path, '--method', 'gradcam', '--layout', 'panels',
                      '--out', out, '--save-maps', maps_file, '--batch-size', 5)
     assert result.returncode == 0, result.stderr
     assert f'pilot: {kind} (gradcam)' in result.stdout

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import assert_video_size, picture_rows, read_video, run_cli
+from conftest import assert_video_size, picture_rows, read_video, run_cli, run_main
 
 pytest.importorskip('donkeycar')
 
@@ -38,7 +38,7 @@ def inferno_level(rgb):
 @pytest.fixture(scope='module')
 def plain(tmp_path_factory):
     out = tmp_path_factory.mktemp('plain') / 'plain.mp4'
-    result = run_cli('--demo', '--end', FRAMES, '--scale', 1, '--alpha', 0, '--no-user', '--no-pilot', '--out', out)
+    result = run_main('--demo', '--end', FRAMES, '--scale', 1, '--alpha', 0, '--no-user', '--no-pilot', '--out', out)
     assert result.returncode == 0, result.stderr
     return pictures(out)[1]
 
@@ -49,7 +49,7 @@ def test_every_method_is_visible_where_the_pilot_looks(method, plain, tmp_path):
     occlusion, whose black window is itself a feature to this pilot) far more on the lane lines than on the
     background; the model-free control too is left out of that. Before display scaling, gradients drew a few faint specks (measured: 4% of pixels above 0.1)."""
     out = tmp_path / 'm.mp4'
-    result = run_cli('--demo', '--end', FRAMES, '--scale', 1, '--no-user', '--no-pilot', '--method', method,
+    result = run_main('--demo', '--end', FRAMES, '--scale', 1, '--no-user', '--no-pilot', '--method', method,
                      '--samples', 8, '--steps', 8, '--out', out)
     assert result.returncode == 0, result.stderr
     drawn = pictures(out)[1]
@@ -67,7 +67,7 @@ def test_every_method_is_visible_where_the_pilot_looks(method, plain, tmp_path):
 
 
 def test_the_summary_says_what_it_read_and_wrote(small_tub, tmp_path):
-    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', 4, '--out', tmp_path / 'v.mp4')
+    result = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', 4, '--out', tmp_path / 'v.mp4')
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert 'car config: none: input size from the model, frame rate from timestamps' in out
@@ -77,19 +77,19 @@ def test_the_summary_says_what_it_read_and_wrote(small_tub, tmp_path):
     car = tmp_path / 'car'
     car.mkdir()
     (car / 'config.py').write_text('DRIVE_LOOP_HZ = 10\n')
-    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', 4, '--config', car / 'config.py',
+    result = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', 4, '--config', car / 'config.py',
                      '--out', tmp_path / 'w.mp4')
     assert f'car config: {car / "config.py"} (' in result.stdout and 'rate from DRIVE_LOOP_HZ' in result.stdout
 
 
 def test_every_nth_record_keeps_real_time(small_tub, tmp_path):
-    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--every', 4, '--start', 1, '--out',
+    result = run_main('--tub', small_tub, '--model', sample.MODEL, '--every', 4, '--start', 1, '--out',
                      tmp_path / 'v.mp4', '--save-maps', tmp_path / 'm.npz')
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / 'm.npz')['index'].tolist() == list(range(1, 40, 4))
     frames, fps = read_video(tmp_path / 'v.mp4')
     assert_video_size(frames, 10, (240, 320))
-    full = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', 8, '--out', tmp_path / 'w.mp4')
+    full = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', 8, '--out', tmp_path / 'w.mp4')
     assert full.returncode == 0
     full_fps = read_video(tmp_path / 'w.mp4')[1]
     # the tub was written in real time (50 Hz), so a loaded machine spaces its records unevenly: the expected
@@ -104,7 +104,7 @@ def test_every_nth_record_keeps_real_time(small_tub, tmp_path):
 def test_steering_is_another_name_for_angle(small_tub, tmp_path):
     saved = []
     for name in ('angle', 'steering'):
-        result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', 3, '--method', 'gradients',
+        result = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', 3, '--method', 'gradients',
                          '--output', name, '--out', tmp_path / f'{name}.mp4', '--save-maps', tmp_path / f'{name}.npz')
         assert result.returncode == 0, result.stderr
         saved.append(np.load(tmp_path / f'{name}.npz')['maps'])
@@ -204,7 +204,7 @@ def test_saved_raw_maps_stay_the_methods_own(small_tub, tmp_path):
     import donkey_saliency as ds
     from donkey_saliency.core.display import drawable, frame_scales, scaled
     from donkey_saliency.offline.tubs import TubReader, decode
-    result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--end', 4, '--method', 'gradients',
+    result = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', 4, '--method', 'gradients',
                      '--out', tmp_path / 'v.mp4', '--save-maps', tmp_path / 'm.npz')
     assert result.returncode == 0, result.stderr
     saved = np.load(tmp_path / 'm.npz')

@@ -11,7 +11,7 @@ import pytest
 
 from browser import CHROMIUM, Browser
 from conftest import (SHARED, SHARED_ABSENT, SHARED_READY, assert_disk_full, limited_file_size, mirrored,
-                      tub_records, run_cli, tree_digest)
+                      tub_records, run_cli, run_main, tree_digest)
 from donkey_saliency import sample, synthetic
 
 
@@ -19,10 +19,10 @@ from donkey_saliency import sample, synthetic
 def sample_run(tmp_path_factory):
     """The sample tub: the video's saved maps, and the report's page and JSON."""
     folder = tmp_path_factory.mktemp('sample_report')
-    video = run_cli('--tub', sample.TUB, '--model', sample.MODEL, '--out', folder / 'v.mp4',
+    video = run_main('--tub', sample.TUB, '--model', sample.MODEL, '--out', folder / 'v.mp4',
                     '--save-maps', folder / 'maps.npz')
     assert video.returncode == 0, video.stderr
-    report = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--out', folder / 'report.html',
+    report = run_main('report', '--tub', sample.TUB, '--model', sample.MODEL, '--out', folder / 'report.html',
                      '--json', folder / 'report.json')
     assert report.returncode == 0, report.stderr
     with open(folder / 'report.json') as f:
@@ -125,7 +125,7 @@ def test_the_page_is_self_contained_and_small(sample_run):
 def test_a_mirrored_tub_swaps_the_steering_shares(sample_run, tmp_path):
     found, _, _, _ = sample_run
     tub = mirrored(sample.TUB, tmp_path / 'mirrored')
-    result = run_cli('report', '--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'r.html',
+    result = run_main('report', '--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'r.html',
                      '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     mirror = json.loads((tmp_path / 'r.json').read_text())['models'][0]
@@ -137,7 +137,7 @@ def test_a_mirrored_tub_swaps_the_steering_shares(sample_run, tmp_path):
 
 def test_a_one_way_pilot_gets_the_flip_advice_and_the_balanced_sample_does_not(sample_run, one_way, tmp_path):
     tub, pilot = one_way
-    result = run_cli('report', '--tub', tub, '--model', pilot, '--out', tmp_path / 'r.html',
+    result = run_main('report', '--tub', tub, '--model', pilot, '--out', tmp_path / 'r.html',
                      '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     model = json.loads((tmp_path / 'r.json').read_text())['models'][0]
@@ -151,7 +151,7 @@ def test_a_one_way_pilot_gets_the_flip_advice_and_the_balanced_sample_does_not(s
 
 def test_a_horizon_given_low_in_the_frame_gets_the_crop_advice(tmp_path):
     """Row 100 leaves most of the road above it: the pilot steers by what lies above that 'surface edge'."""
-    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--horizon', 100, '--end', 64,
+    result = run_main('report', '--tub', sample.TUB, '--model', sample.MODEL, '--horizon', 100, '--end', 64,
                      '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / 'r.json').read_text())
@@ -178,7 +178,7 @@ def driven_by_pilot(tmp_path_factory):
 def test_takeovers_are_listed_exactly_with_the_seconds_before(driven_by_pilot, tmp_path):
     """Through the data folder that holds both tubs (equal times: tub_a, then tub_b, by name)."""
     tub, _ = driven_by_pilot
-    result = run_cli('report', '--tub', tub.parent, '--model', sample.MODEL, '--out', tmp_path / 'r.html',
+    result = run_main('report', '--tub', tub.parent, '--model', sample.MODEL, '--out', tmp_path / 'r.html',
                      '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     takeovers = json.loads((tmp_path / 'r.json').read_text())['models'][0]['takeovers']
@@ -198,7 +198,7 @@ def test_takeovers_are_listed_exactly_with_the_seconds_before(driven_by_pilot, t
 def test_takeovers_with_every_come_from_the_rendered_records(driven_by_pilot, tmp_path):
     """Every second record: 20 is the first user record rendered after local, 32 after local_angle (31 is not
     rendered)."""
-    result = run_cli('report', '--tub', driven_by_pilot[0], '--model', sample.MODEL, '--every', 2,
+    result = run_main('report', '--tub', driven_by_pilot[0], '--model', sample.MODEL, '--every', 2,
                      '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / 'r.json').read_text())
@@ -212,7 +212,7 @@ def test_tubs_of_one_name_stay_apart(driven_by_pilot, tmp_path):
     record, in user mode after the first ended in local, is no takeover."""
     for car in ('car_a', 'car_b'):
         shutil.copytree(driven_by_pilot[0], tmp_path / car / 'data')
-    result = run_cli('report', '--tub', tmp_path / 'car_a' / 'data', tmp_path / 'car_b' / 'data', '--model',
+    result = run_main('report', '--tub', tmp_path / 'car_a' / 'data', tmp_path / 'car_b' / 'data', '--model',
                      sample.MODEL, '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     takeovers = json.loads((tmp_path / 'r.json').read_text())['models'][0]['takeovers']
@@ -230,7 +230,7 @@ def test_a_memory_pilot_beside_a_linear_one_explains_the_same_frames(tmp_path):
     for i in (4, 8, 12):
         scenes[i].angle = None  # (donkeycar's writer refuses NaN; null is what a lost value becomes)
     tub = synthetic.write_tub(tmp_path / 'tub', scenes, hz=1000)
-    result = run_cli('report', '--tub', tub, '--model', sample.MODEL, tmp_path / 'memory.h5',
+    result = run_main('report', '--tub', tub, '--model', sample.MODEL, tmp_path / 'memory.h5',
                      '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / 'r.json').read_text())
@@ -241,7 +241,7 @@ def test_a_memory_pilot_beside_a_linear_one_explains_the_same_frames(tmp_path):
 
 
 def test_the_model_free_method_is_not_compared_with_itself(tmp_path):
-    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--method', 'spectral-residual',
+    result = run_main('report', '--tub', sample.TUB, '--model', sample.MODEL, '--method', 'spectral-residual',
                      '--end', 64, '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     conspicuous = json.loads((tmp_path / 'r.json').read_text())['models'][0]['conspicuous']
@@ -250,14 +250,14 @@ def test_the_model_free_method_is_not_compared_with_itself(tmp_path):
 
 def test_several_pilots_side_by_side(one_way, tmp_path):
     tub, pilot = one_way
-    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, pilot, '--end', 120,
+    result = run_main('report', '--tub', sample.TUB, '--model', sample.MODEL, pilot, '--end', 120,
                      '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / 'r.json').read_text())
     assert [m['model'] for m in found['models']] == [sample.MODEL, str(pilot)]  # in the order of --model
     saved = {}
     for n, model in enumerate((sample.MODEL, pilot)):
-        video = run_cli('--tub', sample.TUB, '--model', model, '--end', 120, '--out', tmp_path / f'{n}.mp4',
+        video = run_main('--tub', sample.TUB, '--model', model, '--end', 120, '--out', tmp_path / f'{n}.mp4',
                         '--save-maps', tmp_path / f'{n}.npz')
         assert video.returncode == 0, video.stderr
         saved[n] = np.load(tmp_path / f'{n}.npz')
@@ -272,7 +272,7 @@ def test_several_pilots_side_by_side(one_way, tmp_path):
 
 
 def test_evaluate_adds_the_faithfulness_table(tmp_path):
-    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--end', 100, '--evaluate',
+    result = run_main('report', '--tub', sample.TUB, '--model', sample.MODEL, '--end', 100, '--evaluate',
                      '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     faithfulness = json.loads((tmp_path / 'r.json').read_text())['faithfulness']
@@ -325,7 +325,7 @@ def test_nothing_is_written_into_the_tub_or_the_model(driven_by_pilot, tmp_path)
     result = run_cli('report', '--tub', tub, '--model', model, '--out', tmp_path / 'out' / 'r.html')
     assert result.returncode == 2  # the folder does not exist
     os.mkdir(tmp_path / 'out')
-    result = run_cli('report', '--tub', tub, '--model', model, '--out', tmp_path / 'out' / 'r.html')
+    result = run_main('report', '--tub', tub, '--model', model, '--out', tmp_path / 'out' / 'r.html')
     assert result.returncode == 0, result.stderr
     shutil.rmtree(tmp_path / 'out')
     assert (tree_digest(tub), tree_digest(tmp_path)) == before
@@ -337,7 +337,7 @@ def test_the_page_in_a_browser_shows_plots_and_thumbnails_and_clicks_open_frames
     a click on the steering plot opens the frame nearest to that point, and nothing is fetched."""
     import cv2
     tub = shutil.copytree(driven_by_pilot[0], tmp_path / 'tub<!--<script>')  # a name that could end the script
-    result = run_cli('report', '--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'r.html')
+    result = run_main('report', '--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'r.html')
     assert result.returncode == 0, result.stderr
     browser = Browser(tmp_path / 'profile')
     try:
@@ -389,7 +389,7 @@ def test_on_the_real_tub(tmp_path):
     over all of it): the carpet ends at the walls' base near row 45, the walls' top near row 16; the pilot
     steers by the walls and has learnt the records' right lean."""
     before = tree_digest(SHARED)
-    result = run_cli('report', '--tub', SHARED / 'data', '--model', SHARED / 'models' / 'final_1.tflite',
+    result = run_main('report', '--tub', SHARED / 'data', '--model', SHARED / 'models' / 'final_1.tflite',
                      '--config', SHARED / 'config.py', '--every', 4, '--out', tmp_path / 'r.html',
                      '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
@@ -420,7 +420,7 @@ def test_the_car_config_crop_is_marked_and_taken_into_account(transformations, t
     (car / 'config.py').write_text('IMAGE_W = 160\nIMAGE_H = 120\nIMAGE_DEPTH = 3\nROI_CROP_TOP = 20\n'
                                    'ROI_CROP_BOTTOM = 0\nROI_CROP_LEFT = 0\nROI_CROP_RIGHT = 0\n'
                                    f'TRANSFORMATIONS = {transformations!r}\n')
-    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--config', car / 'config.py',
+    result = run_main('report', '--tub', sample.TUB, '--model', sample.MODEL, '--config', car / 'config.py',
                      '--horizon', 100, '--end', 64, '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / 'r.json').read_text())

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from browser import CHROMIUM, Browser
-from conftest import keras_pilot, run_cli
+from conftest import keras_pilot, run_main
 from conftest import tub_records
 from donkey_saliency import sample, synthetic
 
@@ -44,7 +44,7 @@ def bursts(tmp_path_factory):
 
 
 def report(tub, tmp_path, *models):
-    result = run_cli('report', '--tub', tub, '--model', *(models or [sample.MODEL]), '--out', tmp_path / 'r.html',
+    result = run_main('report', '--tub', tub, '--model', *(models or [sample.MODEL]), '--out', tmp_path / 'r.html',
                      '--json', tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     return json.loads((tmp_path / 'r.json').read_text()), (tmp_path / 'r.html').read_text()

@@ -5,7 +5,7 @@ exported .tflite twin. A map negated anywhere fails here."""
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_main
 
 pytest.importorskip('donkeycar')  # the pilot is saved and loaded as a donkeycar linear pilot
 
@@ -85,7 +85,7 @@ def test_signed_maps_offline(pilot_file, method, tmp_path):
                               hz=1000)
     flags = [item for key, value in SETTINGS.items() if key in {s.name for s in methods.get(method).settings}
              for item in (f'--{key}', value)]
-    result = run_cli('--tub', tub, '--model', pilot_file, '--method', method, '--out', tmp_path / 'v.mp4',
+    result = run_main('--tub', tub, '--model', pilot_file, '--method', method, '--out', tmp_path / 'v.mp4',
                      '--save-maps', tmp_path / 'maps.npz', *flags)
     assert result.returncode == 0, result.stderr
     assert_right_positive(np.load(tmp_path / 'maps.npz')['maps'], method)

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from conftest import SHARED, SHARED_ABSENT, SHARED_READY, assert_maps_close, assert_video_size, read_video, run_cli
+from conftest import (SHARED, SHARED_ABSENT, SHARED_READY, assert_maps_close, assert_video_size, read_video, run_cli,
+                      run_main)
 from donkey_saliency import sample, synthetic
 from donkey_saliency.core import carconfig
 from donkey_saliency.core.engine import Engine, MapRequest
@@ -57,7 +58,7 @@ def test_occlusion_on_tflite_equals_occlusion_in_the_keras_graph(converted, scen
 def test_command_on_a_tflite_pilot(converted, small_tub, tmp_path):
     _, path = converted
     maps_file = tmp_path / 'maps.npz'
-    result = run_cli('--tub', small_tub, '--model', path, '--end', 8, '--out', tmp_path / 'v.mp4',
+    result = run_main('--tub', small_tub, '--model', path, '--end', 8, '--out', tmp_path / 'v.mp4',
                      '--save-maps', maps_file, '--method', 'occlusion', '--layout', 'panels')
     assert result.returncode == 0, result.stderr
     assert_video_size(read_video(tmp_path / 'v.mp4')[0], 8, (240, 320), panels=3)
@@ -116,7 +117,7 @@ def test_a_plain_tflite_gives_the_keras_maps_or_says_why_not(kind, tmp_path):
 @pytest.mark.skipif(not SHARED_READY, reason=SHARED_ABSENT)
 def test_the_real_tflite_pilot_on_its_own_tub(tmp_path):
     maps_file = tmp_path / 'maps.npz'
-    result = run_cli('--tub', SHARED / 'data', '--model', SHARED / 'models' / 'final_1.tflite', '--end', 600,
+    result = run_main('--tub', SHARED / 'data', '--model', SHARED / 'models' / 'final_1.tflite', '--end', 600,
                      '--out', tmp_path / 'real.mp4', '--save-maps', maps_file)
     assert result.returncode == 0, result.stderr
     saved = np.load(maps_file)
