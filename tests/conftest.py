@@ -23,6 +23,12 @@ import pytest
 
 from donkey_saliency import sample, synthetic
 
+# The tests stand for a user at a terminal, whose Ctrl-C reaches what they start. A suite started in the
+# background by a script (`pytest &`, which a shell without job control runs with SIGINT ignored) would hand that
+# ignored SIGINT to every car and command it starts, and their Ctrl-C tests would fail for no fault of theirs.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / 'shared' / 'data' / 'shimoda_realcar_v2'
 # every file the tests read from it: a partial copy skips as cleanly as a missing one
