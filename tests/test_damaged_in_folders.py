@@ -34,7 +34,7 @@ DAMAGE = {zero_byte_manifest: 'manifest.json is damaged (its first line, the rec
 
 @pytest.fixture(scope='module')
 def tubs(tmp_path_factory):
-    """Two good tubs and one more (tub_2), written by donkeycar's Tub (or its twin), to be copied into each test's data/."""
+    """Two good tubs and one more (tub_2), written by donkeycar's Tub or its twin, for each test's data/."""
     folder = tmp_path_factory.mktemp('written')
     for name, count, seed in GOOD + (('tub_2', 8, 22),):
         synthetic.write_tub(folder / name, synthetic.drive(count, seed=seed), hz=50.0)
