@@ -19,9 +19,10 @@ def camera_frames(tub, indexes):
 
 
 def recorded_rate(tub):
-    """Frames per second as the records' own timestamps say (median spacing), read back from the tub."""
+    """Frames per second as the records' own timestamps say (median spacing), read back from the tub: 50 as
+    written, less on a loaded machine, whose writes lag behind the pacing."""
     stamps = np.array([r['_timestamp_ms'] for r in tub_records(tub)], np.float64)
-    return round(1000 / np.median(np.diff(stamps)))
+    return 1000 / np.median(np.diff(stamps))
 
 
 def test_video_has_one_frame_per_record_at_scaled_size(small_tub, sample_pilot_path, tmp_path):
@@ -31,7 +32,7 @@ def test_video_has_one_frame_per_record_at_scaled_size(small_tub, sample_pilot_p
     assert result.returncode == 0, result.stderr
     frames, fps = read_video(out)
     assert_video_size(frames, 40, (240, 320))
-    assert fps == recorded_rate(small_tub)  # no config: the rate the records were written at
+    assert fps == pytest.approx(recorded_rate(small_tub), abs=0.01)  # no config: the records' rate (2 decimals)
     assert 'wrote 40 frames' in result.stdout and 'skipped records: none' in result.stdout
     assert tree_digest(small_tub) == before
 

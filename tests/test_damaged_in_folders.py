@@ -1,6 +1,6 @@
 """One damaged tub in a car's data folder (or a glob): left out with a warning naming it and why, the others
 rendered, evaluated and reported; an error only when no tub can be read, or when the damaged tub is named itself.
-Real tubs written with donkeycar's Tub, damaged on a copy, through the real CLI."""
+Real tubs written with donkeycar's Tub (its twin without donkeycar), damaged on a copy, through the real CLI."""
 import json
 import os
 import shutil
@@ -10,8 +10,6 @@ import pytest
 
 from conftest import read_video, run_cli
 from donkey_saliency import sample, synthetic
-
-pytest.importorskip('donkeycar')
 
 GOOD = (('tub_1', 10, 21), ('tub_3', 12, 23))  # name, records, seed
 
@@ -36,7 +34,7 @@ DAMAGE = {zero_byte_manifest: 'manifest.json is damaged (its first line, the rec
 
 @pytest.fixture(scope='module')
 def tubs(tmp_path_factory):
-    """Two good tubs and one more (tub_2), written by donkeycar's Tub, to be copied into each test's data/."""
+    """Two good tubs and one more (tub_2), written by donkeycar's Tub or its twin, for each test's data/."""
     folder = tmp_path_factory.mktemp('written')
     for name, count, seed in GOOD + (('tub_2', 8, 22),):
         synthetic.write_tub(folder / name, synthetic.drive(count, seed=seed), hz=50.0)

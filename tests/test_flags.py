@@ -6,12 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import assert_video_size, read_video, run_main
+from conftest import assert_video_size, read_video, run_main, tub_records
 from donkey_saliency import sample
 
-pytest.importorskip('donkeycar')
-
-import donkey_saliency as ds  # noqa: E402
+import donkey_saliency as ds
 
 END = 5
 
@@ -20,11 +18,8 @@ END = 5
 def frames(small_tub):
     """The tub's first camera frames, as the command reads them."""
     import cv2
-    from donkeycar.parts.tub_v2 import Tub
-    tub = Tub(str(small_tub), read_only=True)
-    images = [cv2.cvtColor(cv2.imread(f'{tub.images_base_path}/{r["cam/image_array"]}'), cv2.COLOR_BGR2RGB)
-              for _, r in zip(range(END), tub)]
-    tub.close()
+    images = [cv2.cvtColor(cv2.imread(str(small_tub / 'images' / r['cam/image_array'])), cv2.COLOR_BGR2RGB)
+              for r in tub_records(small_tub)[:END]]
     return np.stack(images)
 
 
@@ -65,10 +60,14 @@ def test_output_throttle_all_and_the_sign_flags(small_tub, tmp_path, frames):
     assert_video_size(video, END, (240, 320), panels=3)  # camera | steering | throttle
 
 
-def test_fps_and_the_config_found_in_the_folder(small_tub, tmp_path):
+def test_fps(small_tub, tmp_path):
     result = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--fps', 7, '--out', tmp_path / 'a.mp4')
     assert result.returncode == 0, result.stderr
     assert read_video(tmp_path / 'a.mp4')[1] == 7
+
+
+def test_the_config_found_in_the_folder_sets_the_fps(small_tub, tmp_path):
+    pytest.importorskip('donkeycar', reason="the car's config.py is donkeycar 5.3's template (not on Python 3.12)")
     car = tmp_path / 'car'
     car.mkdir()
     shutil.copy(__import__('donkeycar').__file__.replace('__init__.py', 'templates/cfg_complete.py'), car / 'config.py')

@@ -83,3 +83,11 @@ def test_missing_behaviour_key_is_named(small_tub, tmp_path):
     result = run_cli('--tub', small_tub, '--model', tmp_path / 'b.h5', '--out', tmp_path / 'v.mp4')
     assert result.returncode == 2
     assert 'behavior/one_hot_state_array' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_the_imu_keys_read_without_donkeycar_are_donkeycars():
+    """Without donkeycar (Python 3.12) an imu pilot's inputs are the keys of KerasIMU.imu_vec, in its order."""
+    pytest.importorskip('donkeycar', reason='compared with donkeycar 5.3 itself')
+    from donkeycar.parts.keras import KerasIMU
+    from donkey_saliency.offline.inputs import IMU_KEYS
+    assert IMU_KEYS == KerasIMU.imu_vec

@@ -1,6 +1,6 @@
 """The report's pictures read true (issue 17 §4): the largest disagreements are distinct moments, the average map
 lies over a real frame a person recognises, and two pilots use the page's width. Tubs written with donkeycar's
-Tub, the real command, the page in a real headless Chromium."""
+Tub (its twin without donkeycar), the real command, the page in a real headless Chromium."""
 import base64
 import json
 import os
@@ -14,8 +14,6 @@ from browser import CHROMIUM, Browser
 from conftest import keras_pilot, run_main
 from conftest import tub_records
 from donkey_saliency import sample, synthetic
-
-pytest.importorskip('donkeycar')
 
 BURSTS, EVERY, LENGTH = 14, 30, 4  # 14 bursts of 4 records whose user steering is far from the road's
 RECORDS = BURSTS * EVERY

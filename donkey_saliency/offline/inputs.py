@@ -16,6 +16,7 @@ from donkey_saliency.errors import UserError
 from donkey_saliency.offline.tubs import user_values
 
 BEHAVIOR_KEY = 'behavior/one_hot_state_array'
+IMU_KEYS = [f'imu/{f}_{x}' for f in ('acl', 'gyr') for x in 'xyz']  # KerasIMU.imu_vec, for a pilot without donkeycar
 
 
 def _record_values(record, keys, kind):
@@ -59,7 +60,7 @@ class PilotInputs:
     def __call__(self, images, records):
         values = {'img_in': self._images(images)}
         if 'imu_in' in self.names:
-            keys = self.pilot.part.imu_vec
+            keys = self.pilot.part.imu_vec if self.pilot.part is not None else IMU_KEYS
             values['imu_in'] = np.array([_record_values(r, keys, 'imu') for r in records], np.float32)
         if 'xbehavior_in' in self.names:
             values['xbehavior_in'] = np.array([_record_values(r, [BEHAVIOR_KEY], 'behavior')[0] for r in records],
