@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from browser import CHROMIUM, Browser
-from conftest import keras_pilot, run_main
-from conftest import tub_records
+from conftest import keras_pilot, run_main, tub_records
 from donkey_saliency import sample, synthetic
 
 BURSTS, EVERY, LENGTH = 14, 30, 4  # 14 bursts of 4 records whose user steering is far from the road's
@@ -148,8 +147,8 @@ def test_lines_on_one_row_keep_their_labels_apart_and_code_is_never_cut(tmp_path
     (tmp_path / 'config.py').write_text('IMAGE_W = 160\nIMAGE_H = 120\nIMAGE_DEPTH = 3\nROI_CROP_TOP = 20\n'
                                         'ROI_CROP_BOTTOM = 0\nROI_CROP_LEFT = 0\nROI_CROP_RIGHT = 0\n'
                                         'TRANSFORMATIONS = []\n')
-    result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, '--config', tmp_path / 'config.py',
-                     '--horizon', 20, '--end', 64, '--out', tmp_path / 'r.html')
+    result = run_main('report', '--tub', sample.TUB, '--model', sample.MODEL, '--config', tmp_path / 'config.py',
+                      '--horizon', 20, '--end', 64, '--out', tmp_path / 'r.html')
     assert result.returncode == 0, result.stderr
     browser = Browser(tmp_path / 'profile', size=(700, 1000))
     try:
