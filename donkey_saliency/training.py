@@ -17,7 +17,7 @@ def train(kind, tub_path, model_path, epochs=10, seed=0, batch_size=32, config=N
     """Train a `kind` pilot (linear, categorical, inferred) on the tub at `tub_path` (or the tubs of a list);
     save it to `model_path`. `config`: a car config.py whose TRANSFORMATIONS (e.g. 'CROP') every image goes
     through before it is normalised, as donkeycar's training applies them."""
-    dk = import_donkeycar()
+    import_donkeycar()  # quietly, before its modules below
     tf = import_tensorflow()
     from donkeycar.parts.tub_v2 import Tub
     from donkeycar.pipeline.types import TubRecord
