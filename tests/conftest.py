@@ -58,11 +58,14 @@ def run_main(*args, cwd=None):
     For tests whose point is what a run writes (files, its summary on stdout), not the process: each saves the
     seconds of Python and TensorFlow start-up a subprocess pays. Whatever is about the process itself (the exit
     code the OS sees, signals, stderr holding one line and nothing else, no traceback, entry points) stays with
-    run_cli. Returns a CompletedProcess, as run_cli does."""
+    run_cli. Python warnings and what native code writes to the file descriptors are not in its stderr. Returns
+    a CompletedProcess, as run_cli does."""
     import contextlib
     import io
+    from donkey_saliency import stopping
     from donkey_saliency.cli import main
     argv, stdout, stderr, here = cli_argv(args), io.StringIO(), io.StringIO(), os.getcwd()
+    handlers = {number: signal.getsignal(number) for number in stopping.STOPPING}
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             if cwd is not None:
@@ -73,6 +76,12 @@ def run_main(*args, cwd=None):
                 code = exit.code
     finally:
         os.chdir(here)
+        stopped = list(stopping._stopped)  # a stop leaves the signals ignored until exit: the process's, not ours
+        stopping._stopped.clear()
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    if stopped:  # the run was stopped by a Ctrl-C (or SIGTERM) meant for the test session: stop it too
+        raise KeyboardInterrupt
     return subprocess.CompletedProcess(['donkey-saliency', *argv], code, stdout.getvalue(), stderr.getvalue())
 
 

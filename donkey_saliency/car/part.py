@@ -144,8 +144,10 @@ class SalientPilot:
         return interpreter.interpreter if type(interpreter).__name__ == 'TfLite' else interpreter.model
 
     def _build(self):
+        from donkey_saliency.core import tflite
         from donkey_saliency.core.engine import Engine
         from donkey_saliency.core.pilot import of_part
+        tflite.OUTPUTS_THREADS = 1  # occlusion on a plain .tflite: the drive loop's other parts need the other cores
         pilot = of_part(self.kl, self.model_path)
         engine = Engine(pilot, [self.request], self.settings)
         self.input_names = [t.name.split(':')[0] for t in pilot.model.inputs]  # as donkeycar's input dicts name them

@@ -51,7 +51,8 @@ def scaled(raw, signed, scale):
     NaN pixels are drawn as zero."""
     raw = np.asarray(raw, np.float32)
     scale = np.broadcast_to(np.asarray(scale, np.float32), (len(raw),)).reshape(-1, 1, 1)
-    maps = np.divide(raw, scale, out=np.zeros_like(raw), where=scale > 0)
+    with np.errstate(invalid='ignore'):  # (an infinite scale: inf / inf is NaN, drawn as zero below)
+        maps = np.divide(raw, scale, out=np.zeros_like(raw), where=scale > 0)
     np.clip(maps, -1.0 if signed else 0.0, 1.0, out=maps)  # (infinities end at the ends, as numbers would)
     if np.isnan(maps).any():
         maps[np.isnan(maps)] = 0.0

@@ -28,6 +28,10 @@ class TensorSpec:
     shape: tuple
 
 
+OUTPUTS_THREADS = None  # the outputs-only interpreter's threads; None: every core this process may use. Set by
+# whoever shares the cores: a --jobs worker (its share), the car (one: the drive loop's other parts need theirs)
+
+
 def interpreter_class():
     """The TFLite Interpreter class of whichever runtime is installed: donkeycar's choice when donkeycar is there,
     else ai-edge-litert, tflite-runtime, then TensorFlow's own (the Pi has no TensorFlow)."""
@@ -41,9 +45,9 @@ def interpreter_class():
     for module in ('ai_edge_litert.interpreter', 'tflite_runtime.interpreter', 'tensorflow.lite'):
         try:
             return __import__(module, fromlist=['Interpreter']).Interpreter
-        except (ImportError, AttributeError):  # TensorFlow 2.20 and newer have no tf.lite.Interpreter
+        except (ImportError, AttributeError):  # TensorFlow 2.21 has no tf.lite.Interpreter
             continue
-    raise UserError('no TFLite runtime is installed (TensorFlow 2.20 and newer leave it to ai-edge-litert); '
+    raise UserError('no TFLite runtime is installed (TensorFlow 2.21 leaves it to ai-edge-litert); '
                     'pip install ai-edge-litert (or tflite-runtime)')
 
 
@@ -106,11 +110,11 @@ class TfLiteModel:
 
     @functools.cached_property
     def _outputs_interpreter(self):
-        """The file opened again without preserved tensors (its tensor indexes are the same: one file), on every
-        core this process may use: its batches are large (a frame's windows), so they divide well (6.6 against
-        10.7 frames/s of occlusion on the 2-core machine, idle)."""
+        """The file opened again without preserved tensors (its tensor indexes are the same: one file), on
+        OUTPUTS_THREADS threads: its batches are large (a frame's windows), so they divide well (occlusion on
+        the 2-core machine, idle: 6.7 frames/s on one thread, 7.7 and 7.8 on two)."""
         usable = os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else range(os.cpu_count() or 1)  # (macOS)
-        return _interpreter(self.path, preserve=False, threads=len(usable))
+        return _interpreter(self.path, preserve=False, threads=OUTPUTS_THREADS or len(usable))
 
     def maps(self, name):
         """An exported map output of the last run(): (n, H, W)."""

@@ -245,10 +245,13 @@ def _work(pipe, threads):
 
 
 def _share_cores(threads):
-    """TensorFlow's and OpenCV's thread pools sized to this worker's share, before any graph is built."""
+    """TensorFlow's, OpenCV's and the TFLite occlusion's thread pools sized to this worker's share, before any
+    graph is built."""
     import cv2
+    from donkey_saliency.core import tflite
     from donkey_saliency.quiet import import_tensorflow
     tf = import_tensorflow()
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     cv2.setNumThreads(threads)
+    tflite.OUTPUTS_THREADS = threads
