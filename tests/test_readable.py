@@ -1,6 +1,5 @@
 """Videos a person can read: every method's map visible where the pilot looks, words instead of letters, and a
 command that explains itself (the summary, a bare `donkey saliency`, `donkey`'s own command list)."""
-import json
 import os
 import subprocess
 import sys
@@ -8,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import assert_video_size, picture_rows, read_video, run_cli, run_main
+from conftest import assert_video_size, picture_rows, read_video, run_cli, run_main, tub_records
 
 pytest.importorskip('donkeycar')
 
@@ -93,9 +92,9 @@ def test_every_nth_record_keeps_real_time(small_tub, tmp_path):
     assert full.returncode == 0
     full_fps = read_video(tmp_path / 'w.mp4')[1]
     # the tub was written in real time (50 Hz), so a loaded machine spaces its records unevenly: the expected
-    # rates come from its own timestamps (the catalog's JSON lines), the median spacing of the records each video
-    # shows, at most 60 frames/s; every 4th record's spacing is four records' time, whatever each one's was
-    stamps = np.array([json.loads(line)['_timestamp_ms'] for line in open(small_tub / 'catalog_0.catalog')])
+    # rates come from its own timestamps (as donkeycar's Tub reads them), the median spacing of the records each
+    # video shows, at most 60 frames/s; every 4th record's spacing is four records' time, whatever each one's was
+    stamps = np.array([record['_timestamp_ms'] for record in tub_records(small_tub)])
     assert fps == pytest.approx(1000 / np.median(np.diff(stamps[1:40:4])), rel=0.01)
     assert full_fps == pytest.approx(min(60, 1000 / np.median(np.diff(stamps[:8]))), rel=0.01)
     assert fps < full_fps / 2.5

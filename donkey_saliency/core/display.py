@@ -54,8 +54,9 @@ def scaled(raw, signed, scale):
     with np.errstate(invalid='ignore'):  # (an infinite scale: inf / inf is NaN, drawn as zero below)
         maps = np.divide(raw, scale, out=np.zeros_like(raw), where=scale > 0)
     np.clip(maps, -1.0 if signed else 0.0, 1.0, out=maps)  # (infinities end at the ends, as numbers would)
-    if np.isnan(maps).any():
-        maps[np.isnan(maps)] = 0.0
+    nan = np.isnan(maps)
+    if nan.any():
+        maps[nan] = 0.0
     return maps
 
 

@@ -113,8 +113,8 @@ class TfLiteModel:
         """The file opened again without preserved tensors (its tensor indexes are the same: one file), on
         OUTPUTS_THREADS threads: its batches are large (a frame's windows), so they divide well (occlusion on
         the 2-core machine, idle: 6.7 frames/s on one thread, 7.7 and 7.8 on two)."""
-        usable = os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else range(os.cpu_count() or 1)  # (macOS)
-        return _interpreter(self.path, preserve=False, threads=OUTPUTS_THREADS or len(usable))
+        from donkey_saliency import cores
+        return _interpreter(self.path, preserve=False, threads=OUTPUTS_THREADS or cores.usable())
 
     def maps(self, name):
         """An exported map output of the last run(): (n, H, W)."""

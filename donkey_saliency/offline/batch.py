@@ -120,7 +120,8 @@ def _parallel(runs, jobs, bar, done, failed):
     import multiprocessing
     from multiprocessing.connection import wait
     context = multiprocessing.get_context('spawn')
-    threads = max(1, len(os.sched_getaffinity(0)) // jobs)
+    from donkey_saliency import cores
+    threads = max(1, cores.usable() // jobs)
     pending = list(enumerate(runs))
     workers = {}
     for _ in range(jobs):

@@ -32,10 +32,14 @@ def occlusion(predict, score, inputs, base, image_index, masks, signed):
     keep = (1.0 - masks)[..., None]
     maps = []
     for frame in range(len(inputs[0])):
-        many = [np.repeat(x[frame:frame + 1], len(masks), axis=0) if k != image_index or x.ndim == 5
-                else x[frame] * keep for k, x in enumerate(inputs)]  # (a picture's copies made hidden at once)
-        if many[image_index].ndim == 5:  # a sequence: hide the window in the newest frame only
-            many[image_index][:, -1] *= keep
+        many = []
+        for k, x in enumerate(inputs):
+            if k == image_index and x.ndim == 4:  # a picture: its copies are made hidden at once
+                many.append(x[frame] * keep)
+            else:
+                many.append(np.repeat(x[frame:frame + 1], len(masks), axis=0))
+                if k == image_index:  # a sequence: hide the window in the newest frame only
+                    many[-1][:, -1] *= keep
         deltas = base[frame] - score(predict(many))
         maps.append(np.tensordot(deltas, masks, axes=1) / coverage)
     maps = np.stack(maps).astype(np.float32)
