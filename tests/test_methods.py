@@ -164,3 +164,30 @@ def test_categorical_maps_explain_the_expected_value_not_one_bin():
     np.testing.assert_allclose(throttle, throttle_probabilities.numpy() @ throttle_values, atol=1e-6)
     _, maps = make('gradients', pilot.interpreter.model, kind='categorical')([frames(2, (120, 160, 3))])
     assert np.isfinite(maps).all() and np.abs(maps).max() > 0  # a map, not a blank or a NaN
+
+
+def test_occlusion_windows_cover_the_image_and_their_copies_hide_only_their_window():
+    """The .tflite occlusion writes each window's hidden copy into the interpreter's buffer in place: the copies
+    must be the frame times (1 - mask), built here by a plain loop, in the newest picture of a sequence only,
+    every other input the frame's own; the windows slide by the stride and end flush with the edges."""
+    from donkey_saliency.core.methods.occlusion_numpy import Windows, fill_hidden
+    windows = Windows((120, 160), 24, 12)
+    assert len(windows.corners) == 9 * 13  # rows 0..96, columns 0..132 by 12, then 136 flush with the edge
+    assert windows.corners[-1] == (96, 136) and windows.masks.sum(axis=0).min() >= 1
+    assert np.all(windows.masks.sum(axis=(1, 2)) == 24 * 24)
+    rng = np.random.default_rng(0)
+    windows = Windows((6, 8), 3, 2)
+    for picture in (rng.random((2, 6, 8, 3), np.float32) + 0.5, rng.random((2, 3, 6, 8, 3), np.float32) + 0.5):
+        inputs = [rng.random((2, 4), np.float32), picture]
+        count = len(windows.corners)
+        buffers = [np.full((count,) + x.shape[1:], np.nan, np.float32) for x in inputs]
+        fill_hidden(buffers, inputs, 1, 1, windows)
+        np.testing.assert_array_equal(buffers[0], np.repeat(inputs[0][1:2], count, axis=0))
+        for k in range(count):
+            expected = picture[1].copy()
+            keep = (1.0 - windows.masks[k])[..., None]
+            if picture.ndim == 5:
+                expected[-1] *= keep
+            else:
+                expected *= keep
+            np.testing.assert_array_equal(buffers[1][k], expected)

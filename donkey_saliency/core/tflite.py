@@ -90,22 +90,42 @@ class TfLiteModel:
         self.layers = []  # no Keras layers: type detection goes by input and output names
         self._batches = {}  # the batch size each interpreter is allocated for
 
-    def run(self, inputs, outputs_only=False):
-        """Outputs (a list, one (n, ...) array per output) for a batch of inputs in model input order.
+    def run(self, inputs):
+        """Outputs (a list, one (n, ...) array per output) for a batch of inputs in model input order."""
+        self._allocate(self.interpreter, [x.shape for x in inputs])
+        for detail, x in zip(self.input_details, inputs):
+            self.interpreter.set_tensor(detail['index'], np.ascontiguousarray(x, np.float32))
+        self.interpreter.invoke()
+        return self._outputs(self.interpreter)
 
-        `outputs_only`: nothing else of this call will be read (occlusion's windows), so it goes to an interpreter
-        of its own that keeps no intermediate tensors: several times faster on a plain file, and the main one
-        keeps its batch size and what features() and maps() read of its last run."""
-        interpreter = self._outputs_interpreter if outputs_only else self.interpreter
-        count = len(inputs[0])
-        if self._batches.get(id(interpreter)) != count:  # each size change reallocates, batch 1 again included
-            for detail, x in zip(self.input_details, inputs):
-                interpreter.resize_tensor_input(detail['index'], (count,) + tuple(x.shape[1:]))
+    def run_filled(self, fill, count):
+        """Outputs for a batch of `count` that `fill(buffers)` writes straight into the input buffers (one
+        (count, ...) float32 array per input, in model input order), when nothing else of the call will be
+        read (occlusion's windows): on an interpreter of its own that keeps no intermediate tensors, several
+        times faster on a plain file, so that the main one keeps its batch size and what features() and maps()
+        read of its last run."""
+        interpreter = self._outputs_interpreter
+        self._allocate(interpreter, [(count,) + spec.shape[1:] for spec in self.inputs])
+        buffers = [interpreter.tensor(detail['index'])() for detail in self.input_details]
+        if any(buffer.dtype != np.float32 for buffer in buffers):
+            raise UserError(f'{self.path} takes inputs that are not float32 (a quantized pilot?); '
+                            'occlusion needs the float file donkeycar exports')
+        fill(buffers)
+        del buffers  # (invoke refuses to run while views of its buffers are held)
+        interpreter.invoke()
+        return self._outputs(interpreter)
+
+    def _allocate(self, interpreter, shapes):
+        """Size `interpreter`'s inputs for a batch of `shapes` when they changed (each change reallocates, a
+        return to batch 1 included)."""
+        count = shapes[0][0]
+        if self._batches.get(id(interpreter)) != count:
+            for detail, shape in zip(self.input_details, shapes):
+                interpreter.resize_tensor_input(detail['index'], tuple(shape))
             interpreter.allocate_tensors()
             self._batches[id(interpreter)] = count
-        for detail, x in zip(self.input_details, inputs):
-            interpreter.set_tensor(detail['index'], np.ascontiguousarray(x, np.float32))
-        interpreter.invoke()
+
+    def _outputs(self, interpreter):
         return [interpreter.get_tensor(index).copy() for index in self.output_indexes]
 
     @functools.cached_property
