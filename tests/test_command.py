@@ -208,6 +208,26 @@ def test_car_image_size_is_honoured(small_tub, tmp_path):
     assert np.load(maps_file)['maps'].shape == (4, 90, 120)
 
 
+def test_an_odd_camera_width_makes_a_video_one_band_column_wider(small_tub, tmp_path):
+    """H.264 in yuv420p takes even sizes only: a car configured for 121x91 at --scale 1 gets its video, the
+    picture whole at the left and one column of the dark band at the right (it failed in the encoder before)."""
+    save_pilot(keras_pilot('linear', IMAGE_H=91, IMAGE_W=121), tmp_path / 'p.h5')
+    car = tmp_path / 'car'
+    car.mkdir()
+    (car / 'config.py').write_text('IMAGE_W = 121\nIMAGE_H = 91\nIMAGE_DEPTH = 3\nDRIVE_LOOP_HZ = 20\n')
+    out = tmp_path / 'v.mp4'
+    result = run_cli('--tub', small_tub, '--model', tmp_path / 'p.h5', '--config', car / 'config.py', '--end', 3,
+                     '--out', out, '--scale', '1', '--alpha', '0', '--no-user', '--no-pilot')
+    assert result.returncode == 0, result.stderr
+    frames, _ = read_video(out)
+    assert len(frames) == 3 and frames.shape[2] == 122 and frames.shape[1] % 2 == 0, frames.shape
+    top, _ = picture_rows(frames[0], 91, 1)
+    camera = cv2.resize(camera_frames(small_tub, [0])[0], (121, 91), interpolation=cv2.INTER_AREA)
+    assert np.abs(frames[0, top:top + 91, :121].astype(int) - camera).mean() < 8  # the whole picture, in place
+    brightness = cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY).astype(int)  # (yuv420p shares colour by pixel pairs)
+    assert np.abs(brightness[top + 4:top + 87, -1] - 24).mean() < 8  # the band's dark grey
+
+
 def test_greyscale_pilot_gets_grey_frames_and_a_colour_video(small_tub, tmp_path):
     pilot = keras_pilot('linear', IMAGE_DEPTH=1)
     save_pilot(pilot, tmp_path / 'grey.h5')

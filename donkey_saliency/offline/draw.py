@@ -268,9 +268,10 @@ class _Layout:
                 band.pad_to(max(b.rows for b in bands))
         self.heads, self.feet = heads, feet
         self.top = heads[0].height
-        total = self.top + height + feet[0].height
-        self.template = np.full((total + total % 2, width * len(heads), 3), STRIP_COLOUR, np.uint8)
-        for k, (head, foot) in enumerate(zip(heads, feet)):  # (an even height: H.264 in yuv420p needs one)
+        total, self.columns = self.top + height + feet[0].height, width * len(heads)
+        # an even height and width, which H.264 in yuv420p needs: an odd one gets a row or a column of band
+        self.template = np.full((total + total % 2, self.columns + self.columns % 2, 3), STRIP_COLOUR, np.uint8)
+        for k, (head, foot) in enumerate(zip(heads, feet)):
             self.template[:self.top, k * width:(k + 1) * width] = head.draw()
             self.template[self.top + height:total, k * width:(k + 1) * width] = foot.draw()
 
@@ -303,11 +304,12 @@ class Composer:
         top, (height, width) = layout.top, layout.picture
         image = np.empty_like(layout.template)  # the bands copied, the pictures drawn straight into place
         image[:top], image[top + height:] = layout.template[:top], layout.template[top + height:]
+        image[top:top + height, layout.columns:] = STRIP_COLOUR  # (the column that makes an odd width even)
         camera = overlay(frame, views[0].values, self.alpha, views[0].signed) if layout.overlaid else frame
         if self.panels:
             picture = enlarge(camera, self.scale) if self.scale > 1 else camera.copy()
-        else:  # the frame's full width: its rows are one block of memory, which OpenCV draws into
-            picture = image[top:top + height]
+        else:  # the picture's place in the frame, which OpenCV draws into
+            picture = image[top:top + height, :width]
             cv2.resize(camera, (width, height), dst=picture, interpolation=cv2.INTER_LINEAR)
         if user is not None:
             steering_line(picture, *user, USER_COLOUR, side=-1)
