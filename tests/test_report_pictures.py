@@ -182,3 +182,17 @@ def test_lines_on_one_row_keep_their_labels_apart_and_code_is_never_cut(tmp_path
         assert pieces == 1  # one box: the command on one line, not cut after "--"
     finally:
         browser.close()
+
+
+@pytest.mark.parametrize('rows', [(236, 236, 231), (238, 120, 238, 238), (2, 2, 3), (60, 61, 62, 63)])
+def test_mark_labels_stay_in_the_picture_and_apart(rows):
+    """The average picture's line labels (13 units tall, font-size 13) never overlap and never leave the picture,
+    for lines that share a row at its bottom or its top: those that no longer fit below their line go above it.
+    Each label stays near its own line: no further than a label's row for each label there is."""
+    from donkey_saliency.offline.report.charts import marked_picture
+    svg = marked_picture('data:,', (320, 240), [(row, '#fff', f'line {k}') for k, row in enumerate(rows)], 'x')
+    baselines = [int(y) for y in re.findall(r'<text x="4" y="(\d+)"', svg)]
+    assert len(baselines) == len(rows)
+    assert all(13 <= y <= 240 - 3 for y in baselines), baselines  # ascent and descenders inside
+    assert all(abs(a - b) >= 14 for i, a in enumerate(baselines) for b in baselines[i + 1:]), baselines
+    assert all(abs(y - row) <= 17 * len(rows) for y, row in zip(baselines, rows)), baselines

@@ -9,6 +9,7 @@ import numpy as np
 WIDTH = 640
 LEFT, RIGHT, TOP, BOTTOM = 44, 10, 10, 22
 MARK_LINE = 16  # a picture's mark labels are 13 units tall (svg .mark): one label per 16 units
+MARK_DESCENT = 4  # and reach this far below their baseline
 MAX_POINTS = 800  # points per line: more would not show on a page and would only weigh it down
 
 
@@ -98,15 +99,23 @@ def marked_picture(uri, size, rows, title):
              f'<image href="{uri}" width="{width}" height="{height}"/>']
     placed = []  # the labels' baselines
     for row, colour, label in rows:
-        y = max(row - 4, MARK_LINE)
-        while any(abs(y - other) < MARK_LINE for other in placed):
-            y += MARK_LINE
+        y = _label_baseline(row, placed, height)
         placed.append(y)
         parts.append(f'<line x1="0" x2="{width}" y1="{row}" y2="{row}" stroke="{colour}" stroke-width="2" '
                      f'stroke-dasharray="8 4"/><text x="4" y="{y}" fill="{colour}" '
                      f'class="mark">{escape(label)}</text>')
     parts.append('</svg>')
     return ''.join(parts)
+
+
+def _label_baseline(row, placed, height):
+    """A mark label's baseline: just above its line at `row`, else the nearest free place below it, else above
+    it, inside the picture (its descenders too: MARK_DESCENT); where none is free, as low as the picture allows."""
+    first, lowest = max(row - 4, MARK_LINE), height - MARK_DESCENT
+    below = range(first, lowest + 1, MARK_LINE)
+    above = range(first - MARK_LINE, MARK_LINE - 1, -MARK_LINE)
+    return next((y for y in (*below, *above) if all(abs(y - other) >= MARK_LINE for other in placed)),
+                min(first, lowest))
 
 
 def row_plot(lines, height_rows, marks, title, high=1.0, height=170):
