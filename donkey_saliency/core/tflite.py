@@ -107,9 +107,6 @@ class TfLiteModel:
         interpreter = self._outputs_interpreter
         self._allocate(interpreter, [(count,) + spec.shape[1:] for spec in self.inputs])
         buffers = [interpreter.tensor(detail['index'])() for detail in self.input_details]
-        if any(buffer.dtype != np.float32 for buffer in buffers):
-            raise UserError(f'{self.path} takes inputs that are not float32 (a quantized pilot?); '
-                            'occlusion needs the float file donkeycar exports')
         fill(buffers)
         del buffers  # (invoke refuses to run while views of its buffers are held)
         interpreter.invoke()
