@@ -1,5 +1,6 @@
 """How an unexpected error is named in its one line: one function (errors.described) for the command and for a
 --jobs worker, so that the two never say the same failure differently (they did on an empty message)."""
+import ast
 import re
 from pathlib import Path
 
@@ -34,4 +35,23 @@ def test_no_module_words_an_exception_itself():
     inline = re.compile(r'str\(\w+\)(\.strip\(\))?\.splitlines\(\)')
     found = [f'{path.relative_to(PACKAGE)}:{n}' for path in PACKAGE.rglob('*.py') if path.name != 'errors.py'
              for n, line in enumerate(path.read_text().splitlines(), 1) if inline.search(line)]
+    assert found == []
+
+
+def test_no_foreign_exception_is_pasted_into_a_message_as_it_is():
+    """A message never embeds an exception of someone else's (a config file's, donkeycar's) as it is, in an
+    f-string: an empty one leaves 'cannot read X: ' dangling and a long one runs over lines. It goes through
+    errors.py (described, first_line); the package's own UserError, worded for the user, may be quoted whole."""
+    own = {'UserError', 'NothingToShow'}
+    found = []
+    for path in PACKAGE.rglob('*.py'):
+        for handler in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(handler, ast.ExceptHandler) or not handler.name:
+                continue
+            caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+            if all(isinstance(t, ast.Name) and t.id in own for t in caught):
+                continue
+            found += [f'{path.relative_to(PACKAGE)}:{node.lineno}' for statement in handler.body
+                      for node in ast.walk(statement) if isinstance(node, ast.FormattedValue)
+                      and isinstance(node.value, ast.Name) and node.value.id == handler.name]
     assert found == []

@@ -9,7 +9,7 @@ core/transforms.py.
 import os
 import types
 
-from donkey_saliency.errors import UserError, first_line
+from donkey_saliency.errors import UserError, described, first_line
 from donkey_saliency.quiet import donkeycar_or_none
 
 # the keys this tool reads when no car config is given and donkeycar's template is not at hand (its values there)
@@ -90,7 +90,8 @@ def transformer(cfg):
         # its constructor extends cfg.TRANSFORMATIONS in place: hand it a copy
         return ImageTransformations(copy(cfg), 'TRANSFORMATIONS', 'POST_TRANSFORMATIONS')
     except Exception as exc:
-        raise UserError(f'the car config asks for transformations {steps} that donkeycar cannot build: {exc}') from None
+        raise UserError(f'the car config asks for transformations {steps} that donkeycar cannot build: '
+                        f'{described(exc)}') from None
 
 
 def copy(cfg):

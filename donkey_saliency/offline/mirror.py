@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from donkey_saliency.errors import UserError
+from donkey_saliency.errors import UserError, described
 from donkey_saliency.offline import tubs as tub_files
 from donkey_saliency.offline.tub_writer import MAX_CATALOG_LEN, TubWriter
 from donkey_saliency.offline.writers import check_folder, check_outside_tubs, reporting_full_disk
@@ -105,7 +105,7 @@ def _plain_config(config):
             try:
                 values.update(runpy.run_path(file))
             except Exception as exc:
-                raise UserError(f'cannot read car config {file}: {exc}') from None
+                raise UserError(f'cannot read car config {file}: {described(exc)}') from None
     return values
 
 
