@@ -5,9 +5,8 @@
 Three ways in one run, interleaved, each frame's windows (117 at the defaults, window 24 stride 12) in one batch:
 through the pilot's own interpreter, which keeps every intermediate tensor for VisualBackProp (what occlusion did
 first); through an interpreter that keeps none, handed copies of the frame multiplied by the masks (what it did
-next); and through that interpreter, the copies written straight into its input buffer (what it does now). The
-maps of the last two are checked equal to 1e-5 first. Median of the
-rounds.
+next); and through that interpreter, the copies written straight into its input buffer (what it does now).
+The maps of the last two are checked equal to 1e-5 first. Median of the rounds.
 """
 import argparse
 import os
@@ -47,7 +46,7 @@ def main():
                                         for frame in range(len(inputs[0]))])
 
     lean = load_pilot(path).tflite  # its run() on an interpreter that keeps nothing, as the outputs-only one
-    lean.interpreter = lean._outputs_interpreter
+    lean.interpreter = lean._outputs_interpreter  # (the package's internals: the bench, not the API, swaps them)
     now = lambda inputs: occlusion(model.run_filled, score, inputs, base, 0, windows, True)  # noqa: E731
     np.testing.assert_allclose(now([images]), multiplied(lean.run)([images]), atol=1e-5)
     rates = frames_per_second({'pilot interpreter (first)': multiplied(model.run),

@@ -10,7 +10,7 @@ import os
 import sys
 
 from donkey_saliency.core import methods
-from donkey_saliency.errors import Terminated, UserError, described
+from donkey_saliency.errors import Terminated, UserError, described, first_line
 
 DESCRIPTION = """\
 Make a video of where a donkeycar pilot looks: every frame of the tub with a saliency heat map
@@ -393,7 +393,7 @@ def _main(argv, prog):
         _say(f'{prog}: error: {exc}{_kept(exc, "; ")}', sys.stderr)
         return 2
     except PermissionError as exc:  # a tub, a model or an output folder this user may not read or write
-        _say(f'{prog}: error: permission denied: {exc.filename or exc}; check who owns it, or run as its owner'
+        _say(f'{prog}: error: permission denied: {exc.filename or first_line(exc)}; check who owns it, or run as its owner'
              f'{_kept(exc, "; ")}', sys.stderr)
         return 2
     except KeyboardInterrupt as exc:

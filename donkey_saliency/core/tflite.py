@@ -113,8 +113,8 @@ class TfLiteModel:
         return self._outputs(interpreter)
 
     def _allocate(self, interpreter, shapes):
-        """Size `interpreter`'s inputs for a batch of `shapes` when they changed (each change reallocates, a
-        return to batch 1 included)."""
+        """Size `interpreter`'s inputs for a batch of `shapes` when the batch size changed (each change
+        reallocates, a return to batch 1 included)."""
         count = shapes[0][0]
         if self._batches.get(id(interpreter)) != count:
             for detail, shape in zip(self.input_details, shapes):
@@ -129,7 +129,7 @@ class TfLiteModel:
     def _outputs_interpreter(self):
         """The file opened again without preserved tensors (its tensor indexes are the same: one file), on
         OUTPUTS_THREADS threads: its batches are large (a frame's windows), so they divide well (occlusion on
-        the 2-core machine, idle: 6.7 frames/s on one thread, 7.7 and 7.8 on two)."""
+        the 2-core machine: 6.7 frames/s on one thread, 7.7 and 7.8 on two, on 2026-12-01, before run_filled)."""
         from donkey_saliency import cores
         return _interpreter(self.path, preserve=False, threads=OUTPUTS_THREADS or cores.usable())
 

@@ -218,7 +218,7 @@ def _work(pipe, threads):
     and the encoders it starts run in a process group of their own, which a terminal's Ctrl-C does not reach
     (ffmpeg sets its own SIGINT handler, so ignoring the signal here would not be enough)."""
     import signal
-    from donkey_saliency.errors import Terminated, described, raise_terminated
+    from donkey_saliency.errors import Terminated, described, first_line, raise_terminated
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, raise_terminated)
@@ -234,7 +234,7 @@ def _work(pipe, threads):
                 pipe.send(('no video', position, str(exc)))
             except (UserError, PermissionError) as exc:
                 pipe.send(('user error', position, str(exc) if isinstance(exc, UserError)
-                           else f'permission denied: {exc.filename or exc}'))
+                           else f'permission denied: {exc.filename or first_line(exc)}'))
                 return
             except Exception as exc:
                 pipe.send(('error', position, described(exc)))

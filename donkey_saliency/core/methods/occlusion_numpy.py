@@ -30,9 +30,9 @@ def fill_hidden(buffers, inputs, frame, image_index, windows):
     sequence). In place, so that the interpreter's own input buffers take the batch with no array in between
     (1.06 to 1.45 times the frames/s of multiplying copies by masks and handing them over, in four runs of
     bench/bench_tflite_occlusion.py on the 2-core machine)."""
-    for k, (buffer, x) in enumerate(zip(buffers, inputs)):
+    for position, (buffer, x) in enumerate(zip(buffers, inputs)):
         buffer[...] = x[frame]
-        if k == image_index:
+        if position == image_index:
             for copy, (top, left) in zip(buffer if x.ndim == 4 else buffer[:, -1], windows.corners):
                 copy[top:top + windows.side, left:left + windows.side] = 0.0
 

@@ -92,8 +92,8 @@ def _segments(values):
 
 def marked_picture(uri, size, rows, title):
     """A picture with horizontal marks across it: `rows` are (row in picture pixels, colour, label). Each label
-    sits just above its line, or below the labels already there when lines (nearly) share a row, so that no label
-    is written over another."""
+    sits just above its line, or, when lines (nearly) share a row, below the labels already there, or above them
+    where the picture ends: inside the picture, and never over another label while there is room."""
     width, height = size
     parts = [f'<svg class="picture" viewBox="0 0 {width} {height}" role="img"><title>{escape(title)}</title>',
              f'<image href="{uri}" width="{width}" height="{height}"/>']
@@ -110,7 +110,8 @@ def marked_picture(uri, size, rows, title):
 
 def _label_baseline(row, placed, height):
     """A mark label's baseline: just above its line at `row`, else the nearest free place below it, else above
-    it, inside the picture (its descenders too: MARK_DESCENT); where none is free, as low as the picture allows."""
+    it, inside the picture (its descenders too: MARK_DESCENT); where none is free (more labels than rows), just
+    above its line after all."""
     first, lowest = max(row - 4, MARK_LINE), height - MARK_DESCENT
     below = range(first, lowest + 1, MARK_LINE)
     above = range(first - MARK_LINE, MARK_LINE - 1, -MARK_LINE)
