@@ -85,8 +85,9 @@ def drive(count, seed=0, one_way=False, sky=None, **kwargs):
 
 def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000, mode=lambda i: 'user'):
     """Record scenes into a donkeycar tub with donkeycar's own Tub (without donkeycar: this package's writer of the
-    same files), paced so timestamps run at `hz`, a new catalog file every `max_catalog_len` records (donkeycar's
-    default: 1000); into an existing tub, a new session.
+    same files), each record handed to the tub at least 1/hz after the one before (a loaded machine spaces them
+    further apart, never in a burst as pacing to deadlines did after a stall), a new catalog file every
+    `max_catalog_len` records (donkeycar's default: 1000); into an existing tub, a new session.
 
     `extra`: {record key: (donkeycar type, function of the frame number)} for sensors beyond the camera; `mode`:
     the user/mode of frame i ('user', or 'local' / 'local_angle' while the pilot drives).
@@ -96,15 +97,15 @@ def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000, mode=lamb
     tub = open_tub_writer(path, ['cam/image_array', 'user/angle', 'user/throttle', 'user/mode'] + list(extra),
                           ['image_array', 'float', 'float', 'str'] + [kind for kind, _ in extra.values()],
                           max_catalog_len=max_catalog_len)
-    start = time.time()
+    written = None  # when the last record was handed to the tub (which stamps it then)
     try:
         for i, scene in enumerate(scenes):
-            delay = start + i / hz - time.time()
-            if delay > 0:
-                time.sleep(delay)
             record = {'cam/image_array': scene.image, 'user/angle': scene.angle,
                       'user/throttle': scene.throttle, 'user/mode': mode(i)}
             record.update({key: values(i) for key, (_, values) in extra.items()})
+            if written is not None and written + 1.0 / hz > time.time():
+                time.sleep(written + 1.0 / hz - time.time())
+            written = time.time()
             tub.write_record(record)
     finally:
         tub.close()

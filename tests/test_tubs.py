@@ -167,3 +167,20 @@ def test_a_tub_without_images_folder_is_refused_and_not_repaired(tub_copy):
     with pytest.raises(UserError, match='images'):
         TubReader([str(tub_copy)])
     assert not (tub_copy / 'images').exists()
+
+
+def test_the_synthetic_road_never_writes_records_closer_than_its_rate(tmp_path):
+    """A stall while recording (a loaded machine) spaces the records further apart, never in a burst: each record
+    is handed to the tub at least 1/hz after the one before. Paced to deadlines instead, the records after a stall
+    came 2 to 5 ms apart (a 50 Hz tub read as 500 Hz under load, and its video as 60 frames/s)."""
+    def stalling(scenes):
+        for i, scene in enumerate(scenes):
+            if i == 2:
+                time.sleep(0.3)
+            yield scene
+    path = synthetic.write_tub(tmp_path / 'tub', stalling(synthetic.drive(12, seed=1)), hz=50.0)
+    stamps = np.array([r['_timestamp_ms'] for r in tub_records(path)], np.int64)
+    steps = np.diff(stamps)
+    assert len(stamps) == 12 and steps.max() >= 290, steps  # the stall is where it was
+    # the tub stamps a record once its image is saved: a few ms of jitter, and the first save is the slowest
+    assert np.median(steps) >= 19 and steps[1:].min() >= 15, steps
