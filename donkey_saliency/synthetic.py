@@ -97,14 +97,15 @@ def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000, mode=lamb
     tub = open_tub_writer(path, ['cam/image_array', 'user/angle', 'user/throttle', 'user/mode'] + list(extra),
                           ['image_array', 'float', 'float', 'str'] + [kind for kind, _ in extra.values()],
                           max_catalog_len=max_catalog_len)
-    written = None  # when the last record was handed to the tub (which stamps it then)
+    written = None  # when the last record was handed to the tub
     try:
         for i, scene in enumerate(scenes):
             record = {'cam/image_array': scene.image, 'user/angle': scene.angle,
                       'user/throttle': scene.throttle, 'user/mode': mode(i)}
             record.update({key: values(i) for key, (_, values) in extra.items()})
-            if written is not None and written + 1.0 / hz > time.time():
-                time.sleep(written + 1.0 / hz - time.time())
+            rest = 0.0 if written is None else written + 1.0 / hz - time.time()
+            if rest > 0:
+                time.sleep(rest)
             written = time.time()
             tub.write_record(record)
     finally:

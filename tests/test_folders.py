@@ -385,3 +385,31 @@ def test_per_tub_stops_at_a_pilot_that_does_not_load(data, tmp_path, jobs):
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert 'cannot load' in lines[0] and 'no tub gave a video' not in lines[0]
     assert not (tmp_path / 'out').exists()
+
+
+def test_a_sigterm_python_swallows_in_a_callback_still_stops_a_worker_without_a_traceback():
+    """A worker told to stop while it imports TensorFlow can meet SIGTERM inside a callback (importlib's module
+    locks are weakrefs with one), where Python prints the exception and goes on: the user's terminal got a
+    six-line traceback after the one line, and the worker ran on until killed. The signal is sent again and the
+    worker stops, printing nothing. A real SIGTERM, landing in a real weakref callback."""
+    script = '\n'.join([
+        'import os, signal, time, weakref',
+        'from donkey_saliency.errors import Terminated',
+        'from donkey_saliency.offline.batch import stop_on_sigterm',
+        'stop_on_sigterm()',
+        'class Thing: pass',
+        'def callback(ref):',
+        '    os.kill(os.getpid(), signal.SIGTERM)',
+        '    sum(range(100000))  # Python code: the handler runs here, inside the callback',
+        'thing = Thing()',
+        'ref = weakref.ref(thing, callback)',
+        'try:',
+        '    del thing',
+        '    for _ in range(100):',
+        '        time.sleep(0.05)',
+        "    print('went on')",
+        'except Terminated:',
+        "    print('stopped')",
+    ])
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
+    assert (result.stdout, result.stderr) == ('stopped\n', ''), result.stdout + result.stderr

@@ -218,10 +218,10 @@ def _work(pipe, threads):
     and the encoders it starts run in a process group of their own, which a terminal's Ctrl-C does not reach
     (ffmpeg sets its own SIGINT handler, so ignoring the signal here would not be enough)."""
     import signal
-    from donkey_saliency.errors import Terminated, described, first_line, raise_terminated
+    from donkey_saliency.errors import Terminated, described, first_line
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, raise_terminated)
+    stop_on_sigterm()
     try:
         _share_cores(threads)
         from donkey_saliency.offline import video
@@ -243,6 +243,25 @@ def _work(pipe, threads):
         return
     finally:  # done: a late SIGTERM from the parent has nothing left to stop
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def stop_on_sigterm():
+    """SIGTERM raises Terminated in this process; one that Python swallows, raised inside a callback (a weakref's
+    while an import ends, a __del__), where an exception is only printed and the work goes on, is sent again a
+    moment later and not printed: the worker still stops, and the user's terminal gets no traceback."""
+    import signal
+    import sys
+    import threading
+    from donkey_saliency.errors import Terminated, raise_terminated
+    printed = sys.unraisablehook
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, Terminated):
+            threading.Timer(0.05, os.kill, (os.getpid(), unraisable.exc_value.signum)).start()
+        else:
+            printed(unraisable)
+    sys.unraisablehook = hook
+    signal.signal(signal.SIGTERM, raise_terminated)
 
 
 def _share_cores(threads):
