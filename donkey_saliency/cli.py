@@ -393,8 +393,8 @@ def _main(argv, prog):
         _say(f'{prog}: error: {exc}{_kept(exc, "; ")}', sys.stderr)
         return 2
     except PermissionError as exc:  # a tub, a model or an output folder this user may not read or write
-        _say(f'{prog}: error: permission denied: {exc.filename or first_line(exc)}; check who owns it, or run as its owner'
-             f'{_kept(exc, "; ")}', sys.stderr)
+        _say(f'{prog}: error: permission denied: {exc.filename or first_line(exc)}; check who owns it, or run as '
+             f'its owner{_kept(exc, "; ")}', sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         _say(f'{prog}: interrupted; {_kept(exc) or "no output written"}', sys.stderr)

@@ -115,8 +115,7 @@ def _label_baseline(row, placed, height):
     first, lowest = max(row - 4, MARK_LINE), height - MARK_DESCENT
     below = range(first, lowest + 1, MARK_LINE)
     above = range(first - MARK_LINE, MARK_LINE - 1, -MARK_LINE)
-    return next((y for y in (*below, *above) if all(abs(y - other) >= MARK_LINE for other in placed)),
-                min(first, lowest))
+    return next((y for y in (*below, *above) if all(abs(y - other) >= MARK_LINE for other in placed)), first)
 
 
 def row_plot(lines, height_rows, marks, title, high=1.0, height=170):
