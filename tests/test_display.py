@@ -26,6 +26,24 @@ def test_signed_maps_keep_their_sign_and_zero():
         np.testing.assert_allclose(s, np.clip(r / np.percentile(np.abs(r), 95), -1, 1), rtol=1e-5)
 
 
+@pytest.mark.parametrize('clip', [0.5, 50, 99, 99.99, 100])
+@pytest.mark.parametrize('pixels', [(1, 1), (1, 7), (3, 5), (120, 160)])
+def test_the_scale_is_numpys_percentile_at_every_clip_and_size(clip, pixels):
+    """The percentile taken from one partition in place: numpy's linear rule at the ends (a one-pixel map, clip
+    100: the maximum), between ranks and on ties; the maps themselves are left as they were."""
+    rng = np.random.default_rng(int(clip * 100) + pixels[1])
+    raw = rng.gamma(0.4, size=(4,) + pixels).astype(np.float32) - 0.3
+    raw[3] = np.round(raw[3])  # ties
+    kept = raw.copy()
+    def expected(values):  # the percentile, or the maximum where it is zero
+        level = np.percentile(np.abs(values), clip)
+        return level if level > 0 else np.abs(values).max()
+    for frame, value in zip(raw, frame_scales(raw, clip)):
+        assert value == pytest.approx(expected(frame), rel=1e-6)
+    assert run_scale(raw, clip) == pytest.approx(expected(raw), rel=1e-6)
+    assert np.array_equal(raw, kept)
+
+
 def test_a_map_with_few_non_zero_pixels_and_a_blank_one():
     raw = np.zeros((2, 50, 50), np.float32)
     raw[0, 10, 10] = 3.0  # under 1% of pixels: the percentile is 0, the maximum is used

@@ -36,7 +36,7 @@ def test_crop_is_suggested_at_the_surface_edge_from_the_threshold_and_two_standa
     advice = findings.advice(found(edge=change))
     assert advice['roi_crop_top'] == suggested
     assert ('no crop needed' in advice['why'][0]) == (suggested is None)
-    assert (f'ROI_CROP_TOP = 40 with \'CROP\'' in advice['why'][0]) == (suggested == 40)
+    assert ('ROI_CROP_TOP = 40 with \'CROP\'' in advice['why'][0]) == (suggested == 40)
 
 
 def test_a_large_standard_error_holds_the_crop_back():

@@ -21,10 +21,20 @@ SMOOTHING = 1 / 80  # the display smoothing's sigma, as a share of the map's wid
 
 def _percentile(magnitudes, clip):
     """The clip-th percentile over the last axis, or the maximum where that percentile is zero (a map with fewer
-    non-zero pixels than 1 - clip is still drawn). NaN pixels are left out; numpy's nanpercentile goes frame by
-    frame in Python, so it is kept for maps that hold one (its result is the same on the others)."""
-    nan = np.isnan(magnitudes).any()
-    level = (np.nanpercentile if nan else np.percentile)(magnitudes, clip, axis=-1)
+    non-zero pixels than 1 - clip is still drawn). `magnitudes` is a scratch array, reordered in place.
+
+    NaN pixels are left out; numpy's nanpercentile goes frame by frame in Python, so it is kept for maps that hold
+    one. The others take numpy's own rule (linear between the two ranks around clip% of the way) from one
+    partition in place, where np.percentile copied the array first: 0.2 ms a frame against 0.3."""
+    if np.isnan(magnitudes).any():
+        level = np.nanpercentile(magnitudes, clip, axis=-1)
+    else:
+        where = clip / 100 * (magnitudes.shape[-1] - 1)
+        low = int(where)
+        high = min(low + 1, magnitudes.shape[-1] - 1)
+        magnitudes.partition(sorted({low, high}), axis=-1)
+        below, above = (magnitudes[..., k].astype(np.float64) for k in (low, high))
+        level = below + (above - below) * (where - low)
     return np.where(level > 0, level, np.nanmax(magnitudes, axis=-1))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from donkey_saliency.errors import UserError
 
 RUN_SAMPLE = 128  # frames of the first pass that fixes --normalize run's scale
+FIRST_FRAMES = 8  # frames of the first batch that go through the pilot on their own (video._split)
 
 
 @dataclass
@@ -64,7 +65,9 @@ class VideoJob:
                 raise UserError(f'--every {options.every} would skip records a {self.pilot.kind} pilot needs for its '
                                 'history; render every record (leave --every out), or a shorter range')
             self.engine = Engine(self.pilot, self.requests, options.settings)
-            self.engine(self.pilot.zero_inputs(1))  # build the graphs before the clock runs
+            for size in sorted({min(FIRST_FRAMES, options.batch_size), options.batch_size}):
+                self.engine(self.pilot.zero_inputs(size))  # build the graphs (and their kernels for the run's
+                # batch sizes, about 0.07 s on the first call at a size) before the clock runs
             self.inputs = PilotInputs(self.pilot)
             self.run_scales = None  # set by fix_run_scales() for --normalize run
         else:  # a tub recorded with SALIENCY_RECORD: its overlays are the frames

@@ -102,7 +102,9 @@ class VideoWriter:
     frame, when the size is known.
 
     An mp4's frames go to ffmpeg already in yuv420p, converted by OpenCV: fed RGB, ffmpeg used 1.5 ms of processor
-    time a frame at 320x372 on the 2-core machine; fed yuv420p, 0.8 (the conversion costs this process 0.1)."""
+    time a frame at 320x372 on the 2-core machine; fed yuv420p, 0.8 (the conversion costs this process 0.1). x264
+    encodes on one thread: its frame threads cost processor time (1.13 to 1.35 ms a frame against 1.02 to 1.05 on
+    one) that the run's other stages need, and one thread still encodes about 1000 frames/s."""
 
     def __init__(self, path, fps, preset='ultrafast'):
         self.file = AtomicFile(path)
@@ -132,7 +134,8 @@ class VideoWriter:
         if self.gif:
             given, encoding = 'rgb24', ['-vf', 'split[a][b];[a]palettegen[p];[b][p]paletteuse']
         else:
-            given, encoding = 'yuv420p', ['-vcodec', 'libx264', '-preset', self.preset, '-pix_fmt', 'yuv420p']
+            given, encoding = 'yuv420p', ['-vcodec', 'libx264', '-preset', self.preset, '-threads', '1',
+                                          '-pix_fmt', 'yuv420p']
         command = [FFMPEG_BINARY, '-y', '-loglevel', 'info', '-f', 'rawvideo', '-vcodec', 'rawvideo', '-s',
                    f'{width}x{height}', '-pix_fmt', given, '-r', f'{self.fps:.02f}', '-an', '-i', '-',
                    *encoding, '-f', 'gif' if self.gif else 'mp4', self.file.temp]
