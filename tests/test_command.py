@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import (assert_video_size, car_outputs, keras_pilot, picture_rows, read_video, run_cli, save_pilot,
-                      tree_digest, tub_records)
+from conftest import (assert_video_size, car_outputs, keras_pilot, picture_rows, read_video, run_cli, run_main,
+                      save_pilot, tree_digest, tub_records)
 from donkey_saliency import sample
 
 
@@ -35,6 +35,30 @@ def test_video_has_one_frame_per_record_at_scaled_size(small_tub, sample_pilot_p
     assert fps == pytest.approx(recorded_rate(small_tub), abs=0.01)  # no config: the records' rate (2 decimals)
     assert 'wrote 40 frames' in result.stdout and 'skipped records: none' in result.stdout
     assert tree_digest(small_tub) == before
+
+
+def test_opencv_draws_on_each_stages_own_thread_and_gets_its_threads_back(small_tub, sample_pilot_path, tmp_path,
+                                                                           monkeypatch):
+    """During a video OpenCV runs on one thread (its pool's active waits cost the other stages 15% of the rate);
+    an in-process caller (the API) finds its own setting again after the run, and after a run that failed."""
+    from donkey_saliency.offline.stages import VideoJob
+    seen, render = [], VideoJob.render
+
+    def watched(job, inferred):
+        seen.append(cv2.getNumThreads())
+        if fail:
+            raise MemoryError('a failure mid-run')
+        return render(job, inferred)
+    monkeypatch.setattr(VideoJob, 'render', watched)
+    cv2.setNumThreads(3)
+    try:
+        for fail in (False, True):
+            result = run_main('--tub', small_tub, '--model', sample_pilot_path, '--end', 12, '--out',
+                              tmp_path / f'{fail}.mp4')
+            assert (result.returncode != 0) == fail, result.stderr
+            assert seen and set(seen) == {1} and cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(-1)
 
 
 def test_overlay_is_present_and_first_record_is_shown(small_tub, sample_pilot_path, tmp_path):
