@@ -61,6 +61,24 @@ def test_opencv_draws_on_each_stages_own_thread_and_gets_its_threads_back(small_
         cv2.setNumThreads(-1)
 
 
+def test_the_pilot_is_warmed_up_at_the_batch_sizes_it_then_sees(small_tub, sample_pilot_path, tmp_path, monkeypatch):
+    """The first batch goes to the pilot in two (a few frames first, so drawing starts at once), and the pilot's
+    kernels are built before the clock runs for each size it then sees but a short last batch; every record is
+    drawn once."""
+    from donkey_saliency.core.engine import Engine
+    from donkey_saliency.offline.stages import FIRST_FRAMES
+    sizes, call = [], Engine.__call__
+    monkeypatch.setattr(Engine, '__call__', lambda engine, inputs: sizes.append(len(inputs[0])) or
+                        call(engine, inputs))
+    result = run_main('--tub', small_tub, '--model', sample_pilot_path, '--batch-size', 28, '--out',
+                      tmp_path / 'v.mp4')
+    assert result.returncode == 0, result.stderr
+    assert 'wrote 40 frames' in result.stdout
+    warmed, run = sizes[:3], sizes[3:]  # (--normalize frame: no first pass of its own)
+    assert FIRST_FRAMES == 8 and warmed == [8, 20, 28]
+    assert run == [8, 20, 12] and set(run[:-1]) <= set(warmed)  # 40 records: 28 (8 and 20), then 12
+
+
 def test_overlay_is_present_and_first_record_is_shown(small_tub, sample_pilot_path, tmp_path):
     plain, heat = tmp_path / 'plain.mp4', tmp_path / 'heat.mp4'
     common = ['--tub', small_tub, '--model', sample_pilot_path, '--start', 3, '--end', 9, '--no-user', '--no-pilot']

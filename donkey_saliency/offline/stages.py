@@ -13,6 +13,11 @@ RUN_SAMPLE = 128  # frames of the first pass that fixes --normalize run's scale
 FIRST_FRAMES = 8  # frames of the first batch that go through the pilot on their own (video._split)
 
 
+def first_batch_sizes(batch_size):
+    """The sizes of the batches the pilot sees first: the first batch split in two (video._split), then whole."""
+    return sorted({size for size in (min(FIRST_FRAMES, batch_size), batch_size - FIRST_FRAMES, batch_size) if size > 0})
+
+
 @dataclass
 class Inferred:
     """A batch after the pilot: frames, records, the pilot's decoded outputs and maps (one array per requested
@@ -65,9 +70,8 @@ class VideoJob:
                 raise UserError(f'--every {options.every} would skip records a {self.pilot.kind} pilot needs for its '
                                 'history; render every record (leave --every out), or a shorter range')
             self.engine = Engine(self.pilot, self.requests, options.settings)
-            for size in sorted({min(FIRST_FRAMES, options.batch_size), options.batch_size}):
-                self.engine(self.pilot.zero_inputs(size))  # build the graphs (and their kernels for the run's
-                # batch sizes, about 0.07 s on the first call at a size) before the clock runs
+            for size in first_batch_sizes(options.batch_size):  # build the graphs before the clock runs, and
+                self.engine(self.pilot.zero_inputs(size))  # their kernels for each batch size (0.07 s at a new one)
             self.inputs = PilotInputs(self.pilot)
             self.run_scales = None  # set by fix_run_scales() for --normalize run
         else:  # a tub recorded with SALIENCY_RECORD: its overlays are the frames
