@@ -37,6 +37,18 @@ def test_video_has_one_frame_per_record_at_scaled_size(small_tub, sample_pilot_p
     assert tree_digest(small_tub) == before
 
 
+def test_freed_memory_is_kept_where_the_c_library_allows_and_nothing_fails_elsewhere(monkeypatch):
+    """glibc takes both settings; where no C library is found, or it does not load, nothing is done."""
+    import ctypes.util
+    from donkey_saliency import heap
+    assert heap.keep_freed_memory() == (sys.platform.startswith('linux') and os.confstr('CS_GNU_LIBC_VERSION')
+                                        is not None)
+    monkeypatch.setattr(ctypes.util, 'find_library', lambda name: None)
+    assert heap.keep_freed_memory() is False
+    monkeypatch.setattr(ctypes.util, 'find_library', lambda name: 'libno-such-c.so.6')
+    assert heap.keep_freed_memory() is False
+
+
 def test_opencv_draws_on_each_stages_own_thread_and_gets_its_threads_back(small_tub, sample_pilot_path, tmp_path,
                                                                            monkeypatch):
     """During a video OpenCV runs on one thread (its pool's active waits cost the other stages 15% of the rate);
@@ -61,22 +73,26 @@ def test_opencv_draws_on_each_stages_own_thread_and_gets_its_threads_back(small_
         cv2.setNumThreads(-1)
 
 
-def test_the_pilot_is_warmed_up_at_the_batch_sizes_it_then_sees(small_tub, sample_pilot_path, tmp_path, monkeypatch):
-    """The first batch goes to the pilot in two (a few frames first, so drawing starts at once), and the pilot's
-    kernels are built before the clock runs for each size it then sees but a short last batch; every record is
-    drawn once."""
+@pytest.mark.parametrize('method, end, sizes', [
+    ('vbp', 40, [1, 8, 20, 28, 8, 20, 12]),  # 40 records: 28 (8 and 20), then 12
+    ('vbp', 12, [1, 4, 8, 12, 8, 4]),  # a run shorter than a batch: warmed at its own sizes
+    ('smoothgrad', 12, [1, 8, 4]),  # a many-sample method cuts batches to sizes of its own: no warm-up
+])
+def test_the_pilot_is_warmed_up_at_the_batch_sizes_it_then_sees(small_tub, sample_pilot_path, tmp_path, monkeypatch,
+                                                                method, end, sizes):
+    """The first batch goes to the pilot in two (a few frames first, so drawing starts at once); the graphs are
+    built on one frame, and for a one-pass method the kernels at each size the first batches bring, before the
+    clock runs (--normalize frame: no first pass of its own); every record is drawn once."""
     from donkey_saliency.core.engine import Engine
     from donkey_saliency.offline.stages import FIRST_FRAMES
-    sizes, call = [], Engine.__call__
-    monkeypatch.setattr(Engine, '__call__', lambda engine, inputs: sizes.append(len(inputs[0])) or
+    seen, call = [], Engine.__call__
+    monkeypatch.setattr(Engine, '__call__', lambda engine, inputs: seen.append(len(inputs[0])) or
                         call(engine, inputs))
-    result = run_main('--tub', small_tub, '--model', sample_pilot_path, '--batch-size', 28, '--out',
-                      tmp_path / 'v.mp4')
+    result = run_main('--tub', small_tub, '--model', sample_pilot_path, '--method', method, '--batch-size', 28,
+                      '--end', end, '--out', tmp_path / 'v.mp4')
     assert result.returncode == 0, result.stderr
-    assert 'wrote 40 frames' in result.stdout
-    warmed, run = sizes[:3], sizes[3:]  # (--normalize frame: no first pass of its own)
-    assert FIRST_FRAMES == 8 and warmed == [8, 20, 28]
-    assert run == [8, 20, 12] and set(run[:-1]) <= set(warmed)  # 40 records: 28 (8 and 20), then 12
+    assert f'wrote {end} frames' in result.stdout
+    assert FIRST_FRAMES == 8 and seen == sizes
 
 
 def test_overlay_is_present_and_first_record_is_shown(small_tub, sample_pilot_path, tmp_path):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from donkey_saliency.errors import NothingToShow, UserError
-from donkey_saliency.offline.tubs import NO_USER_VALUES, Batch
+from donkey_saliency.offline.tubs import NO_USER_VALUES
 
 
 @dataclass
@@ -231,7 +231,7 @@ def run(options, bar=None):
     from donkey_saliency import heap
     heap.keep_freed_memory()
     from donkey_saliency.core import carconfig
-    from donkey_saliency.offline.stages import VideoJob
+    from donkey_saliency.offline.stages import VideoJob, split_first
     cfg, from_car = carconfig.load(options.config)
     job = VideoJob(options, cfg, from_car)
     summary = Summary(out=options.out, pilot=f'{job.pilot.kind} ({options.method})' if job.pilot
@@ -244,6 +244,7 @@ def run(options, bar=None):
                         f'and --start is {options.start}')
     job.fix_camera_shape()
     job.fix_run_scales()
+    job.warm_up()
     loaded = job.batches()
     try:
         first = next(loaded, None)
@@ -256,7 +257,7 @@ def run(options, bar=None):
         shown_bar = progress_bar(shown(options, job.records_available), options.progress) if bar is None \
             else contextlib.nullcontext(bar)
         with shown_bar as bar, _opencv_on_one_thread():
-            summary.frames = _write(job, _chain(_split(first), loaded), job.open_writers(summary.fps), bar)
+            summary.frames = _write(job, _chain(split_first(first), loaded), job.open_writers(summary.fps), bar)
     finally:
         loaded.close()  # after the threads have stopped: closes the tub
     summary.skipped = job.reader.skipped
@@ -290,9 +291,10 @@ def _write(job, batches, writers, bar):
         keep = True
         return writers.video.frames
     finally:
-        render.stop()
-        infer.stop()
-        load.stop()
+        for stage in (render, infer, load):  # all told first: none waits to hand one more item to a stopped one
+            stage.stopped.set()
+        for stage in (render, infer, load):
+            stage.stop()
         writers.close(keep)
 
 
@@ -300,7 +302,8 @@ def _write(job, batches, writers, bar):
 def _opencv_on_one_thread():
     """OpenCV's calls each on its stage's own thread while the stages run: they keep the cores busy already, and
     OpenCV's own pool, whose threads wait actively, took their time (on the real tub 419 to 441 frames/s, against
-    492 to 508 on one thread, in turn). Put back after the run, for the API's callers."""
+    492 to 508 on one thread, in turn). Put back after the run (as a count: OpenCV tells no "default"), for an
+    in-process caller."""
     import cv2
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
@@ -317,16 +320,6 @@ def _as_read(batch):
 def _chain(first, rest):
     yield from first
     yield from rest
-
-
-def _split(batch):
-    """The first batch as a few frames, then the rest: drawing and encoding start while the pilot works on the
-    rest, where a whole first batch kept them waiting (a 600-frame run of the real tub took 1.36 s once started,
-    against 1.49 unsplit: means of five runs in turn)."""
-    from donkey_saliency.offline.stages import FIRST_FRAMES
-    if len(batch.frames) <= FIRST_FRAMES:
-        return [batch]
-    return [Batch(batch.frames[:FIRST_FRAMES], batch.dropped), Batch(batch.frames[FIRST_FRAMES:], 0)]
 
 
 def progress_bar(total, enabled):
