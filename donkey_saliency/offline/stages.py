@@ -10,7 +10,7 @@ import numpy as np
 from donkey_saliency.errors import UserError
 
 RUN_SAMPLE = 128  # frames of the first pass that fixes --normalize run's scale
-FIRST_FRAMES = 8  # frames of the first batch that go through the pilot on their own (video._split)
+FIRST_FRAMES = 8  # frames of the first batch that go through the pilot on their own (split_first)
 
 
 def split_first(batch):
@@ -112,14 +112,14 @@ class VideoJob:
                                   IMAGE_KEY if self.pilot else OVERLAY_KEY, self.camera_image)
         self.camera_shape = shape
 
-    def warm_up(self):
-        """Build the pilot's kernels before the clock runs for each batch size a video's first batches bring
-        (0.07 s at a size not seen yet, mid-run otherwise). Only for maps of one pass a frame on a Keras pilot:
-        many-sample methods cut batches to sizes of their own, and a .tflite pilot reallocates at each new size."""
+    def warm_up(self, first):
+        """Build the pilot's kernels before the clock runs for each batch size a video's first batches bring, the
+        first of them holding `first` frames (0.07 s at a size not seen yet, mid-run otherwise). Only for maps of
+        one pass a frame on a Keras pilot: many-sample methods cut batches to sizes of their own, and a .tflite
+        pilot reallocates at each new size."""
         if not self.pilot or self.pilot.tflite or self.engine.samples > 1:
             return
-        shown = -(-self.range_length() // self.options.every)
-        for size in first_batch_sizes(min(self.options.batch_size, shown)):
+        for size in first_batch_sizes(first):
             self.engine(self.pilot.zero_inputs(size))
 
     def fix_run_scales(self):

@@ -244,12 +244,12 @@ def run(options, bar=None):
                         f'and --start is {options.start}')
     job.fix_camera_shape()
     job.fix_run_scales()
-    job.warm_up()
     loaded = job.batches()
     try:
         first = next(loaded, None)
         if first is None:
             raise NothingToShow(f'no readable records in range ({job.reader.skipped}); nothing to render')
+        job.warm_up(len(first.frames))  # the size the first batch has, its unreadable images left out
         summary.startup = time.time() - started
         summary.fps, summary.fps_source = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
         # a bar of its own is closed on every way out (an interrupt too), so that the line about a stop starts
