@@ -15,9 +15,11 @@ from donkey_saliency import sample, synthetic
 from donkey_saliency.core.methods import METHODS
 from donkey_saliency.quiet import import_tensorflow
 from donkey_saliency.core.scores import score_functions
+from donkey_saliency.kernels import prefer_onednn
 
 
 def main():
+    prefer_onednn()  # the command's kernels (cli.main asks for them), before TensorFlow loads
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--model', default=sample.MODEL)
     parser.add_argument('--frames', type=int, default=64)

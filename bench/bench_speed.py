@@ -27,6 +27,7 @@ import numpy as np
 from common import add_tub_and_model, frames_per_second, machine, pilot_and_forward
 
 from donkey_saliency.core.methods import METHODS
+from donkey_saliency.kernels import prefer_onednn
 
 MOVIE_RECORDS = 600
 MAKEMOVIE_VENV = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '.venv-makemovie')
@@ -84,6 +85,7 @@ def against_makemovie(args):
 
 
 def main():
+    prefer_onednn()  # the command's kernels (cli.main asks for them), before TensorFlow loads
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_tub_and_model(parser)
     parser.add_argument('--batch-size', type=int, default=64)

@@ -359,6 +359,8 @@ def _kept(exc, before=''):
 def main(argv=None, prog='donkey saliency'):
     """Run the command; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    from donkey_saliency.kernels import prefer_onednn
+    prefer_onednn()  # before TensorFlow loads, as it reads the setting then
     import threading
     if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
         return _main(argv, prog)

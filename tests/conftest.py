@@ -22,6 +22,9 @@ import numpy as np
 import pytest
 
 from donkey_saliency import sample, synthetic
+from donkey_saliency.kernels import prefer_onednn
+
+prefer_onednn()  # the kernels the command asks for (cli.main), in this process and its children, whichever runs first
 
 # The tests stand for a user at a terminal, whose Ctrl-C reaches what they start. A suite started in the
 # background by a script (`pytest &`, which a shell without job control runs with SIGINT ignored) would hand that

@@ -49,6 +49,47 @@ def test_freed_memory_is_kept_where_the_c_library_allows_and_nothing_fails_elsew
     assert heap.keep_freed_memory() is False
 
 
+def test_the_command_asks_for_onednn_on_x86_64_unless_the_user_chose(monkeypatch):
+    import platform
+    from donkey_saliency import kernels
+    monkeypatch.setattr(platform, 'machine', lambda: 'aarch64')  # (a Jetson: untried there, left alone)
+    monkeypatch.delenv('TF_ENABLE_ONEDNN_OPTS', raising=False)
+    assert kernels.prefer_onednn() is False and 'TF_ENABLE_ONEDNN_OPTS' not in os.environ
+    for machine in ('x86_64', 'AMD64'):
+        monkeypatch.setattr(platform, 'machine', lambda: machine)
+        monkeypatch.delenv('TF_ENABLE_ONEDNN_OPTS', raising=False)
+        assert kernels.prefer_onednn() is True and os.environ['TF_ENABLE_ONEDNN_OPTS'] == '1'
+    monkeypatch.setenv('TF_ENABLE_ONEDNN_OPTS', '0')
+    assert kernels.prefer_onednn() is False and os.environ['TF_ENABLE_ONEDNN_OPTS'] == '0'
+
+
+@pytest.mark.parametrize('chosen', [None, '0'])
+def test_tensorflow_loads_with_the_kernels_setting_in_place(small_tub, sample_pilot_path, tmp_path, chosen):
+    """The setting is read once, as TensorFlow loads: it is in place by then in a real run of the command, and a
+    user's own choice is what TensorFlow reads."""
+    import platform
+    watch = ('import os, sys\n'
+             'class Watch:\n'
+             '    def find_spec(self, name, path=None, target=None):\n'
+             '        if name == "tensorflow" and not hasattr(self, "seen"):\n'
+             '            self.seen = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")\n'
+             'watch = Watch()\n'
+             'sys.meta_path.insert(0, watch)\n'
+             'from donkey_saliency.cli import main\n'
+             'code = main(sys.argv[1:])\n'
+             'print("tensorflow loaded with", getattr(watch, "seen", "no tensorflow"))\n'
+             'sys.exit(code)\n')
+    env = {k: v for k, v in os.environ.items() if k != 'TF_ENABLE_ONEDNN_OPTS'}
+    if chosen is not None:
+        env['TF_ENABLE_ONEDNN_OPTS'] = chosen
+    result = subprocess.run([sys.executable, '-c', watch, '--tub', str(small_tub), '--model', str(sample_pilot_path),
+                             '--end', '4', '--no-progress', '--out', str(tmp_path / 'v.mp4')], capture_output=True,
+                            text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    expected = chosen or ('1' if platform.machine().lower() in ('x86_64', 'amd64') else 'unset')
+    assert f'tensorflow loaded with {expected}' in result.stdout
+
+
 def test_opencv_draws_on_each_stages_own_thread_and_gets_its_threads_back(small_tub, sample_pilot_path, tmp_path,
                                                                            monkeypatch):
     """During a video OpenCV runs on one thread (its pool's active waits cost the other stages 15% of the rate);
