@@ -90,6 +90,18 @@ def test_tensorflow_loads_with_the_kernels_setting_in_place(small_tub, sample_pi
     assert f'tensorflow loaded with {expected}' in result.stdout
 
 
+def test_the_writers_are_made_before_the_clock_runs(small_tub, sample_pilot_path, tmp_path, monkeypatch):
+    """Finding ffmpeg (moviepy's import: a quarter of a second) and making the files is start-up, as it is for
+    makemovie, whose bar starts after its writer is made: the rate once started leaves it out."""
+    import time
+    from donkey_saliency.offline import video, writers
+    made = writers.VideoWriter.__init__
+    monkeypatch.setattr(writers.VideoWriter, '__init__', lambda *args: time.sleep(3) or made(*args))
+    summary = video.run(video.Options(tubs=[str(small_tub)], model=str(sample_pilot_path), end=12, progress=False,
+                                      out=str(tmp_path / 'v.mp4')))
+    assert summary.frames == 12 and summary.seconds - summary.startup < 3 <= summary.startup
+
+
 def test_opencv_draws_on_each_stages_own_thread_and_gets_its_threads_back(small_tub, sample_pilot_path, tmp_path,
                                                                            monkeypatch):
     """During a video OpenCV runs on one thread (its pool's active waits cost the other stages 15% of the rate);

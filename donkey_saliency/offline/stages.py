@@ -53,8 +53,16 @@ class Rendered:
 
 @dataclass
 class Writers:
+    """The video's writer and the maps' (or None); as a context, the files are kept only when its block ends
+    without an error, else every trace is removed."""
     video: object
     maps: object
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        self.close(keep=kind is None)
 
     def close(self, keep):
         try:

@@ -250,14 +250,16 @@ def run(options, bar=None):
         if first is None:
             raise NothingToShow(f'no readable records in range ({job.reader.skipped}); nothing to render')
         job.warm_up(len(first.frames))  # the size the first batch has, its unreadable images left out
-        summary.startup = time.time() - started
         summary.fps, summary.fps_source = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
         # a bar of its own is closed on every way out (an interrupt too), so that the line about a stop starts
         # a line of its own; a shared bar is its owner's to close
         shown_bar = progress_bar(shown(options, job.records_available), options.progress) if bar is None \
             else contextlib.nullcontext(bar)
-        with shown_bar as bar, _opencv_on_one_thread():
-            summary.frames = _write(job, _chain(split_first(first), loaded), job.open_writers(summary.fps), bar)
+        # the writers are made before the clock runs, as moviepy makes its own before its bar starts
+        with shown_bar as bar, job.open_writers(summary.fps) as writers:
+            summary.startup = time.time() - started
+            with _opencv_on_one_thread():
+                summary.frames = _write(job, _chain(split_first(first), loaded), writers, bar)
     finally:
         loaded.close()  # after the threads have stopped: closes the tub
     summary.skipped = job.reader.skipped
@@ -271,9 +273,7 @@ def run(options, bar=None):
 
 
 def _write(job, batches, writers, bar):
-    """Reading, inference and rendering in three threads, writing on this one; the files are kept only when
-    complete."""
-    keep = False
+    """Reading, inference and rendering in three threads, writing on this one; the number of frames written."""
     load = Stage(batches, _as_read)
     infer = Stage(load, job.infer)
     render = Stage(infer, job.render)
@@ -288,14 +288,12 @@ def _write(job, batches, writers, bar):
             bar.update(len(rendered.images) + rendered.dropped)
         if not writers.video.frames:
             raise NothingToShow(f'no readable records in range ({job.reader.skipped}); nothing to render')
-        keep = True
         return writers.video.frames
     finally:
         for stage in (render, infer, load):  # all told first: none waits to hand one more item to a stopped one
             stage.stopped.set()
         for stage in (render, infer, load):
             stage.stop()
-        writers.close(keep)
 
 
 @contextlib.contextmanager

@@ -98,8 +98,9 @@ def write_texts(files):
 
 
 class VideoWriter:
-    """Streams RGB frames to an mp4 (H.264) or gif through ffmpeg (the one moviepy finds); opened on the first
-    frame, when the size is known.
+    """Streams RGB frames to an mp4 (H.264) or gif through ffmpeg (the one moviepy finds, found when the writer is
+    made: moviepy's import takes a quarter of a second, which a video's first frame waited for); ffmpeg starts on
+    the first frame, when the size is known.
 
     An mp4's frames go to ffmpeg already in yuv420p, converted by OpenCV: fed RGB, ffmpeg used 1.5 ms of processor
     time a frame at 320x372 on the 2-core machine; fed yuv420p, 0.8 (the conversion costs this process 0.1). x264
@@ -107,6 +108,8 @@ class VideoWriter:
     one) that the run's other stages need, and one thread still encodes about 1000 frames/s."""
 
     def __init__(self, path, fps, preset='ultrafast'):
+        from moviepy.config import FFMPEG_BINARY
+        self.binary = FFMPEG_BINARY
         self.file = AtomicFile(path)
         self.fps = fps
         self.preset = preset
@@ -130,13 +133,12 @@ class VideoWriter:
 
     def _open(self, width, height):
         import subprocess
-        from moviepy.config import FFMPEG_BINARY
         if self.gif:
             given, encoding = 'rgb24', ['-vf', 'split[a][b];[a]palettegen[p];[b][p]paletteuse']
         else:
             given, encoding = 'yuv420p', ['-vcodec', 'libx264', '-preset', self.preset, '-threads', '1',
                                           '-pix_fmt', 'yuv420p']
-        command = [FFMPEG_BINARY, '-y', '-loglevel', 'info', '-f', 'rawvideo', '-vcodec', 'rawvideo', '-s',
+        command = [self.binary, '-y', '-loglevel', 'info', '-f', 'rawvideo', '-vcodec', 'rawvideo', '-s',
                    f'{width}x{height}', '-pix_fmt', given, '-r', f'{self.fps:.02f}', '-an', '-i', '-',
                    *encoding, '-f', 'gif' if self.gif else 'mp4', self.file.temp]
         from donkey_saliency.stopping import shielded
