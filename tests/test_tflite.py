@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import (SHARED, SHARED_ABSENT, SHARED_READY, assert_maps_close, assert_video_size, read_video, run_cli,
-                      run_main)
+                      run_main, tree_digest)
 from donkey_saliency import sample, synthetic
 from donkey_saliency.core import carconfig
 from donkey_saliency.core.engine import Engine, MapRequest
@@ -73,6 +73,25 @@ def test_gradient_methods_are_refused_naming_what_works(converted, small_tub, tm
     assert result.returncode == 2 and 'Traceback' not in result.stderr
     assert 'it answers vbp, occlusion, spectral-residual; pass the Keras file' in result.stderr
     assert not (tmp_path / 'v.mp4').exists()
+
+
+def test_a_fully_quantized_tflite_is_refused_in_one_line(small_tub, tmp_path):
+    """donkeycar's own conversion for a Coral Edge TPU (a representative data set given: uint8 in and out), which
+    its TFLite pilot cannot drive: one line saying so and what to give instead, exit 2, nothing written; the
+    tub and the model untouched."""
+    from donkeycar.parts.interpreter import keras_to_tflite
+    cfg, _ = carconfig.load(None)
+    pilot = load_pilot(sample.MODEL, None, cfg)
+    path = tmp_path / 'edgetpu.tflite'
+    scenes = [s.image.astype(np.float32)[None] / 255 for s in synthetic.drive(8, seed=3)]
+    keras_to_tflite(pilot.model, str(path), lambda: ([scene] for scene in scenes))
+    assert tf.lite.Interpreter(str(path)).get_input_details()[0]['dtype'] == np.uint8
+    before = tree_digest(small_tub), path.read_bytes()
+    result = run_cli('--tub', small_tub, '--model', path, '--out', tmp_path / 'v.mp4')
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f'{path} is a fully quantized TFLite model (integer ' in result.stderr
+    assert 'uint8' in result.stderr and 'give the float .tflite or the Keras pilot' in result.stderr
+    assert not (tmp_path / 'v.mp4').exists() and (tree_digest(small_tub), path.read_bytes()) == before
 
 
 def geometry_model(kind):
