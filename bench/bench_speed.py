@@ -63,8 +63,10 @@ def tub_copy(tub, folder):
     return copy
 
 
-def against_makemovie(args):
-    """(ours, makemovie's) frames/s once started on the first MOVIE_RECORDS records, in turn."""
+def against_makemovie(args, environment):
+    """(ours, makemovie's) frames/s once started on the first MOVIE_RECORDS records, in turn; makemovie in
+    `environment` (this one without the kernels setting this process made for itself: a user's makemovie runs
+    with TensorFlow's own choice)."""
     import donkeycar
     config = os.path.join(os.path.dirname(donkeycar.__file__), 'templates', 'cfg_complete.py')
     with tempfile.TemporaryDirectory() as folder:
@@ -75,7 +77,7 @@ def against_makemovie(args):
         theirs = subprocess.run([makemovie_python(), '-c', donkey, 'makemovie', '--tub', tub_copy(args.tub, folder),
                                  '--model', args.model, '--type', 'linear', '--salient', '--start', '0', '--end',
                                  str(MOVIE_RECORDS), '--scale', '2', '--config', 'config.py', '--out', 'movie.mp4'],
-                                capture_output=True, text=True, cwd=folder)
+                                capture_output=True, text=True, cwd=folder, env=environment)
     bars = re.findall(r'(\d+)/\d+ \[(\d+):(\d+)<', theirs.stderr)  # moviepy's bar: frames done [mm:ss elapsed<
     if theirs.returncode or not bars:
         sys.exit(f'makemovie failed:\n{theirs.stderr[-2000:]}')
@@ -85,6 +87,7 @@ def against_makemovie(args):
 
 
 def main():
+    environment = dict(os.environ)  # as the user's shell has it, for makemovie
     prefer_onednn()  # the command's kernels (cli.main asks for them), before TensorFlow loads
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_tub_and_model(parser)
@@ -96,7 +99,7 @@ def main():
     bare, vbp = rates['bare'], rates['vbp']
     short_peak, _ = run_command(args, '--end', '600')
     peak, result = run_command(args)
-    ours, theirs, movie_frames = against_makemovie(args)
+    ours, theirs, movie_frames = against_makemovie(args, environment)
     frames = int(re.search(r'wrote (\d+) frames', result.stdout).group(1))
     whole = float(re.search(r'(\d+) frames/s once started', result.stdout).group(1))
     total = float(re.search(r'([\d.]+) s \(', result.stdout).group(1))
