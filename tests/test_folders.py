@@ -282,6 +282,26 @@ def test_a_file_size_limit_is_exit_2_and_no_file(data, tmp_path, limit, flags, w
     assert_disk_full(result, out, out / written)
 
 
+def test_a_failure_packing_the_maps_keeps_no_video_either(data, tmp_path):
+    """Both files are finished before either is moved into place: a file-size limit that the video and each
+    spilled map fit under, and the packed .npz does not, stops the run with neither kept (the video used to be
+    moved into place before the maps were packed)."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    command = [sys.executable, '-m', 'donkey_saliency', '--no-progress', '--tub', str(data), '--model', sample.MODEL,
+               '--out', str(out / 'v.mp4'), '--save-maps']
+    whole = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr
+    spilled = np.load(out / 'v.npz')['maps'].nbytes  # each array spilled to a file of its own as it comes
+    packed = (out / 'v.npz').stat().st_size  # the two arrays, maps and raw, in one file
+    assert (out / 'v.mp4').stat().st_size < spilled < packed
+    for name in os.listdir(out):
+        os.remove(out / name)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            preexec_fn=limited_file_size((spilled + packed) // 2))
+    assert_disk_full(result, out, out / 'v.npz')
+
+
 def test_a_file_size_limit_in_a_worker_is_exit_2_naming_the_tub(data, tmp_path):
     out = tmp_path / 'out'
     result = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--no-progress', '--tub', str(data), '--model',

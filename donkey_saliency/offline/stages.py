@@ -53,8 +53,9 @@ class Rendered:
 
 @dataclass
 class Writers:
-    """The video's writer and the maps' (or None); as a context, the files are kept only when its block ends
-    without an error, else every trace is removed."""
+    """The video's writer and the maps' (or None). Closed, both files are finished before either is moved into
+    place, so that a failure finishing one (ffmpeg's, a full disk packing the maps, a stop) keeps neither. As a
+    context, they are kept only when its block ends without an error; else every trace is removed."""
     video: object
     maps: object
 
@@ -65,11 +66,16 @@ class Writers:
         self.close(keep=kind is None)
 
     def close(self, keep):
+        files = [self.video] + ([self.maps] if self.maps else [])
         try:
-            self.video.close(keep)
+            if keep:
+                for writer in files:
+                    writer.finish()
+                for writer in files:
+                    writer.commit()
         finally:
-            if self.maps:
-                self.maps.close(keep)
+            for writer in files:
+                writer.discard()
 
 
 class VideoJob:
@@ -267,5 +273,5 @@ class VideoJob:
         try:
             return Writers(video, MapsWriter(self.options.save_maps, primary))
         except BaseException:  # no temporary video left behind
-            video.close(False)
+            video.discard()
             raise

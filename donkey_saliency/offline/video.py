@@ -67,7 +67,7 @@ class Summary:
 
     @property
     def rate(self):
-        """Frames per second once started (after loading TensorFlow and the pilot)."""
+        """Frames per second once started (after loading TensorFlow and the pilot, and making the writers)."""
         working = self.seconds - self.startup
         return self.frames / working if working > 0 else 0.0
 
@@ -255,7 +255,7 @@ def run(options, bar=None):
         # a line of its own; a shared bar is its owner's to close
         shown_bar = progress_bar(shown(options, job.records_available), options.progress) if bar is None \
             else contextlib.nullcontext(bar)
-        # the writers are made before the clock runs, as moviepy makes its own before its bar starts
+        # the writers are made before the start-up ends, as makemovie's moviepy makes its own before its bar starts
         with shown_bar as bar, job.open_writers(summary.fps) as writers:
             summary.startup = time.time() - started
             with _opencv_on_one_thread():

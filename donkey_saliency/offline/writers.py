@@ -146,22 +146,31 @@ class VideoWriter:
         with shielded():  # a Ctrl-C to the whole group is this process's to act on, not ffmpeg's
             return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log)
 
-    def close(self, keep):
-        """Finish the file and move it into place when `keep` and ffmpeg finished it, else remove every trace."""
+    def finish(self):
+        """Finish the file in its temporary place (an mp4 writes its index last); ffmpeg's failure is an OSError."""
+        if self.encoder is None:
+            return
+        with contextlib.suppress(OSError):  # (an ended ffmpeg: its return code says why)
+            self.encoder.stdin.close()
+        if self.encoder.wait():
+            with reporting_full_disk(self.file.path):
+                raise self._encoder_error(self.encoder.returncode)
+
+    def commit(self):
+        """The finished file moved into place (none when no frame was written)."""
+        if self.frames:
+            self.file.commit()
+
+    def discard(self):
+        """Every trace removed: ffmpeg stopped when still running (nothing to finish, and the pipe's end is no new
+        error), the temporary file, ffmpeg's log."""
         try:
-            if self.encoder is not None and keep:
-                with contextlib.suppress(OSError):  # (an ended ffmpeg: its return code says why)
-                    self.encoder.stdin.close()
-                if self.encoder.wait():  # it failed finishing the file (an mp4 writes its index last)
-                    with reporting_full_disk(self.file.path):
-                        raise self._encoder_error(self.encoder.returncode)
-            elif self.encoder is not None:  # discarded: nothing to finish, and the pipe's end is no new error
-                self.encoder.kill()
+            if self.encoder is not None:
+                if self.encoder.poll() is None:
+                    self.encoder.kill()
                 with contextlib.suppress(OSError):
                     self.encoder.stdin.close()
                 self.encoder.wait()
-            if keep and self.frames:
-                self.file.commit()
         finally:
             self.file.discard()
             if self.log:
@@ -211,16 +220,20 @@ class MapsWriter:
         for key, values in (('index', index), ('angle', angle), ('throttle', throttle), ('tub', tub)):
             self.columns[key].extend(values)
 
-    def close(self, keep):
-        try:
-            if keep and self.count:
-                with reporting_full_disk(self.file.path, '--save-maps'):
-                    self._pack()
-                self.file.commit()
-        finally:
-            for spilled in self.spilled.values():
-                spilled.close()
-            self.file.discard()
+    def finish(self):
+        """The maps packed into the temporary .npz."""
+        if self.count:
+            with reporting_full_disk(self.file.path, '--save-maps'):
+                self._pack()
+
+    def commit(self):
+        if self.count:
+            self.file.commit()
+
+    def discard(self):
+        for spilled in self.spilled.values():
+            spilled.close()
+        self.file.discard()
 
     def _pack(self):
         dtypes = {'index': np.int64, 'angle': np.float32, 'throttle': np.float32, 'tub': str}
