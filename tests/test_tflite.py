@@ -89,8 +89,8 @@ def test_a_fully_quantized_tflite_is_refused_in_one_line(small_tub, tmp_path):
     before = tree_digest(small_tub), path.read_bytes()
     result = run_cli('--tub', small_tub, '--model', path, '--out', tmp_path / 'v.mp4')
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert f'{path} is a fully quantized TFLite model (integer ' in result.stderr
-    assert 'uint8' in result.stderr and 'give the float .tflite or the Keras pilot' in result.stderr
+    assert f'{path} is a fully quantized TFLite model (' in result.stderr and 'instead of float32' in result.stderr
+    assert '(uint8)' in result.stderr and 'give the float .tflite or the Keras pilot' in result.stderr
     assert not (tmp_path / 'v.mp4').exists() and (tree_digest(small_tub), path.read_bytes()) == before
 
 

@@ -78,7 +78,7 @@ class TfLiteModel:
             self.interpreter = _interpreter(path, preserve=True)
         runner = self.interpreter.get_signature_runner()
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
-        _refuse_integers(path, {**inputs, **outputs})
+        _refuse_quantized(path, {**inputs, **outputs})
         self.output_names = [name for name in signature['outputs'] if not is_map_output(name)]
         self.output_indexes = [outputs[name]['index'] for name in self.output_names]
         self.map_indexes = {name: outputs[name]['index'] for name in self.map_names}
@@ -255,15 +255,15 @@ def _solve_window(name, x, y, weights, in_size, out_size):
     return None
 
 
-def _refuse_integers(path, details):
-    """One line for a fully quantized file (integer inputs or outputs: donkeycar's conversion for a Coral Edge
-    TPU), which donkeycar's TFLite pilot cannot drive either: it feeds float32 and reads floats back."""
-    integers = sorted(f'{name} ({np.dtype(d["dtype"]).name})' for name, d in details.items()
-                      if np.dtype(d['dtype']) != np.float32)
-    if integers:
-        raise UserError(f'{path} is a fully quantized TFLite model (integer {", ".join(integers)}), as made for a '
-                        "Coral Edge TPU: donkeycar's TFLite pilot and this tool feed and read float32; give the "
-                        'float .tflite or the Keras pilot')
+def _refuse_quantized(path, details):
+    """One line for a fully quantized file (inputs or outputs not float32: donkeycar's conversion for a Coral Edge
+    TPU gives uint8), which donkeycar's TFLite pilot cannot drive either: it feeds float32 and reads floats back."""
+    others = sorted(f'{name} ({np.dtype(d["dtype"]).name})' for name, d in details.items()
+                    if np.dtype(d['dtype']) != np.float32)
+    if others:
+        raise UserError(f'{path} is a fully quantized TFLite model ({", ".join(others)} instead of float32), as made '
+                        "for a Coral Edge TPU: donkeycar's TFLite pilot and this tool feed and read float32; give "
+                        'the float .tflite or the Keras pilot')
 
 
 def is_tflite(path):
