@@ -63,11 +63,19 @@ def test_the_command_asks_for_onednn_on_x86_64_unless_the_user_chose(monkeypatch
     assert kernels.prefer_onednn() is False and os.environ['TF_ENABLE_ONEDNN_OPTS'] == '0'
 
 
-@pytest.mark.parametrize('chosen', [None, '0'])
-def test_tensorflow_loads_with_the_kernels_setting_in_place(small_tub, sample_pilot_path, tmp_path, chosen):
-    """The setting is read once, as TensorFlow loads: it is in place by then in a real run of the command, and a
-    user's own choice is what TensorFlow reads."""
+DONKEY = ('sys.argv = ["donkey", "saliency"] + sys.argv[1:]\n'  # the `donkey` script's name: the hook's route
+          'from donkeycar.management.base import execute_from_command_line\n'
+          'execute_from_command_line()\n')
+
+
+@pytest.mark.parametrize('chosen, route', [(None, 'main'), ('0', 'main'), (None, 'donkey')])
+def test_tensorflow_loads_with_the_kernels_setting_in_place(small_tub, sample_pilot_path, tmp_path, chosen, route):
+    """The setting is read once, as TensorFlow loads: it is in place by then in a real run of the command, by
+    cli.main and through donkeycar's `donkey saliency` (which imports donkeycar first), and a user's own choice is
+    what TensorFlow reads."""
     import platform
+    if route == 'donkey':
+        pytest.importorskip('donkeycar')
     watch = ('import os, sys\n'
              'class Watch:\n'
              '    def find_spec(self, name, path=None, target=None):\n'
@@ -75,10 +83,12 @@ def test_tensorflow_loads_with_the_kernels_setting_in_place(small_tub, sample_pi
              '            self.seen = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")\n'
              'watch = Watch()\n'
              'sys.meta_path.insert(0, watch)\n'
-             'from donkey_saliency.cli import main\n'
-             'code = main(sys.argv[1:])\n'
-             'print("tensorflow loaded with", getattr(watch, "seen", "no tensorflow"))\n'
-             'sys.exit(code)\n')
+             'try:\n' +
+             ''.join(f'    {line}\n' for line in (DONKEY if route == 'donkey' else
+                                                   'from donkey_saliency.cli import main\nsys.exit(main(sys.argv[1:]))\n'
+                                                   ).splitlines()) +
+             'finally:\n'
+             '    print("tensorflow loaded with", getattr(watch, "seen", "no tensorflow"))\n')
     env = {k: v for k, v in os.environ.items() if k != 'TF_ENABLE_ONEDNN_OPTS'}
     if chosen is not None:
         env['TF_ENABLE_ONEDNN_OPTS'] = chosen
@@ -86,6 +96,7 @@ def test_tensorflow_loads_with_the_kernels_setting_in_place(small_tub, sample_pi
                              '--end', '4', '--no-progress', '--out', str(tmp_path / 'v.mp4')], capture_output=True,
                             text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr
+    assert 'wrote 4 frames' in result.stdout
     expected = chosen or ('1' if platform.machine().lower() in ('x86_64', 'amd64') else 'unset')
     assert f'tensorflow loaded with {expected}' in result.stdout
 
