@@ -78,9 +78,10 @@ def test_the_script_reproduces_the_bundled_pilot(tmp_path, scenes):
 
     TensorFlow promises no bit-identical training across machines and builds, so this asserts what the claim
     means, with a tolerance set by measurement: the same script and seed on two machines of the same kind gave
-    pilots 0.008 apart in steering and 0.009 in throttle (largest over these 20 frames), while seeds 1 and 2 on
-    one machine gave 0.10 and 0.15 (steering correlation with the bundled pilot 0.997 and 0.996, against 1.0000).
-    So: within 0.03 of the bundled outputs, steering correlation above 0.999, and maps on the lines.
+    pilots 0.008 apart in steering and 0.009 in throttle (largest over these 20 frames); on one AMD EPYC, trained
+    on oneDNN's kernels instead of Eigen's (the setting the command asks for), 0.031 (2026-12-02); while seeds 1
+    and 2 on one machine gave 0.10 and 0.15 (steering correlation with the bundled pilot 0.997 and 0.996, against
+    1.0000). So: within 0.05 of the bundled outputs, steering correlation above 0.999, and maps on the lines.
     """
     from donkey_saliency import training
     tub = synthetic.write_tub(tmp_path / 'tub', synthetic.drive(COUNT, seed=SEED), hz=1000)
@@ -90,7 +91,7 @@ def test_the_script_reproduces_the_bundled_pilot(tmp_path, scenes):
     x = sample_images(frames).astype(np.float32) / 255
     ours = np.concatenate([o.numpy() for o in retrained.interpreter.model(x, training=False)], axis=1)
     theirs = np.concatenate([o.numpy() for o in bundled.model(x, training=False)], axis=1)
-    np.testing.assert_allclose(ours, theirs, atol=0.03)
+    np.testing.assert_allclose(ours, theirs, atol=0.05)
     assert np.corrcoef(ours[:, 0], theirs[:, 0])[0, 1] > 0.999
     chosen = [scenes[i] for i in frames]
     assert lines_to_distractors(retrained.interpreter.model, chosen, sample_images(frames)) > 10
