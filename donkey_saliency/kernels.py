@@ -7,8 +7,9 @@ have no oneDNN (the setting changes nothing there). On the AMD EPYC, the bundled
 VisualBackProp took 3.4 to 3.5 ms of processor time a frame on Eigen's kernels and 2.3 to 2.6 on oneDNN's; a
 video of the real tub, in one process each, ran at 243 and 270 frames/s against 313 and 333 (in turn,
 2026-12-02). TensorFlow reads the setting once, as it loads: set before it is imported, and only where it is
-not set (the user's own TF_ENABLE_ONEDNN_OPTS wins). The command's process alone: a program that imports this package (a notebook, a car's manage.py) keeps its own choice, unless
-it runs the command in its own process (cli.main).
+not set (the user's own TF_ENABLE_ONEDNN_OPTS wins). The command's process alone: a program that imports this
+package (a notebook, a car's manage.py) keeps its own choice, unless it runs the command in its own process
+(cli.main).
 """
 import os
 import platform

@@ -74,21 +74,18 @@ def test_tensorflow_loads_with_the_kernels_setting_in_place(small_tub, sample_pi
     cli.main and through donkeycar's `donkey saliency` (which imports donkeycar first), and a user's own choice is
     what TensorFlow reads."""
     import platform
+    from donkey_saliency.kernels import X86_64
     if route == 'donkey':
         pytest.importorskip('donkeycar')
-    watch = ('import os, sys\n'
+    watch = ('import atexit, os, sys\n'
              'class Watch:\n'
              '    def find_spec(self, name, path=None, target=None):\n'
              '        if name == "tensorflow" and not hasattr(self, "seen"):\n'
              '            self.seen = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")\n'
              'watch = Watch()\n'
              'sys.meta_path.insert(0, watch)\n'
-             'try:\n' +
-             ''.join(f'    {line}\n' for line in (DONKEY if route == 'donkey' else
-                                                   'from donkey_saliency.cli import main\nsys.exit(main(sys.argv[1:]))\n'
-                                                   ).splitlines()) +
-             'finally:\n'
-             '    print("tensorflow loaded with", getattr(watch, "seen", "no tensorflow"))\n')
+             'atexit.register(lambda: print("tensorflow loaded with", getattr(watch, "seen", "no tensorflow")))\n' +
+             (DONKEY if route == 'donkey' else 'from donkey_saliency.cli import main\nsys.exit(main(sys.argv[1:]))\n'))
     env = {k: v for k, v in os.environ.items() if k != 'TF_ENABLE_ONEDNN_OPTS'}
     if chosen is not None:
         env['TF_ENABLE_ONEDNN_OPTS'] = chosen
@@ -97,7 +94,7 @@ def test_tensorflow_loads_with_the_kernels_setting_in_place(small_tub, sample_pi
                             text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr
     assert 'wrote 4 frames' in result.stdout
-    expected = chosen or ('1' if platform.machine().lower() in ('x86_64', 'amd64') else 'unset')
+    expected = chosen or ('1' if platform.machine().lower() in X86_64 else 'unset')
     assert f'tensorflow loaded with {expected}' in result.stdout
 
 
