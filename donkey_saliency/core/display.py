@@ -17,6 +17,8 @@ import numpy as np
 
 DEFAULT_CLIP = 99.0
 SMOOTHING = 1 / 80  # the display smoothing's sigma, as a share of the map's width
+SAMPLE = 1024  # pixels a map's threshold guess is taken from (_ranked)
+MARGIN = 0.02  # how far below the clip the guess aims: the share of pixels kept above it, beyond 1 - clip
 
 
 def _percentile(magnitudes, clip):
@@ -24,18 +26,53 @@ def _percentile(magnitudes, clip):
     non-zero pixels than 1 - clip is still drawn). `magnitudes` is a scratch array, reordered in place.
 
     NaN pixels are left out; numpy's nanpercentile goes frame by frame in Python, so it is kept for maps that hold
-    one. The others take numpy's own rule (linear between the two ranks around clip% of the way) from one
-    partition in place, where np.percentile copied the array first: 0.2 ms a frame against 0.3."""
-    if np.isnan(magnitudes).any():
+    one. The others take numpy's own rule (linear between the two ranks around clip% of the way) from the two
+    pixels at those ranks (`_ranked`)."""
+    peak = magnitudes.max(axis=-1)  # (NaN where a map holds one)
+    if np.isnan(peak).any():
         level = np.nanpercentile(magnitudes, clip, axis=-1)
+        peak = np.nanmax(magnitudes, axis=-1)
     else:
         where = clip / 100 * (magnitudes.shape[-1] - 1)
         low = int(where)
         high = min(low + 1, magnitudes.shape[-1] - 1)
-        magnitudes.partition(sorted({low, high}), axis=-1)
-        below, above = (magnitudes[..., k].astype(np.float64) for k in (low, high))
+        rows = magnitudes.reshape(-1, magnitudes.shape[-1])
+        below, above = (v.reshape(magnitudes.shape[:-1]).astype(np.float64) for v in _ranked(rows, low, high))
         level = below + (above - below) * (where - low)
-    return np.where(level > 0, level, np.nanmax(magnitudes, axis=-1))
+    return np.where(level > 0, level, peak)
+
+
+def _ranked(rows, low, high):
+    """The values at ranks `low` and `high` (ascending) of each row, exactly. A row's top pixels alone are put in
+    order: those at or above a threshold guessed from a strided sample of about SAMPLE pixels, when at least the
+    n - low pixels from rank low up lie there (they are then the top of the row's order, ties and all); any other
+    row is partitioned whole, in place. The video's 64 real maps of 120x160 a batch, at clip 99, took 2.7 ms
+    through frame_scales this way, against 4.0 partitioned whole."""
+    count, pixels = rows.shape
+    step = pixels // SAMPLE
+    guess = int(len(range(0, pixels, step)) * (low / pixels - MARGIN)) if step > 1 else -1
+    if guess < 0 or not count:  # small maps, low clips: each row whole
+        rows.partition(sorted({low, high}), axis=-1)
+        return rows[:, low], rows[:, high]
+    sample = rows[:, ::step].copy()
+    sample.partition(guess, axis=-1)
+    above = rows >= sample[:, guess, None]
+    kept = above.sum(axis=1)
+    # each row's kept pixels at the end of a row of `width`, after -inf: rank k of a row is rank k + width - pixels
+    width = kept.max()
+    starts = np.repeat(np.cumsum(kept) - kept, kept)
+    top = np.full((count, width), -np.inf, rows.dtype)
+    top[np.repeat(np.arange(count), kept), np.arange(kept.sum()) - starts + np.repeat(width - kept, kept)] = rows[above]
+    fits = kept >= pixels - low
+    below, over = np.empty(count, rows.dtype), np.empty(count, rows.dtype)
+    if fits.any():
+        shifted = sorted({low + width - pixels, high + width - pixels})
+        top.partition(shifted, axis=-1)
+        below[fits], over[fits] = top[fits, shifted[0]], top[fits, shifted[-1]]
+    for row in np.flatnonzero(~fits):  # the guess was too high: the whole row
+        rows[row].partition(sorted({low, high}))
+        below[row], over[row] = rows[row, low], rows[row, high]
+    return below, over
 
 
 def frame_scales(raw, clip=DEFAULT_CLIP):
@@ -62,7 +99,7 @@ def scaled(raw, signed, scale):
     raw = np.asarray(raw, np.float32)
     scale = np.broadcast_to(np.asarray(scale, np.float32), (len(raw),)).reshape(-1, 1, 1)
     with np.errstate(invalid='ignore'):  # (an infinite scale: inf / inf is NaN, drawn as zero below)
-        maps = np.divide(raw, scale, out=np.zeros_like(raw), where=scale > 0)
+        maps = raw / scale if (scale > 0).all() else np.divide(raw, scale, out=np.zeros_like(raw), where=scale > 0)
     np.clip(maps, -1.0 if signed else 0.0, 1.0, out=maps)  # (infinities end at the ends, as numbers would)
     nan = np.isnan(maps)
     if nan.any():

@@ -177,7 +177,9 @@ class VideoJob:
 
     def _raw_maps(self, images, records, inputs):
         """The pilot's outputs and its raw maps at camera size for camera frames, inputs built by `inputs`."""
-        pilot_images = np.stack([self.pilot_input(image) for image in images]).astype(np.float32) / np.float32(255)
+        seen = [self.pilot_input(image) for image in images]  # stacked straight into float32: one array less
+        pilot_images = np.stack(seen, out=np.empty((len(seen),) + seen[0].shape, np.float32))
+        np.divide(pilot_images, np.float32(255), out=pilot_images)
         outputs, raw = self.engine(inputs(pilot_images, records))
         return outputs, [self._camera_sized(m) for m in raw]
 
