@@ -44,34 +44,55 @@ def test_the_scale_is_numpys_percentile_at_every_clip_and_size(clip, pixels):
     assert np.array_equal(raw, kept)
 
 
-def test_the_percentile_stays_exact_where_the_sampled_guess_misleads():
-    """The scale orders only the pixels above a threshold guessed from a strided sample; where the sample misleads
-    (its pixels the brightest of the map, so too few lie above the guess), that map is ordered whole. In one batch:
-    such a map, maps of many ties and of zeros, and ordinary ones, each numpy's percentile; and the sampled way
-    gives what ordering every map whole gives."""
+def guessed_threshold(rows, low):
+    """The threshold display._ranked guesses for each row, recomputed from its definition: the sample's value at
+    the rank MARGIN below `low`'s share."""
     from donkey_saliency.core import display
-    rng = np.random.default_rng(11)
-    raw = rng.gamma(0.4, size=(6, 120, 160)).astype(np.float32)
-    flat = raw.reshape(6, -1)
-    step = flat.shape[1] // display.SAMPLE
-    flat[0, ::step] = 50 + rng.random(len(flat[0, ::step]))  # the sample: the map's brightest pixels
-    flat[1, ::step] = 50
-    raw[2] = np.round(raw[2] * 2)  # ties
-    raw[3] = 0
-    raw[4, :60] = 0
-    for clip in (50, 90, 99):
-        magnitudes = np.abs(raw).reshape(6, -1)
-        where = clip / 100 * (magnitudes.shape[1] - 1)
-        low = int(where)
-        guess = int(len(magnitudes[0, ::step]) * (low / magnitudes.shape[1] - display.MARGIN))
-        above = magnitudes >= np.partition(magnitudes[:, ::step], guess, axis=-1)[:, guess, None]
-        misled = above.sum(axis=1) < magnitudes.shape[1] - low
-        assert misled[0] and not misled[5], clip  # the case arises, beside maps where the guess holds
-        for frame, value in zip(raw, frame_scales(raw, clip)):
-            level = np.percentile(np.abs(frame), clip)
-            assert value == pytest.approx(level if level > 0 else np.abs(frame).max(), rel=1e-6), clip
-        whole = np.sort(magnitudes, axis=-1)[:, [low, min(low + 1, magnitudes.shape[1] - 1)]]
-        assert np.array_equal(np.stack(display._ranked(magnitudes.copy(), low, low + 1), axis=1), whole)
+    step = rows.shape[1] // display.SAMPLE
+    guess = int(len(rows[0, ::step]) * (low / rows.shape[1] - display.MARGIN))
+    return np.partition(rows[:, ::step], guess, axis=-1)[:, guess], step
+
+
+@pytest.mark.parametrize('clip', [95, 99])
+def test_the_percentile_stays_exact_where_the_sampled_guess_misleads(clip):
+    """At high clips the scale orders only the pixels at or above a threshold guessed from a strided sample; where
+    too few lie there, the map is ordered whole. One batch holds maps with one pixel fewer than needed above the
+    guess, exactly as many, and one more; a map whose sampled pixels are its brightest; ties; zeros; and an
+    ordinary map. Each gives the values that ordering it whole gives, and numpy's percentile."""
+    from donkey_saliency.core import display
+    rng = np.random.default_rng(int(clip * 100))
+    pixels = 120 * 160
+    low = int(clip / 100 * (pixels - 1))
+    assert low >= display.SAMPLED_FROM * pixels  # the sampled way is the one taken
+    rows = []
+    for wanted in (pixels - low - 1, pixels - low, pixels - low + 1):  # pixels at or above the guess
+        row = rng.random(pixels).astype(np.float32)
+        (threshold,), step = guessed_threshold(row[None], low)
+        free = np.ones(pixels, bool)
+        free[::step] = False  # (the sample stays as it is, and so does the guess)
+        over = np.flatnonzero(free & (row >= threshold))
+        under = np.flatnonzero(free & (row < threshold))
+        kept = int((row >= threshold).sum())
+        if kept > wanted:
+            row[over[:kept - wanted]] = threshold / 2
+        else:
+            row[under[:wanted - kept]] = threshold + 1 + rng.random(wanted - kept).astype(np.float32)
+        assert (row >= threshold).sum() == wanted
+        rows.append(row)
+    trap = rng.random(pixels).astype(np.float32)
+    trap[::step] = 50 + rng.random(len(trap[::step]))  # the sample: the map's brightest pixels
+    rows += [trap, np.round(rng.random(pixels) * 2).astype(np.float32), np.zeros(pixels, np.float32),
+             rng.gamma(0.4, size=pixels).astype(np.float32)]
+    rows = np.stack(rows)
+    threshold, _ = guessed_threshold(rows, low)
+    kept = (rows >= threshold[:, None]).sum(axis=1)
+    assert list(kept[:3] - (pixels - low)) == [-1, 0, 1] and kept[3] < pixels - low  # the cases arise
+    whole = np.sort(rows, axis=-1)
+    at_low, at_high = display._ranked(rows.copy(), low, low + 1)
+    assert np.array_equal(at_low, whole[:, low]) and np.array_equal(at_high, whole[:, low + 1])
+    for frame, value in zip(rows, frame_scales(rows.reshape(-1, 120, 160), clip)):
+        level = np.percentile(frame, clip)
+        assert value == pytest.approx(level if level > 0 else frame.max(), rel=1e-6)
 
 
 def test_a_map_with_few_non_zero_pixels_and_a_blank_one():
