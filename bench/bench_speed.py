@@ -50,6 +50,11 @@ def run_command(args, *extra):
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, result
 
 
+def rate_once_started(result):
+    """Our frames/s once started, from the command's summary."""
+    return float(re.search(r'(\d+) frames/s once started', result.stdout).group(1))
+
+
 def makemovie_python():
     """The interpreter of .venv-makemovie (moviepy 1 over this environment's packages), made when missing."""
     python = os.path.join(MAKEMOVIE_VENV, 'bin', 'python')
@@ -109,9 +114,8 @@ def against_makemovie(args, environment):
     config = os.path.join(os.path.dirname(donkeycar.__file__), 'templates', 'cfg_complete.py')
     with tempfile.TemporaryDirectory() as folder:
         shutil.copy(config, os.path.join(folder, 'config.py'))
-        ours = [float(re.search(r'(\d+) frames/s once started', run_command(
-            args, '--end', str(MOVIE_RECORDS), '--config', os.path.join(folder, 'config.py'))[1].stdout).group(1))
-            for _ in range(OUR_RUNS)]
+        ours = [rate_once_started(run_command(args, '--end', str(MOVIE_RECORDS), '--config',
+                                              os.path.join(folder, 'config.py'))[1]) for _ in range(OUR_RUNS)]
         donkey = ('import sys; sys.argv = ["donkey"] + sys.argv[1:]; '
                   'from donkeycar.management.base import execute_from_command_line; execute_from_command_line()')
         theirs = makemovie_rate([makemovie_python(), '-c', donkey, 'makemovie', '--tub', tub_copy(args.tub, folder),
@@ -136,7 +140,7 @@ def main():
     peak, result = run_command(args)
     ours, (movie_frames, theirs, shown) = against_makemovie(args, environment)
     frames = int(re.search(r'wrote (\d+) frames', result.stdout).group(1))
-    whole = float(re.search(r'(\d+) frames/s once started', result.stdout).group(1))
+    whole = rate_once_started(result)
     total = float(re.search(r'([\d.]+) s \(', result.stdout).group(1))
     print(f'machine: {machine()}')
     print(f'model: {args.model} ({pilot.kind}, input {pilot.input_size}); tub: {args.tub} ({frames} frames)')

@@ -55,8 +55,8 @@ def _ranked(rows, low, high):
     if step < 2 or low < SAMPLED_FROM * pixels or not count:  # small maps, lower clips: each row whole
         rows.partition(sorted({low, high}), axis=-1)
         return rows[:, low], rows[:, high]
-    guess = int(len(range(0, pixels, step)) * (low / pixels - MARGIN))
     sample = rows[:, ::step].copy()
+    guess = int(sample.shape[1] * (low / pixels - MARGIN))
     sample.partition(guess, axis=-1)
     mask = rows >= sample[:, guess, None]
     kept = mask.sum(axis=1)

@@ -80,7 +80,11 @@ class SaliencyMethod:
         inputs = [np.asarray(x, np.float32) for x in inputs]
         step = max(1, IMAGES_PER_CALL // self.samples)
         parts = [self._run([x[i:i + step] for x in inputs]) for i in range(0, len(inputs[0]), step)]
-        if len(parts) == 1:  # (a video's batch: no second copy of its maps by joining)
-            return [o.numpy() for o in parts[0][0]], parts[0][1].numpy()
-        outputs = [np.concatenate([p[0][k].numpy() for p in parts]) for k in range(len(parts[0][0]))]
-        return outputs, np.concatenate([p[1].numpy() for p in parts])
+        outputs = [_joined([p[0][k].numpy() for p in parts]) for k in range(len(parts[0][0]))]
+        return outputs, _joined([p[1].numpy() for p in parts])
+
+
+def _joined(arrays):
+    """The arrays of a batch's parts as one; a batch of one part (a video's) as it is, without a second copy."""
+    import numpy as np
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
