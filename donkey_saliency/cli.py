@@ -169,8 +169,8 @@ def build_evaluate_parser(prog):
     p.add_argument('--model', metavar='FILE', help='the pilot, any file the main command takes')
     p.add_argument('--type', help='pilot type; default: read from the model file')
     p.add_argument('--config', help='the car\'s config.py (its TRANSFORMATIONS are applied, as on the car)')
-    p.add_argument('--method', default='vbp', help=f'comma-separated methods, or all ({", ".join(methods.METHODS)}); '
-                   'default vbp')
+    p.add_argument('--method', default='vbp', help=f'comma-separated methods, or all ({", ".join(methods.METHODS)}): '
+                   'every one the pilot file can answer (a .tflite: those it cannot are named, with why); default vbp')
     p.add_argument('--output', default='angle', help='what the maps explain: angle (default), throttle, or all')
     p.add_argument('--maps', action='extend', nargs='+', default=[], metavar='FILE.npz',
                    help='maps made elsewhere, in the layout of --save-maps, evaluated on the same frames')
@@ -195,8 +195,7 @@ def run_evaluate(argv, prog):
     """`donkey saliency evaluate ...`: returns the lines to print."""
     args = build_evaluate_parser(prog).parse_args(argv)
     from donkey_saliency.offline import evaluation
-    chosen = list(methods.METHODS) if args.method == 'all' else \
-        [m.strip() for m in args.method.split(',') if m.strip()]
+    chosen = evaluation.ALL if args.method == 'all' else [m.strip() for m in args.method.split(',') if m.strip()]
     config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
     options = evaluation.EvaluateOptions(
         tubs=args.tub or [], model=args.model, type=args.type, config=config, methods=chosen,

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 import donkey_saliency as ds
+from conftest import run_cli, run_main
 from donkey_saliency import sample
 from donkey_saliency.core import metrics
+from donkey_saliency.core.methods import METHODS
 
 FRAMES = range(0, 400, 16)
 
@@ -386,6 +388,87 @@ def test_a_tflite_pilot_is_evaluated_through_its_outputs(small_tub, sample_files
     saved = json.loads((tmp_path / 'r.json').read_text())
     assert set(saved['outputs']['angle']) == {'vbp', 'occlusion'} and saved['randomisation'] is None
     assert 'randomisation check: not run' in result.stdout and 'needs the Keras file' in result.stdout
+
+
+SCORES = {'deletion_auc', 'insertion_auc', 'random_deletion_auc', 'random_insertion_auc', 'beats_random',
+          'blank_frames'}
+KEYS = {'frames', 'steps', 'substrate', 'random_orders', 'skipped', 'skipped_tubs', 'warnings', 'outputs',
+        'randomisation'}  # every key the JSON had before `left_out`, which scripts read
+
+
+def assert_left_out_said(result, saved, path, expected):
+    """`expected` {(method, output)} are the JSON's left_out, each with the engine's reason (naming the method,
+    the output and the file), and each has its line on stdout saying the same."""
+    assert {(item['method'], item['output']) for item in saved['left_out']} == expected
+    lines = result.stdout.splitlines()
+    for item in saved['left_out']:
+        method, output, why = item['method'], item['output'], item['why']
+        assert why.startswith(f'{method} for {output} cannot be computed from {path}, a .tflite pilot'), why
+        assert f'left out {method} ({output}): {why}' in lines, result.stdout
+    assert sum(line.startswith('left out ') for line in lines) == len(expected)
+
+
+def test_all_on_a_plain_tflite_runs_what_it_answers_and_names_the_rest(small_tub, sample_files, tmp_path):
+    """A plain .tflite answers the methods with a numpy twin (VisualBackProp from its intermediate tensors,
+    occlusion from its outputs, the model-free control); each other one is left out, said with why, exit 0."""
+    plain = sample_files['plain']
+    result = run_cli('evaluate', '--tub', small_tub, '--model', plain, '--method', 'all', '--frames', 4,
+                     '--steps', 4, '--random-orders', 2, '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / 'r.json').read_text())
+    assert KEYS < set(saved) and saved['frames'] == 4 and saved['randomisation'] is None
+    answered = {'vbp', 'occlusion', 'spectral-residual'}
+    assert set(saved['outputs']['angle']) == answered
+    assert all(set(scores) == SCORES for scores in saved['outputs']['angle'].values())
+    assert {line.split()[1] for line in result.stdout.splitlines() if line.startswith('angle ')} == answered
+    assert_left_out_said(result, saved, plain, {(m, 'angle') for m in set(METHODS) - answered})
+
+
+def test_all_on_an_exported_twin_takes_the_maps_it_carries_for_their_output_only(small_tub, sample_files, tmp_path):
+    """The twin exported with --gradcam carries signed Grad-CAM for steering: answered for angle, left out for
+    throttle (it carries none), beside what a plain .tflite answers on both."""
+    twin = sample_files['twin']
+    result = run_main('evaluate', '--tub', small_tub, '--model', twin, '--method', 'all', '--output', 'all',
+                      '--frames', 3, '--steps', 2, '--random-orders', 2, '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / 'r.json').read_text())
+    plain = {'vbp', 'occlusion', 'spectral-residual'}
+    assert set(saved['outputs']['angle']) == plain | {'gradcam'} and set(saved['outputs']['throttle']) == plain
+    assert_left_out_said(result, saved, twin, {(m, 'angle') for m in set(METHODS) - plain - {'gradcam'}} |
+                         {(m, 'throttle') for m in set(METHODS) - plain})
+
+
+@pytest.mark.parametrize('method', ['gradcam', 'vbp,gradients'])
+def test_a_named_method_a_tflite_cannot_answer_is_one_line(small_tub, sample_files, tmp_path, method):
+    result = run_cli('evaluate', '--tub', small_tub, '--model', sample_files['plain'], '--method', method,
+                     '--frames', 2, '--json', tmp_path / 'r.json')
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and 'Traceback' not in result.stderr, result.stderr
+    unanswered = method.split(',')[-1]
+    assert f'{unanswered} for angle cannot be computed from {sample_files["plain"]}' in lines[0]
+    assert 'pass the Keras file' in lines[0] and not (tmp_path / 'r.json').exists()
+
+
+def test_a_tflite_that_answers_none_of_the_methods_is_one_error(sample_files):
+    """--method all keeps going without what the file cannot answer, but not with nothing left."""
+    from donkey_saliency.errors import UserError
+    from donkey_saliency.offline.evaluation import _engines
+    pilot = ds.load_pilot(sample_files['plain'])
+    with pytest.raises(UserError, match='no method can be computed from .* for angle: every one was left out '
+                                        r'\(gradcam, gradients\); gradcam: gradcam for angle cannot be computed'):
+        _engines(pilot, ['gradcam', 'gradients'], 'angle', {}, every=True)
+    with pytest.raises(UserError, match='gradients for angle cannot be computed'):  # named: refused as it is
+        _engines(pilot, ['vbp', 'gradients'], 'angle', {})
+
+
+def test_all_on_a_keras_pilot_is_every_method_with_nothing_left_out(small_tub, tmp_path):
+    result = run_main('evaluate', '--tub', small_tub, '--model', sample.MODEL, '--method', 'all', '--frames', 2,
+                      '--steps', 2, '--random-orders', 2, '--no-randomisation', '--samples', 2, '--window', 40,
+                      '--stride', 40, '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / 'r.json').read_text())
+    assert list(saved['outputs']['angle']) == list(METHODS) and saved['left_out'] == []
+    assert KEYS < set(saved) and 'left out' not in result.stdout
 
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,8 @@
 
 The frames are spread evenly over the range; each method's maps come from the one engine (raw, at the pilot's
 input size, so that display clipping makes no ties); maps made elsewhere come from .npz files in the layout of
---save-maps (`raw` when present, else `maps`, matched to the records by `index`).
+--save-maps (`raw` when present, else `maps`, matched to the records by `index`). `--method all` is every method
+the pilot's file can answer: on a .tflite, the ones it cannot are left out, each with the engine's reason.
 """
 import collections
 import json
@@ -14,6 +15,7 @@ import numpy as np
 from donkey_saliency.errors import UserError
 
 RANDOMISATION_FRAMES = 32  # frames the randomisation check recomputes maps on, at every stage
+ALL = 'all'  # EvaluateOptions.methods for every method the pilot's file can answer
 
 
 @dataclass
@@ -22,7 +24,7 @@ class EvaluateOptions:
     model: str
     type: str = None
     config: str = None
-    methods: list = field(default_factory=lambda: ['vbp'])
+    methods: object = field(default_factory=lambda: ['vbp'])  # method names, or ALL
     target: str = 'angle'
     maps: list = field(default_factory=list)
     start: int = 0
@@ -49,8 +51,9 @@ def check(options):
     tubs, _, skipped_tubs = checked_tubs(options.tubs)
     options = replace(options, tubs=tubs)
     check_model_path(options.model)
-    for name in options.methods:
+    for name in _names(options):
         methods.get(name)
+        methods.settings_for(name, options.settings)  # a bad setting is the user's to fix, never a method left out
     for path in options.maps:
         if not os.path.isfile(path):
             raise UserError(f'maps file not found: {path}; pass a .npz written by --save-maps')
@@ -73,7 +76,7 @@ def run(options):
     """The evaluation's result (the JSON's content)."""
     options, skipped_tubs = check(options)
     from donkey_saliency.core import carconfig, metrics
-    from donkey_saliency.core.engine import TARGET_ALIASES, Engine, requests_for
+    from donkey_saliency.core.engine import TARGET_ALIASES
     from donkey_saliency.core.pilot import load_pilot
     from donkey_saliency.offline.inputs import PilotInputs, pilot_view
     cfg, from_car = carconfig.load(options.config)
@@ -90,19 +93,24 @@ def run(options):
     target = TARGET_ALIASES.get(options.target, options.target)
     targets = ['angle', 'throttle'] if target == 'all' else [target]
     orders = options.random_orders or metrics.RANDOM_ORDERS
+    names = _names(options)
     result = {'frames': len(frames), 'steps': options.steps, 'substrate': options.substrate, 'random_orders': orders,
               'skipped': dict(reader.skipped.reasons), 'skipped_tubs': skipped_tubs, 'warnings': reader.warnings,
-              'outputs': {}}
+              'left_out': [], 'outputs': {}}
     from tqdm import tqdm
     external = {_name(path, options.maps): _external_maps(path, records, frames.shape[1:3]) for path in options.maps}
     # closed on the way out of an interrupt too, so that the line about the stop starts a line of its own
-    with tqdm(total=len(targets) * (len(options.methods) + len(options.maps) + orders) * len(frames), unit='frame',
+    with tqdm(total=len(targets) * (len(names) + len(options.maps) + orders) * len(frames), unit='frame',
               desc='evaluate', disable=not options.progress, dynamic_ncols=True) as bar:
         for t in targets:
-            requests = [requests_for(method, t)[0][0] for method in options.methods]
-            engines = [Engine(pilot, [request], options.settings) for request in requests]  # (one each: the check's)
+            pilot.score(t)  # an output the pilot has not is the user's error, never a method left out
+            kept, requests, engines, left_out = _engines(pilot, names, t, options.settings, options.methods == ALL)
+            if left_out:
+                result['left_out'] += left_out
+                bar.total -= len(left_out) * len(frames)
+                bar.refresh()
             raw = [engine(inputs)[1][0] for engine in engines]
-            maps = dict(external if t == targets[0] else {}, **dict(zip(options.methods, raw)))  # files: 1st output
+            maps = dict(external if t == targets[0] else {}, **dict(zip(kept, raw)))  # files: 1st output
             result['outputs'][t] = scored(pilot, frames, maps, t, options.steps, options.substrate, inputs[1:],
                                           bar.update, orders)
             if t == targets[0]:
@@ -111,6 +119,38 @@ def run(options):
         from donkey_saliency.offline.writers import write_texts
         write_texts([(options.json, json.dumps(result, indent=1), '--json')])
     return result
+
+
+def _names(options):
+    """The method names asked for: every registered one for ALL."""
+    from donkey_saliency.core import methods
+    return list(methods.METHODS) if options.methods == ALL else list(options.methods)
+
+
+def _engines(pilot, names, target, settings, every=False):
+    """(names, requests, engines) of the methods `names` for `target`, one engine each (the randomisation check
+    reuses them), and those left out. With `every` (--method all) a .tflite pilot's file leaves out each method
+    it cannot answer: {method, output, why}, `why` the engine's refusal; a Keras file answers every method. Any
+    other refusal (a method named, an unknown --layer) is the user's error, raised; so is nothing left to run."""
+    from donkey_saliency.core.engine import Engine, requests_for
+    kept, requests, engines, left_out = [], [], [], []
+    for name in names:
+        request = requests_for(name, target)[0][0]
+        try:
+            engine = Engine(pilot, [request], settings)
+        except UserError as exc:
+            if not (every and pilot.tflite):
+                raise
+            left_out.append({'method': name, 'output': target, 'why': str(exc)})
+            continue
+        kept.append(name)
+        requests.append(request)
+        engines.append(engine)
+    if left_out and not kept:
+        raise UserError(f'no method can be computed from {pilot.path} for {target}: every one was left out '
+                        f'({", ".join(item["method"] for item in left_out)}); {left_out[0]["method"]}: '
+                        f'{left_out[0]["why"]}')
+    return kept, requests, engines, left_out
 
 
 def scored(pilot, frames, maps, target, steps, substrate, extra=(), advance=None, orders=None):
@@ -230,6 +270,7 @@ def table(result):
             lines.append(f'{target:8s} {name:22s} {s["deletion_auc"]:8.4f} ({s["random_deletion_auc"]:.4f})  '
                          f'{s["insertion_auc"]:9.4f} ({s["random_insertion_auc"]:.4f}) {randomised} '
                          f'{s["blank_frames"]:6d}  {verdict}')
+    lines += [f'left out {item["method"]} ({item["output"]}): {item["why"]}' for item in result.get('left_out', [])]
     if result.get('randomisation') is None:
         lines.append('randomisation check: not run (--no-randomisation, or a .tflite pilot: it needs the Keras file)')
     from donkey_saliency.offline.tubs import Skipped
