@@ -24,7 +24,16 @@ def opencv_distributions(distributions):
 
 
 def test_exactly_one_opencv_distribution():
-    assert opencv_distributions(importlib.metadata.distributions()) == ['opencv-contrib-python-headless']
+    """The one that albumentations (donkeycar's training) depends on as well: a second would share its cv2 folder."""
+    assert opencv_distributions(importlib.metadata.distributions()) == ['opencv-python-headless']
+
+
+def test_donkeycars_training_finds_albumentations():
+    """Issue 26: donkeycar 5.3's training imports its augmentations, which import albumentations at the top."""
+    pytest.importorskip('donkeycar')
+    probe = subprocess.run([sys.executable, '-c', 'import donkeycar.pipeline.augmentations'], capture_output=True,
+                           text=True, timeout=300)
+    assert probe.returncode == 0, probe.stderr[-2000:]
 
 
 @pytest.fixture(scope='module')
@@ -192,6 +201,38 @@ def test_readme_commands_one_after_the_other_keep_donkey_saliency(readme_clone):
 
 
 @in_a_fresh_clone
+def test_readme_environment_holds_one_opencv_and_donkey_train_trains(readme_clone, tmp_path):
+    """Issue 26: `donkey train` in the README's environment, which holds exactly one OpenCV: a car made by `donkey
+    createcar`, the sample tub, one epoch with donkeycar's two albumentations augmentations; the pilot it writes
+    loads in donkeycar and makes a video here."""
+    venv = readme_clone / '.venv'
+    versions = installed(venv / 'bin' / 'python')
+    assert [name for name in OPENCVS if name in versions] == ['opencv-python-headless'], versions
+    assert versions['opencv-python-headless'].startswith('4.9.') and 'albumentations' in versions, versions
+    shell('.venv/bin/python -c "import albumentations, cv2; print(cv2.__version__)"', readme_clone)
+    car = tmp_path / 'car'
+    shell(f'{venv}/bin/donkey createcar --path {car}', tmp_path)
+    shutil.copytree(readme_clone / 'donkey_saliency' / 'sample_data' / 'tub', car / 'data' / 'tub')
+    with open(car / 'myconfig.py', 'a') as myconfig:
+        myconfig.write("\nMAX_EPOCHS = 1\nAUGMENTATIONS = ['BRIGHTNESS', 'BLUR']\n")
+    trained = shell(f'{venv}/bin/donkey train --tub data/tub --model models/p.h5 --type linear', car)
+    said = trained.stdout + trained.stderr
+    assert 'Creating augmentation BLUR' in said and 'problems with loss graph' not in said, said[-3000:]
+    assert all((car / 'models' / name).is_file() for name in ('p.h5', 'p.tflite', 'p.png', 'database.json'))
+    probe = ('import numpy as np, donkeycar as dk\n'
+             'from donkeycar.utils import get_model_by_type\n'
+             'pilot = get_model_by_type("linear", dk.load_config("config.py"))\n'
+             'pilot.load("models/p.h5")\n'
+             'outputs = pilot.run(np.zeros((120, 160, 3), np.uint8))\n'
+             'assert len(outputs) == 2 and np.isfinite(outputs).all(), outputs\n'
+             'print("outputs", outputs)\n')
+    loaded = shell(f"{venv}/bin/python -c '{probe}'", car)
+    assert 'outputs' in loaded.stdout
+    shell(f'{venv}/bin/donkey saliency --tub data/tub --model models/p.h5 --end 4 --out p.mp4 --no-progress', car)
+    assert len(read_video(car / 'p.mp4')[0]) == 4
+
+
+@in_a_fresh_clone
 def test_after_pip_install_wheel_and_editable_the_demo_still_runs(readme_clone):
     """The issue's own sequence in that same venv: with pyproject.toml, pip 23 keeps PEP 660 although `wheel` is
     there, and the editable wheel carries the hook."""
@@ -269,7 +310,7 @@ def installed(venv_python):
 
 def assert_keras3_stack(venv):
     versions = installed(Path(venv) / 'bin' / 'python')
-    assert [name for name in OPENCVS if name in versions] == ['opencv-contrib-python-headless'], versions
+    assert [name for name in OPENCVS if name in versions] == ['opencv-python-headless'], versions
     major, minor = (int(part) for part in versions['tensorflow'].split('.')[:2])
     assert (major, minor) >= (2, 19) and versions['keras'].split('.')[0] == '3', versions
     assert 'donkeycar' not in versions and HOOK in os.listdir(site_packages(venv))
