@@ -245,6 +245,9 @@ def build_report_parser(prog):
                    'than half of the pixels look like the floor in front of the car)')
     p.add_argument('--frames', type=int, default=200, metavar='N', help='frames spread over the range on which the '
                    'lines are found and the pilot is asked what a crop or a mirror would change (default 200)')
+    p.add_argument('--imu-lateral', default='y', choices=('x', 'y', 'z'), help='an IMU pilot\'s mirror test: the IMU '
+                   'chip axis across the car, negated with the two other gyro axes, as `donkey saliency mirror` '
+                   'does (default y)')
     p.add_argument('--evaluate', action='store_true', help='add the faithfulness table of `donkey saliency evaluate` '
                    'for the method, on 100 frames per pilot')
     p.add_argument('--out', default='report.html', help='the page to write (default report.html)')
@@ -262,11 +265,11 @@ def run_report(argv, prog):
     options = report.ReportOptions(
         tubs=args.tub or [], models=args.model or [], out=args.out, json=args.json, method=args.method,
         type=args.type, config=config, start=args.start, end=args.end, every=args.every, horizon=args.horizon,
-        frames=args.frames,
+        frames=args.frames, imu_lateral=args.imu_lateral,
         evaluate=args.evaluate, batch_size=args.batch_size, progress=args.progress,
         settings={k: getattr(args, k) for k in methods.all_settings()})
     result = report.run(options)
-    from donkey_saliency.offline.report.findings import MIRROR_COMMAND
+    from donkey_saliency.offline.report.findings import headline
     from donkey_saliency.offline.tubs import describe_skipped
     skipped = describe_skipped(result['skipped'])
     lines = [f'wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB): {result["frames"]} frames, '
@@ -274,16 +277,18 @@ def run_report(argv, prog):
     lines += [f'warning: {warning}' for warning in result['warnings']]
     for model in result['models']:
         advice = model['advice']
-        suggestions = ([f'ROI_CROP_TOP = {advice["roi_crop_top"]} with \'CROP\' in TRANSFORMATIONS']
-                       if advice['roi_crop_top'] is not None else []) + \
-            ([f'flip-augment ({MIRROR_COMMAND}, then train on both tubs)'] if advice['flip_augmentation'] else [])
         name = os.path.basename(model['model'].rstrip('/'))
-        lines.append(f'{name}: {"; ".join(suggestions) or "no change suggested"}')
+        said = headline(advice)
+        lines.append(f'{name}: {"no change suggested" if said == "nothing to change" else said}')
+        lines += [f'  in myconfig.py: {line}' for line in advice.get('myconfig', [])]
+        lines += [f'  then: {command}' for command in advice.get('commands', {}).values()]
         if model['blank_frames']:  # as the video's summary and the page say it
             lines.append(f'{name}: the map was blank (all zero) on {model["blank_frames"]} of {result["frames"]} '
                          'frames; they are left out of every share')
-        lines += [f'{name} against the first pilot: the {c["finding"]} advice '
-                  f'{"worked" if c["worked"] else "did not work"}' for c in model.get('what_changed', [])]
+        for change in model.get('what_changed', []):
+            lines.append(f'{name} against the first pilot: the {change["finding"]} advice '
+                         + ('worked' if change['worked'] else
+                            f'did not work: {"; ".join(change["failed"])}; {change["try"]}'))
     return lines + ([f'findings saved to {args.json}'] if args.json else [])
 
 

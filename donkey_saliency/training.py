@@ -14,13 +14,14 @@ def _stack(dicts):
 
 
 def train(kind, tub_path, model_path, epochs=10, seed=0, batch_size=32, config=None):
-    """Train a `kind` pilot (linear, categorical, inferred) on the tub at `tub_path` (or the tubs of a list);
-    save it to `model_path`. `config`: a car config.py whose TRANSFORMATIONS (e.g. 'CROP') every image goes
+    """Train a `kind` pilot (any donkeycar builds from the camera and the record: linear, categorical, inferred, imu,
+    memory, behavior, rnn, 3d) on the tub at `tub_path` (or the tubs of a list); save it to `model_path`. A pilot
+    of sequences (rnn, 3d, memory) learns from runs of consecutive records, as donkeycar's TubDataset collates them. `config`: a car config.py whose TRANSFORMATIONS (e.g. 'CROP') every image goes
     through before it is normalised, as donkeycar's training applies them."""
     import_donkeycar()  # quietly, before its modules below
     tf = import_tensorflow()
     from donkeycar.parts.tub_v2 import Tub
-    from donkeycar.pipeline.types import TubRecord
+    from donkeycar.pipeline.types import Collator, TubRecord
     from donkeycar.utils import get_model_by_type, normalize_image
     from donkey_saliency.core import carconfig
 
@@ -36,6 +37,8 @@ def train(kind, tub_path, model_path, epochs=10, seed=0, batch_size=32, config=N
     first = records[0].image()
     cfg.IMAGE_H, cfg.IMAGE_W, cfg.IMAGE_DEPTH = first.shape
     pilot = get_model_by_type(kind, cfg)
+    if pilot.seq_size() > 0:
+        records = list(Collator(pilot.seq_size(), records))
     def processor(image):
         return normalize_image(transform.run(image) if transform else image)
 

@@ -135,10 +135,10 @@ def flip_report(one_way, tmp_path_factory):
 
 
 def test_a_one_way_pilot_gets_the_flip_and_one_trained_on_its_mirror_too_cuts_the_bias(flip_report):
-    found, _, _, stdout = flip_report
+    found, road, _, stdout = flip_report
     one_way, both = found['models']
     assert one_way['mirror']['bias'] > 0.3 and one_way['advice']['flip_augmentation'] is True
-    assert 'donkey saliency mirror --tub PATH --out PATH' in stdout
+    assert f'then: donkey saliency mirror --tub {road} --out {road}_mirror' in stdout  # this tub, ready to paste
     assert abs(both['mirror']['bias']) < one_way['mirror']['bias'] / 3
     assert both['advice']['flip_augmentation'] is False
     [change] = both['what_changed']
@@ -190,6 +190,10 @@ def test_a_categorical_pilot_is_asked_for_its_expected_steering_not_its_argmax_b
     assert result.returncode == 0, result.stderr
     model = json.loads((tmp_path / 'r.json').read_text())['models'][0]
     assert model['crop_curve'] == [] and 'records apart' in model['not_measured']
+    [short] = model['advice']['not_tested']  # a tub too short for partners: never a clean bill
+    assert short['test'] == 'crop' and 'records apart' in short['why']
+    assert 'categorical.h5: crop not tested: no two of the 40 frames lie 2 s or 40 records apart' in result.stdout
+    assert 'no change suggested' not in result.stdout and 'nothing to change' not in (tmp_path / 'r.html').read_text()
     keras = tf.keras.models.load_model(saved_pilots['categorical'], compile=False)
     bins = np.linspace(-1, 1, 15)
 

@@ -94,7 +94,7 @@ def test_flip_is_suggested_from_the_side_bias_threshold_and_two_standard_errors_
     advice = findings.advice(found(bias=bias, bias_se=SE, left=0.4, right=0.4))  # whatever the records' lean
     assert advice['flip_augmentation'] is flip
     flip_line = advice['why'][-1]
-    assert ('donkey saliency mirror --tub PATH --out PATH' in flip_line) == flip
+    assert ('flip-augment: `donkey saliency mirror`' in flip_line) == flip
     if flip:
         assert f'a {"right" if bias > 0 else "left"} lean' in flip_line
 
@@ -143,6 +143,66 @@ def test_what_changed_says_the_flip_worked_when_the_bias_is_gone():
     [flip] = findings.what_changed(first, later(bias=0.05))
     assert flip['finding'] == 'flip' and flip['worked'] is True and flip['before']['bias'] == 0.5
     assert findings.what_changed(first, later(bias=0.4))[0]['worked'] is False
+
+
+def test_what_changed_names_the_condition_that_failed_with_its_figures_and_what_to_try():
+    first = later(edge=0.3)
+    first['advice'] = findings.advice(first)
+    [worse] = findings.what_changed(first, later(edge=0.0, error=0.1 + findings.ERROR_SLACK + 0.001))
+    assert worse['failed'] == ['the error against the driver rose 0.100 -> 0.121, beyond the 0.02 allowed']
+    assert 'train longer' in worse['try'] and 'neither pilot trained on' in worse['try']
+    [still] = findings.what_changed(first, later(edge=0.3))
+    assert len(still['failed']) == 1 and 'still moves by 0.300' in still['failed'][0] and 'above 40' in still['failed'][0]
+    [fine] = findings.what_changed(first, later(edge=0.0))
+    assert fine['failed'] == [] and fine['try'] is None
+    flipped = later(bias=0.5)
+    flipped['advice'] = findings.advice(flipped)
+    [flip] = findings.what_changed(flipped, later(bias=0.4, error=0.5))
+    assert flip['failed'][0].startswith('the side bias is still +0.400') and 'rose 0.100 -> 0.500' in flip['failed'][1]
+
+
+def test_a_test_that_did_not_run_is_the_headline_never_a_clean_bill():
+    ran = findings.advice(found())
+    assert ran['not_tested'] == [] and findings.headline(ran) == 'nothing to change'
+    short = findings.advice(found(not_tested=[{'test': 'crop', 'why': 'too short'}]))
+    assert short['not_tested'] == [{'test': 'crop', 'why': 'too short'}] and short['roi_crop_top'] is None
+    assert findings.headline(short) == 'crop not tested: too short' and short['why'][0] == 'crop not tested: too short'
+    unmirrored = dict(found(), mirror={'bias': None, 'bias_se': None, 'mean_abs': None, 'frames': 0})
+    assert findings.headline(findings.advice(unmirrored)) == 'flip not tested: no frames to mirror'
+    both = findings.advice(found(edge=0.3, sky=0.3, bias=0.5, not_tested=[]))
+    assert findings.headline(both).startswith('crop the top: ROI_CROP_TOP = 40') and 'flip-augment' in \
+        findings.headline(both)
+
+
+def test_an_edge_at_the_top_row_is_not_a_crop_test():
+    advice = findings.advice(found(edge=0.3, lines={'surface_edge': 0}))
+    assert advice['roi_crop_top'] is None and advice['not_tested'][0]['test'] == 'crop'
+    assert '--horizon ROW' in advice['not_tested'][0]['why'] and 'nothing to change' not in findings.headline(advice)
+
+
+def test_where_the_walls_line_applies_the_headline_gives_both_crops():
+    advice = findings.advice(found(edge=0.2, sky=0.0))
+    assert advice['crop_choices'] == [40, 16] and advice['roi_crop_top'] == 40
+    assert findings.headline(advice) == ('crop at 40 removes the walls it steers by; at 16 only the room: retrain '
+                                         'with each and compare')
+    assert findings.advice(found(edge=0.2, sky=0.2))['crop_choices'] is None  # the room moves it as much
+
+
+@pytest.mark.parametrize('share, said', [(findings.FLOOR_COST, False), (findings.FLOOR_COST + 1e-6, True)])
+def test_the_crops_cost_in_floor_is_said_when_over_its_threshold(share, said):
+    model = found(edge=0.3)
+    model['crop_curve'][1]['floor_above'] = share
+    advice = findings.advice(model)
+    assert advice['floor_above_crop'] == share
+    assert any('of the surface the car drives on lies above row 40' in line for line in advice['why']) == said
+
+
+def test_attention_above_the_pilots_own_crop_is_said_to_be_masked_not_unused():
+    masked = findings.advice(found(edge=0.0, attention=0.5, lines={'config_roi_crop_top': 40}), cropped=True)['why']
+    assert any('the pilot\'s own CROP masks (ROI_CROP_TOP = 40' in line and 'above row 40' in line for line in masked)
+    assert not any('does not use' in line and 'above row 40' in line for line in masked)
+    unmasked = findings.advice(found(edge=0.0, attention=0.5, lines={'config_roi_crop_top': 40}), cropped=False)['why']
+    assert any('does not use' in line and 'above row 40' in line for line in unmasked)
 
 
 def record(index, mode, time, tub='tub', angle=0.0):

@@ -1,4 +1,6 @@
 """Every donkeycar model type, built by donkeycar's get_model_by_type, on a tub with the keys it needs."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -91,3 +93,81 @@ def test_the_imu_keys_read_without_donkeycar_are_donkeycars():
     from donkeycar.parts.keras import KerasIMU
     from donkey_saliency.offline.inputs import IMU_KEYS
     assert IMU_KEYS == KerasIMU.imu_vec
+
+
+ALL_KINDS = ['linear', 'categorical', 'inferred', 'imu', 'memory', 'behavior', 'localizer', 'rnn', '3d']
+
+
+@pytest.fixture(scope='module')
+def every_kind_report(tmp_path_factory):
+    """One report on every model type side by side, on a tub long enough for every frame to have a partner for
+    the swap test (100 records: each has one 40 or more away), with IMU and behaviour keys."""
+    import json
+    folder = tmp_path_factory.mktemp('every_kind')
+    extra = {key: ('float', (lambda i, k=k: 0.1 * k + 0.01 * i)) for k, key in enumerate(IMU_KEYS)}
+    extra['behavior/one_hot_state_array'] = ('list', lambda i: [1.0, 0.0] if i % 3 else [0.0, 1.0])
+    tub = synthetic.write_tub(folder / 'tub', synthetic.drive(100, seed=4), hz=1000, extra=extra)
+    tf.keras.utils.set_random_seed(3)
+    paths = []
+    for kind in ALL_KINDS:
+        paths.append(folder / f'{kind}.h5')
+        model = keras_pilot(kind, SEQUENCE_LENGTH=3, NUM_LOCATIONS=4).interpreter.model
+        for layer in model.layers:  # an untrained memory pilot barely hears its past: make it listen
+            if layer.name.startswith('mem_'):
+                layer.set_weights([w * 8 for w in layer.get_weights()])
+        model.save(paths[-1])
+    result = run_main('report', '--tub', tub, '--model', *paths, '--frames', 100, '--out', folder / 'r.html',
+                      '--json', folder / 'r.json')
+    assert result.returncode == 0, result.stderr
+    return json.loads((folder / 'r.json').read_text()), tub, paths, result.stdout
+
+
+def test_every_type_gets_the_crop_curve_and_the_mirror_test(every_kind_report):
+    found, _, _, stdout = every_kind_report
+    assert [m['kind'] for m in found['models']] == ALL_KINDS
+    for model in found['models']:
+        assert model['advice']['not_tested'] == [], model['kind']
+        assert len(model['crop_curve']) >= 10 and model['crop_curve'][0]['frames'] == 100, model['kind']
+        assert model['mirror']['frames'] == 100 and model['mirror']['bias'] is not None, model['kind']
+        assert model['window'] == (3 if model['kind'] in ('rnn', '3d') else 1)
+    assert 'not tested' not in stdout
+
+
+def test_a_memory_pilots_mirror_negates_its_past_steering(every_kind_report):
+    """The side bias against a plain loop over the records: the previous three records' user values as
+    donkeycar trains the memory pilot, the angles among them negated for the mirrored frame."""
+    found, tub, paths, _ = every_kind_report
+    model = found['models'][ALL_KINDS.index('memory')]
+    keras = tf.keras.models.load_model(paths[ALL_KINDS.index('memory')], compile=False)
+    images, records = tub_frames(tub)
+    d, d_unmirrored_memory = [], []
+    for position, image in enumerate(images):
+        previous = [[r['user/angle'], r['user/throttle']] for r in records[max(0, position - 3):position]]
+        memory = np.array([[0.0, 0.0]] * (3 - len(previous)) + previous, np.float32).reshape(1, -1)
+        x = image[None].astype(np.float32) / 255
+
+        def angle(frame, mem):
+            return float(keras([frame, mem], training=False)[0].numpy()[0, 0])
+        d.append(angle(x, memory) + angle(x[:, :, ::-1], memory * np.array([-1, 1] * 3, np.float32)))
+        d_unmirrored_memory.append(angle(x, memory) + angle(x[:, :, ::-1], memory))
+    assert model['mirror']['bias'] == pytest.approx(np.mean(d), abs=1e-4)  # (the JSON's 4 decimals)
+    assert abs(np.mean(d) - np.mean(d_unmirrored_memory)) > 1e-3  # the memory's mirror changes the answer
+
+
+def test_a_behaviour_pilot_without_lanes_is_not_given_a_clean_bill(sensor_tub, tmp_path):
+    """A BEHAVIOR_LIST whose left lane has no right one to mirror into: the flip is not tested, said in the headline, the JSON and on
+    stdout, and 'no change suggested' is not said."""
+    import json
+    import shutil
+    import donkeycar
+    keras_pilot('behavior', BEHAVIOR_LIST=['left', 'right']).interpreter.model.save(tmp_path / 'b.h5')
+    shutil.copy(Path(donkeycar.__file__).parent / 'templates' / 'cfg_complete.py', tmp_path / 'config.py')
+    (tmp_path / 'myconfig.py').write_text("BEHAVIOR_LIST = ['Left_Lane', 'Centre']\n")
+    result = run_main('report', '--tub', sensor_tub, '--model', tmp_path / 'b.h5', '--config', tmp_path / 'config.py',
+                      '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert result.returncode == 0, result.stderr
+    model = json.loads((tmp_path / 'r.json').read_text())['models'][0]
+    tests = {t['test']: t['why'] for t in model['advice']['not_tested']}
+    assert 'Right_Lane' in tests['flip'] and 'crop' in tests  # (12 records: none 40 apart, no background to swap)
+    assert 'no change suggested' not in result.stdout and 'flip not tested' in result.stdout
+    assert 'nothing to change' not in (tmp_path / 'r.html').read_text()

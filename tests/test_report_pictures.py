@@ -173,10 +173,10 @@ def test_lines_on_one_row_keep_their_labels_apart_and_code_is_never_cut(tmp_path
                                    'e => getComputedStyle(e).fill)])')
         assert all(lines == labels and len(set(lines)) == len(lines) for lines, labels in colours), colours
         # the page's own stylesheet, on the command the flip advice quotes, in a box narrower than the command
-        from donkey_saliency.offline.report.findings import MIRROR_COMMAND
+        command = 'donkey saliency mirror --tub data/tub_1 --out data/tub_1_mirror'
         pieces = browser.evaluate('(() => { const p = document.createElement("p"); p.className = "suggest"; '
                                   'p.style.width = "120px"; const c = document.createElement("code"); '
-                                  f'c.textContent = {json.dumps(MIRROR_COMMAND)}; p.append("flip-augment: ", c); '
+                                  f'c.textContent = {json.dumps(command)}; p.append("flip-augment: ", c); '
                                   'document.querySelector("#advice .card").append(p); '
                                   'return c.getClientRects().length; })()')
         assert pieces == 1  # one box: the command on one line, not cut after "--"

@@ -1,15 +1,22 @@
 """Ask the pilot, not its map: what would a crop take from it, and has it learnt the lean of its data?
 
 Both tests edit camera frames and compare the pilot's decoded steering on the edited frames with its steering on
-the originals; numpy in, numbers out. `steer` is any function (N, H, W, 3) uint8 camera frames -> (N,) steering
-that applies the car's transformations and calls the pilot in batches (the report builds it).
+the originals; numpy in, numbers out. A sample item is a window: the camera frames a pilot takes for one decision
+((N, T, H, W, 3) uint8, the newest last; T = 1 for a pilot of one frame, its sequence length for a sequence pilot),
+and every frame of a window is edited alike. `steer(windows, which, mirrored=False)` is any function -> (N,)
+steering, `which` the sample items the windows stand for, whose other inputs (IMU, past steering, behaviour) it
+adds as they were recorded, or as a mirror would make them when `mirrored`; it applies the car's transformations
+and calls the pilot in batches (the report builds it).
 
-- Swap test (`crop_curve`): the rows above r are replaced by the same rows of another frame of the same range,
+- Swap test (`crop_curve`): the rows above r are replaced, in every frame of the window, by the same rows of the
+  partner window (another sample item of the same range),
   far enough away in time that the background differs. Real backgrounds keep the frames like those the pilot saw
   (black or blur would make frames it never saw), so the question answered is "would another room change my
   steering?". A crop at r would take from the pilot exactly what this test moves.
-- Mirror test (`mirror_test`): d = f(x) + f(mirror(x)); a pilot that treats left and right alike has d = 0, one
-  that has learnt its data's lean has d of that lean's sign.
+  The other inputs stay those of the item itself.
+- Mirror test (`mirror_test`): d = f(x) + f(mirror(x)), every frame of the window mirrored and the other inputs as
+  a mirror makes them; a pilot that treats left and right alike has d = 0, one that has learnt its data's lean
+  has d of that lean's sign.
 """
 import numpy as np
 
@@ -51,23 +58,23 @@ def _error(steering, user):
     return float(np.abs(steering[known] - user[known]).mean()) if known.any() else None
 
 
-def crop_curve(steer, images, partners, rows, user_angles):
+def crop_curve(steer, windows, partners, rows, user_angles):
     """Per crop row r (ascending): the mean |change| of the steering when the rows above r come from the
-    partner frame, its standard error, the share of frames moving by more than MOVED, and the error against the
+    partner window, its standard error, the share of frames moving by more than MOVED, and the error against the
     driver (mean |steering - user angle| over frames with one) on the swapped and the original frames. Frames
     without a partner are left out; with none at all, the curve is empty."""
-    images = np.asarray(images)
+    windows = np.asarray(windows)
     partners = np.asarray(partners)
     kept = np.flatnonzero(partners >= 0)
     if not len(kept):
         return []
     user = np.asarray(user_angles, np.float64)[kept]
-    original = np.asarray(steer(images[kept]), np.float64)
+    original = np.asarray(steer(windows[kept], kept), np.float64)
     curve = []
     for row in sorted(set(int(r) for r in rows)):
-        out = images[kept].copy()
-        out[:, :row] = images[partners[kept], :row]
-        moved = np.asarray(steer(out), np.float64)
+        out = windows[kept].copy()
+        out[..., :row, :, :] = windows[partners[kept]][..., :row, :, :]  # every frame of the window
+        moved = np.asarray(steer(out, kept), np.float64)
         change = np.abs(moved - original)
         mean, se = _mean_se(change)
         curve.append({'row': row, 'steering_change': mean, 'steering_change_se': se,
@@ -76,11 +83,13 @@ def crop_curve(steer, images, partners, rows, user_angles):
     return curve
 
 
-def mirror_test(steer, images):
-    """The side bias: d = f(x) + f(x mirrored left to right) per frame; its mean, standard error, mean |d|."""
-    images = np.asarray(images)
-    if not len(images):
+def mirror_test(steer, windows):
+    """The side bias: d = f(x) + f(x mirrored left to right) per item; its mean, standard error, mean |d|."""
+    windows = np.asarray(windows)
+    if not len(windows):
         return {'bias': None, 'bias_se': None, 'mean_abs': None, 'frames': 0}
-    d = np.asarray(steer(images), np.float64) + np.asarray(steer(images[:, :, ::-1]), np.float64)
+    which = np.arange(len(windows))
+    d = (np.asarray(steer(windows, which), np.float64) +
+         np.asarray(steer(windows[..., ::-1, :], which, mirrored=True), np.float64))
     bias, se = _mean_se(d)
     return {'bias': bias, 'bias_se': se, 'mean_abs': float(np.abs(d).mean()), 'frames': int(len(d))}

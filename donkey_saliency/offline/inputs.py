@@ -6,7 +6,9 @@
   (before the first record: angle 0, throttle 0, as the car starts); a record without them is not accepted;
 - rnn / 3d: the last SEQUENCE_LENGTH frames, the newest last (the first frame repeated until there are enough,
   as KerasLSTM.run does on the car).
-History runs on across batches, so batches must come in record order.
+History runs on across batches, so batches must come in record order; `of_windows` builds the same inputs for
+sampled windows instead, each from its own records (the report's tests), and `mirrored` what a mirror makes of
+them.
 """
 import collections
 
@@ -60,8 +62,7 @@ class PilotInputs:
     def __call__(self, images, records):
         values = {'img_in': self._images(images)}
         if 'imu_in' in self.names:
-            keys = self.pilot.part.imu_vec if self.pilot.part is not None else IMU_KEYS
-            values['imu_in'] = np.array([_record_values(r, keys, 'imu') for r in records], np.float32)
+            values['imu_in'] = np.array([_record_values(r, self.imu_keys, 'imu') for r in records], np.float32)
         if 'xbehavior_in' in self.names:
             values['xbehavior_in'] = np.array([_record_values(r, [BEHAVIOR_KEY], 'behavior')[0] for r in records],
                                               np.float32)
@@ -72,6 +73,37 @@ class PilotInputs:
             raise UserError(f'the pilot has inputs {missing} that donkeycar does not fill from a tub; '
                             'it is not a donkeycar model type this tool knows')
         return [values[name] for name in self.names]
+
+    @property
+    def history(self):
+        """How many records before a frame its inputs need: the sequence's older frames, the memory's records."""
+        return max(self.length - 1, self.memory)
+
+    def of_windows(self, seen, record_windows):
+        """The model's inputs for sampled windows, each on its own: `seen` (N, T, h, w, d) the pilot's views of each
+        window's frames, newest last (T at least the sequence length), `record_windows` each window's records,
+        newest last. As for a frame in a run: the IMU and the behaviour of the newest record, the user values of the
+        records before it (angle 0, throttle 0 where the window starts too late)."""
+        seen = np.asarray(seen, np.float32)
+        values = {'img_in': seen[:, -self.length:] if self.sequence else seen[:, -1]}
+        newest = [records[-1] for records in record_windows]
+        if 'imu_in' in self.names:
+            values['imu_in'] = np.array([_record_values(r, self.imu_keys, 'imu') for r in newest], np.float32)
+        if 'xbehavior_in' in self.names:
+            values['xbehavior_in'] = np.array([_record_values(r, [BEHAVIOR_KEY], 'behavior')[0] for r in newest],
+                                              np.float32)
+        if 'mem_in' in self.names:
+            rows = []
+            for records in record_windows:
+                past = [v for v in map(user_values, records[:-1]) if v is not None][-self.memory:]
+                rows.append(np.array([[0.0, 0.0]] * (self.memory - len(past)) + past, np.float32).reshape(-1))
+            values['mem_in'] = np.stack(rows)
+        return [values[name] for name in self.names]
+
+    @property
+    def imu_keys(self):
+        """The record keys of `imu_in`, in its order (donkeycar's KerasIMU.imu_vec)."""
+        return self.pilot.part.imu_vec if self.pilot.part is not None else IMU_KEYS
 
     def accepts(self, record):
         """False for a record a memory pilot cannot take: without the user's angle and throttle, the next
@@ -95,3 +127,42 @@ class PilotInputs:
             rows.append(np.array(self.previous, np.float32).reshape(-1))
             self.previous.append(user_values(record))
         return np.stack(rows)
+
+
+class Mirror:
+    """What a left-right mirror makes of a pilot's inputs other than the camera, as `donkey saliency mirror` makes
+    it of a tub: the IMU's lateral axes negated (`imu_lateral`: the chip axis across the car), the past steering
+    of a memory pilot negated, a behaviour pilot's lanes swapped (`lanes`: the car's BEHAVIOR_LIST, None when not
+    known). `missing` says why a mirror cannot be made (a behaviour pilot without lanes), else None."""
+
+    def __init__(self, inputs, imu_lateral='y', lanes=None):
+        from donkey_saliency.offline.mirror import imu_flips, lane_swap
+        self.names = inputs.names
+        self.imu_signs = (np.array([-1.0 if k in imu_flips(imu_lateral) else 1.0 for k in inputs.imu_keys],
+                                   np.float32) if 'imu_in' in self.names else None)
+        self.missing = None
+        self.swap = None
+        if 'xbehavior_in' in self.names:
+            try:
+                self.swap = lane_swap(list(lanes)) if lanes else None
+            except UserError as exc:
+                self.missing = str(exc)
+            if not lanes:
+                self.missing = ('a behaviour pilot\'s mirror swaps its lanes, and the car\'s BEHAVIOR_LIST is not '
+                                'known: pass the car\'s config.py with --config')
+
+    def __call__(self, values):
+        """The inputs (model input order, the camera's already mirrored) with the others as a mirror makes them."""
+        out = []
+        for name, value in zip(self.names, values):
+            if name == 'imu_in':
+                value = value * self.imu_signs
+            elif name == 'mem_in':
+                value = value * np.tile(np.array([-1.0, 1.0], np.float32), value.shape[1] // 2)
+            elif name == 'xbehavior_in':
+                swapped = np.zeros_like(value)
+                for i, j in self.swap.items():
+                    swapped[:, j] = value[:, i]
+                value = swapped
+            out.append(value)
+        return out

@@ -472,14 +472,27 @@ def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, every=1, worker
 def spread_records(reader, start, end, count, key=IMAGE_KEY):
     """(image under `key`, record) for up to `count` records spread evenly over positions start..end-1 whose
     image decodes: a first pass's sample. Give it a reader of its own when another pass's counts must stay apart."""
+    for images, records in spread_windows(reader, start, end, count, 0, key):
+        yield images[0], records[0]
+
+
+def spread_windows(reader, start, end, count, before, key=IMAGE_KEY):
+    """(images, records) for up to `count` records spread evenly over positions start..end-1, each with the
+    `before` records before it in the range (fewer near the start), oldest first: the windows a sequence or
+    memory pilot takes for one decision. Only the windows are decoded; one whose images do not all decode is
+    left out (counted once, as its newest record)."""
     wanted = set(np.linspace(start, end - 1, min(count, end - start)).astype(int))
+    previous = collections.deque(maxlen=before)
     for position, (folder, record) in enumerate(reader.records(start, end), start):
         if position in wanted:
-            image = decode(folder, record, key)
-            if image is None:
+            window = list(previous) + [(folder, record)]
+            images = [decode(f, r, key) for f, r in window]
+            if any(image is None for image in images):
                 reader.skipped.add(BAD_IMAGES)
             else:
-                yield image, record
+                yield images, [r for _, r in window]
+        if before:
+            previous.append((folder, record))
 
 
 def common_shape(images):

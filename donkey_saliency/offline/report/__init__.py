@@ -31,6 +31,7 @@ class ReportOptions:
     end: int = -1
     every: int = 1
     horizon: int = None
+    imu_lateral: str = 'y'  # the IMU chip axis across the car, for an IMU pilot's mirror test (as `mirror`'s)
     frames: int = 200  # frames spread over the range the lines and the crop and mirror tests are measured on
     evaluate: bool = False
     batch_size: int = 64
@@ -62,6 +63,8 @@ def check(options):
                         f'{options.frames}')
     _configs(options)
     check_range(options.start, options.end)
+    if options.imu_lateral not in ('x', 'y', 'z'):
+        raise UserError(f'--imu-lateral is x, y or z, not {options.imu_lateral!r}')
     if options.horizon is not None and options.horizon < 1:
         raise UserError(f'--horizon is a row of the camera frame counted from the top, at least 1, not '
                         f'{options.horizon}')
@@ -78,11 +81,12 @@ def run(options):
     options, skipped_tubs = check(options)
     started = time.time()
     from donkey_saliency.core import carconfig
-    from donkey_saliency.offline.report import findings, page
+    from donkey_saliency.offline.report import findings, fix, page
     from donkey_saliency.offline.stages import VideoJob
     configs = _configs(options)
     cars = [carconfig.load(config) for config in configs]
     crops = [_car_crop(cfg, from_car) for cfg, from_car in cars]  # (before the jobs: donkeycar's transformer edits cfg)
+    steps = [list(getattr(cfg, 'TRANSFORMATIONS', None) or []) for cfg, _ in cars]
     jobs = [VideoJob(_video_options(options, model, options.method, config), cfg, from_car)
             for model, config, (cfg, from_car) in zip(options.models, configs, cars)]
     control = VideoJob(_video_options(options, options.models[0], 'spectral-residual', configs[0]), *cars[0])
@@ -90,7 +94,7 @@ def run(options):
     if total <= 0:
         raise UserError(f'no records in range: the tub(s) hold {jobs[0].records_available} records and --start is '
                         f'{options.start}')
-    sample = _sample(options, jobs[0], total)
+    sample = _sample(options, jobs, total)
     edge, skyline, horizon_source = _lines(options, sample)
     for job in jobs + [control]:  # all explain the same frames
         job.fix_camera_shape(sample.shape)
@@ -98,8 +102,10 @@ def run(options):
     models = []
     for n, (model, job, (crop_top, cropped)) in enumerate(zip(options.models, jobs, crops)):
         lines = {'surface_edge': edge, 'skyline': skyline, 'config_roi_crop_top': crop_top}
-        models.append(findings.model_findings(collector, n, model, job.pilot.kind, lines, options.method, cropped,
-                                              _tests(options, job, sample, lines, collector.tracks[n])))
+        tests = _tests(options, job, sample, lines, collector.tracks[n], getattr(cars[n][0], 'BEHAVIOR_LIST', None))
+        found = findings.model_findings(collector, n, model, job.pilot.kind, lines, options.method, cropped, tests)
+        found['advice'].update(fix.fix(found['advice'], model, options.tubs, steps[n]))
+        models.append(found)
     for later in models[1:]:
         later['what_changed'] = findings.what_changed(models[0], later)
     crop_top, cropped = crops[0]
@@ -144,11 +150,22 @@ def _video_options(options, model, method, config):
 
 @dataclass
 class Sample:
-    """Frames spread over the range, at camera size and of the camera's shape, with what the tests need of their
-    records: the user's angle, the time (seconds or None) and a place (records apart within a tub; tubs far)."""
-    images: object
-    records: list
+    """Windows spread over the range, at camera size and of the camera's shape, with what the tests need of their
+    records: the user's angle, the time (seconds or None) and a place (records apart within a tub; tubs far).
+    `windows` (N, T, H, W, 3): each sampled frame with the frames before it that a sequence pilot takes, oldest
+    first (the first repeated where the range starts too late, as donkeycar's KerasLSTM.run does); `images` the
+    newest of each; `record_windows` the records of each window, which a memory pilot takes its past from."""
+    windows: object
+    record_windows: list
     shape: tuple
+
+    @property
+    def images(self):
+        return self.windows[:, -1]
+
+    @property
+    def records(self):
+        return [records[-1] for records in self.record_windows]
 
     @property
     def places(self):
@@ -167,18 +184,21 @@ class Sample:
         return [_slim(r)['user_angle'] for r in self.records]
 
 
-def _sample(options, job, total):
-    """options.frames records spread over the range whose image decodes, of the most common shape (images of
-    another size are left out)."""
+def _sample(options, jobs, total):
+    """options.frames windows spread over the range whose images decode, of the most common shape (windows with an
+    image of another size are left out), long enough for every pilot's history, of records every pilot takes."""
     import numpy as np
-    from donkey_saliency.offline.tubs import TubReader, common_shape, spread_records
-    pairs = [(job.camera_image(image), record) for image, record in
-             spread_records(TubReader(options.tubs), options.start, options.start + total, options.frames)]
-    if not pairs:
-        raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to report on')
-    shape = common_shape([image for image, _ in pairs])
-    pairs = [(image, record) for image, record in pairs if image.shape == shape]
-    return Sample(np.stack([image for image, _ in pairs]), [record for _, record in pairs], shape)
+    from donkey_saliency.offline.tubs import TubReader, common_shape, spread_windows
+    before = max(job.inputs.history for job in jobs)
+    found = [([jobs[0].camera_image(image) for image in images], records) for images, records in
+             spread_windows(TubReader(options.tubs), options.start, options.start + total, options.frames, before)
+             if all(job.inputs.accepts(records[-1]) for job in jobs)]
+    if not found:
+        raise UserError(f'no readable records in range ({jobs[0].reader.skipped}); nothing to report on')
+    shape = common_shape([images[-1] for images, _ in found])
+    found = [([images[0]] * (before + 1 - len(images)) + images, records) for images, records in found
+             if all(image.shape == shape for image in images)]
+    return Sample(np.stack([np.stack(images) for images, _ in found]), [records for _, records in found], shape)
 
 
 def _lines(options, sample):
@@ -195,34 +215,61 @@ def _lines(options, sample):
     return edge, attention.skyline(sample.images, edge), source
 
 
-def _tests(options, job, sample, lines, track):
-    """The crop curve and the mirror test of one pilot on the sample (`core.counterfactual`), or why not."""
+def _tests(options, job, sample, lines, track, lanes=None):
+    """The crop curve and the mirror test of one pilot on the sample's windows (`core.counterfactual`), and each
+    test that could not run with the reason why (`not_tested`). `lanes`: the car's BEHAVIOR_LIST, for a behaviour
+    pilot's mirror."""
+    import os
     import numpy as np
     from donkey_saliency.core import attention, counterfactual
     from donkey_saliency.core.pilot import PLAIN
-    if job.pilot.kind == PLAIN or len(job.inputs.names) != 1 or job.inputs.sequence:
-        return {'crop_curve': [], 'mirror': counterfactual.mirror_test(None, []),
-                'not_measured': f'a {job.pilot.kind} pilot takes more than one camera frame; the crop and mirror '
-                                'tests need a pilot that steers from the camera frame alone'}
+    from donkey_saliency.offline.inputs import Mirror
+    window = job.inputs.length
+    if job.pilot.kind == PLAIN:
+        why = (f'{os.path.basename(job.pilot.path)} is a Keras model donkeycar does not build, so which output '
+               'steers is not known; pass the pilot\'s type with --type')
+        return _untested({'crop': why, 'flip': why}, window)
     score = job.pilot.score('angle')  # a categorical pilot's expected value, not its argmax bin
+    mirror = Mirror(job.inputs, options.imu_lateral, lanes)
+    windows = sample.windows[:, -window:]
 
-    def steer(images):
+    def steer(edited, which, mirrored=False):
         steering = []
-        for i in range(0, len(images), options.batch_size):
-            batch = np.stack([job.pilot_input(image) for image in images[i:i + options.batch_size]])
-            steering.append(np.asarray(score(job.pilot.predict([batch.astype(np.float32) / np.float32(255)]))))
+        for i in range(0, len(edited), options.batch_size):
+            chunk = edited[i:i + options.batch_size]
+            seen = np.stack([[job.pilot_input(frame) for frame in frames] for frames in chunk]).astype(np.float32)
+            inputs = job.inputs.of_windows(seen / np.float32(255),
+                                           [sample.record_windows[j] for j in which[i:i + options.batch_size]])
+            steering.append(np.asarray(score(job.pilot.predict(mirror(inputs) if mirrored else inputs))))
         return np.concatenate(steering)
 
+    untested = {}
     rows = set(attention.band_edges(sample.shape[0])[1:]) | {row for row in lines.values() if row}
     partners = counterfactual.swap_partners(sample.places, sample.times)
-    curve = counterfactual.crop_curve(steer, sample.images, partners, sorted(rows), sample.user_angles)
+    curve = counterfactual.crop_curve(steer, windows, partners, sorted(rows), sample.user_angles)
     average = track.average
     for point in curve:
         point['attention_above'] = None if average is None else float(average[:point['row']].sum())
-    found = {'crop_curve': curve, 'mirror': counterfactual.mirror_test(steer, sample.images)}
     if not curve:
-        found['not_measured'] = (f'no two of the {len(sample.images)} frames lie {counterfactual.MIN_SECONDS:g} s '
-                                 f'or {counterfactual.MIN_RECORDS} records apart; report on a longer range')
+        untested['crop'] = (f'no two of the {len(sample.images)} frames lie {counterfactual.MIN_SECONDS:g} s or '
+                            f'{counterfactual.MIN_RECORDS} records apart, so no frame has a background to swap in; '
+                            'report on a longer range')
+    if mirror.missing:
+        untested['flip'] = mirror.missing
+    found = _untested(untested, window)
+    found['crop_curve'] = curve
+    if not mirror.missing:
+        found['mirror'] = counterfactual.mirror_test(steer, windows)
+    return found
+
+
+def _untested(why, window):
+    """A pilot's test results with nothing measured yet, and `why` ({test: reason}) the tests that cannot run."""
+    from donkey_saliency.core import counterfactual
+    found = {'crop_curve': [], 'mirror': counterfactual.mirror_test(None, []), 'window': window,
+             'not_tested': [{'test': test, 'why': reason} for test, reason in why.items()]}
+    if 'crop' in why:
+        found['not_measured'] = why['crop']  # (the key scripts read before not_tested)
     return found
 
 

@@ -13,7 +13,10 @@ figure minus two of its standard errors is at least the threshold (so a small or
 - what changed (a later pilot against the first): the finding is gone (no longer passes) and the error against
   the driver on the original frames is not worse by more than ERROR_SLACK;
 - attention is said to follow what is merely conspicuous when its mean per-frame correlation with the model-free
-  spectral-residual map reaches CONSPICUOUS.
+  spectral-residual map reaches CONSPICUOUS;
+- a crop's cost: the share of the floor above the crop row (the floor reaches higher in the middle of the image
+  than at its sides) is said when it is above FLOOR_COST.
+A test that did not run is never a clean bill: `not_tested` names it and why, and the headline says so.
 """
 import numpy as np
 
@@ -26,8 +29,8 @@ FLIP_STEERING = 0.2
 ERROR_SLACK = 0.02
 SE_MARGIN = 2
 CONSPICUOUS = 0.5
+FLOOR_COST = 0.05
 MODEL_FREE = 'spectral-residual'  # the control itself: compared with itself, it would always warn
-MIRROR_COMMAND = 'donkey saliency mirror --tub PATH --out PATH'
 
 
 def _mean(values):
@@ -62,13 +65,14 @@ def agreement(pilot, user):
 
 
 NOT_ASKED = {'crop_curve': [], 'mirror': {'bias': None, 'bias_se': None, 'mean_abs': None, 'frames': 0},
-             'not_measured': 'the pilot was not asked'}
+             'window': 1, 'not_tested': [{'test': test, 'why': 'the pilot was not asked'} for test in ('crop', 'flip')]}
 
 
 def model_findings(collector, number, model, kind, lines, method, cropped=False, tests=NOT_ASKED):
     """The JSON entry of pilot `number`: where it looks, what its answers to the tests suggest and why, how it
     agrees with the user. `lines`: surface_edge, skyline, config_roi_crop_top (its car config's ROI_CROP_TOP);
-    `cropped`: whether that car applies it; `tests`: the crop curve and the mirror test (or why not measured)."""
+    `cropped`: whether that car applies it; `tests`: the crop curve and the mirror test, the frames of the pilot's
+    window, and the tests that could not run (`not_tested`)."""
     track = collector.tracks[number]
     user_angle = [r['user_angle'] for r in collector.records]
     bands, thirds, above = _mean(track.series('bands')), _mean(track.series('thirds')), _mean(track.series('above'))
@@ -85,6 +89,8 @@ def model_findings(collector, number, model, kind, lines, method, cropped=False,
              'mirror': {key: _round(value) if isinstance(value, float) else value
                         for key, value in tests['mirror'].items()}}
     found['blank_frames'] = track.blank  # maps all zero (a method that saw nothing): left out of every share
+    found['window'] = tests.get('window', 1)
+    found['not_tested'] = list(tests.get('not_tested', []))
     if tests.get('not_measured'):
         found['not_measured'] = tests['not_measured']
     crop_top = lines['config_roi_crop_top']
@@ -128,38 +134,56 @@ def point_at(found, row):
     return next((p for p in found['crop_curve'] if p['row'] == row), None)
 
 
-def _swap_figures(point):
-    return (f'swapping the rows above {point["row"]} for those of frames far away in time moves the steering by '
-            f'{shown(point["steering_change"], CROP_CHANGE)} on average (SE {shown(point["steering_change_se"])}), '
+def _swap_figures(point, window=1):
+    where = f', in each of the {window} frames of the pilot\'s window,' if window > 1 else ''
+    return (f'swapping the rows above {point["row"]}{where} for those of frames far away in time moves the steering '
+            f'by {shown(point["steering_change"], CROP_CHANGE)} on average (SE {shown(point["steering_change_se"])}), '
             f'by more than 0.1 on {shown(point["changed_share"], percent=True)} of frames; its error against the '
             f'driver goes from {shown(point["error_original"])} to {shown(point["error_swapped"])}')
 
 
+def untested(found, test):
+    """Why `test` ('crop' or 'flip') did not run for this pilot, or None when it ran."""
+    return next((t['why'] for t in found.get('not_tested', []) if t['test'] == test), None)
+
+
 def advice(found, cropped=False):
-    """The suggestions, and a sentence of evidence for each finding, whether it suggests something or not.
-    `cropped`: whether the car applies its config's ROI_CROP_TOP ('CROP' among its transformations)."""
-    why, roi = [], None
+    """The suggestions, a sentence of evidence for each finding, whether it suggests something or not, and the
+    tests that did not run (`not_tested`: then no clean bill). `cropped`: whether the car applies its config's
+    ROI_CROP_TOP ('CROP' among its transformations)."""
+    why, roi, choices = [], None, None
+    not_tested = [dict(t) for t in found.get('not_tested', [])]
     lines = found['lines']
     edge, skyline, crop_top = lines['surface_edge'], lines['skyline'], lines['config_roi_crop_top']
     at_edge = point_at(found, edge)
-    if at_edge is None:
-        why.append(f'crop not tested: {found.get("not_measured", "no point of the crop curve at the edge")}')
+    if untested(found, 'crop') is None and at_edge is None:
+        not_tested.append({'test': 'crop', 'why': f'the surface edge came out at row {edge}, the top of the frame: '
+                                                 'the floor\'s colour seems to reach it (a sky or scenery like the '
+                                                 'road); set the edge with --horizon ROW'})
+    crop_why = next((t['why'] for t in not_tested if t['test'] == 'crop'), None)
+    if crop_why is not None:
+        why.append(f'crop not tested: {crop_why}')
     else:
         depends = passes(at_edge['steering_change'], at_edge['steering_change_se'], CROP_CHANGE)
+        figures = _swap_figures(at_edge, found.get('window', 1))
         if depends and cropped and crop_top and crop_top >= edge:
-            why.append(f'{_swap_figures(at_edge)}, although the car already crops the rows above {crop_top} '
+            why.append(f'{figures}, although the car already crops the rows above {crop_top} '
                        '(ROI_CROP_TOP with \'CROP\'): check the config the pilot was trained with')
         elif depends:
             roi = edge
-            why.append(f'{_swap_figures(at_edge)}: past the {CROP_CHANGE} threshold by two standard errors: the '
-                       f'pilot steers by what lies above the floor\'s far edge (row {edge}), which changes from '
-                       f'room to room and day to day; crop it: ROI_CROP_TOP = {edge} with \'CROP\' in '
-                       'TRANSFORMATIONS, then retrain')
-            why.extend(_walls(found, at_edge, skyline))
+            why.append(f'{figures}: past the {CROP_CHANGE} threshold by two standard errors: the pilot steers by '
+                       f'what lies above the floor\'s far edge (row {edge}) rather than by the surface it drives '
+                       'on, so whatever changes there (another track or room, people, the light) changes its '
+                       f'steering; crop it: ROI_CROP_TOP = {edge} with \'CROP\' in TRANSFORMATIONS, then retrain')
+            walls = _walls(found, at_edge, skyline)
+            if walls:
+                choices = [edge, skyline]
+                why.append(walls)
+            why.extend(_floor_cost(at_edge))
         else:
-            why.append(f'{_swap_figures(at_edge)}: not past the {CROP_CHANGE} threshold by two standard errors: the '
-                       f'pilot does not depend on what lies above the floor\'s far edge (row {edge}): no crop needed')
-        why.extend(_unused(found, [edge, skyline, crop_top]))
+            why.append(f'{figures}: not past the {CROP_CHANGE} threshold by two standard errors: the pilot does not '
+                       f'depend on what lies above the floor\'s far edge (row {edge}): no crop needed')
+        why.extend(_unused(found, [edge, skyline, crop_top], crop_top if cropped else None))
     if crop_top and not cropped:
         unused = found.get('attention_above_roi_crop_top')
         why.append(f'the car config sets ROI_CROP_TOP = {crop_top}, but \'CROP\' is not in its TRANSFORMATIONS, so '
@@ -167,65 +191,105 @@ def advice(found, cropped=False):
                                                f'; {shown(unused, percent=True)} of the attention lies above row '
                                                f'{crop_top}') +
                    (f'; the crop suggested above is at row {roi}' if roi is not None and roi != crop_top else ''))
-    flip = _flip(found, why)
+    flip = _flip(found, why, not_tested)
     if found['conspicuous']['warning']:
         why.append(f'the attention follows the model-free conspicuity map closely (correlation '
                    f'{shown(found["conspicuous"]["correlation"], CONSPICUOUS)}, at least {CONSPICUOUS}): it may '
                    'follow what is bright or contrasty rather than the road')
-    return {'roi_crop_top': roi, 'flip_augmentation': bool(flip), 'why': why}
+    at_roi = point_at(found, roi) if roi is not None else None
+    return {'roi_crop_top': roi, 'flip_augmentation': bool(flip), 'why': why, 'not_tested': not_tested,
+            'crop_choices': choices,
+            'floor_above_crop': None if at_roi is None else at_roi.get('floor_above')}
+
+
+def headline(advice):
+    """The one decision of a pilot's advice, in words (the page's and stdout's first line for it): the
+    suggestions, then what was not tested; 'nothing to change' only when every test ran and none suggests."""
+    said = []
+    if advice.get('crop_choices'):
+        edge, skyline = advice['crop_choices']
+        said.append(f'crop at {edge} removes the walls it steers by; at {skyline} only the room: retrain with each '
+                    'and compare')
+    elif advice['roi_crop_top'] is not None:
+        said.append(f'crop the top: ROI_CROP_TOP = {advice["roi_crop_top"]} with \'CROP\' in TRANSFORMATIONS')
+    if advice['flip_augmentation']:
+        said.append('flip-augment: mirror the tub, then train on both')
+    said += [f'{t["test"]} not tested: {t["why"]}' for t in advice.get('not_tested', [])]
+    return '; '.join(said) if said else 'nothing to change'
 
 
 def _walls(found, at_edge, skyline):
-    """The walls line: when most of the dependence at the edge lies between the skyline and the edge."""
+    """The walls line, or None: when most of the dependence at the edge lies between the skyline and the edge."""
     at_sky = point_at(found, skyline) if skyline else None
     if at_sky is None or at_edge['steering_change'] <= 0:
-        return []
+        return None
     between = 1 - at_sky['steering_change'] / at_edge['steering_change']
     if between < WALLS_SHARE:
-        return []
-    return [f'{shown(between, WALLS_SHARE, percent=True)} of that change comes from between the skyline (row '
+        return None
+    return (f'{shown(between, WALLS_SHARE, percent=True)} of that change comes from between the skyline (row '
             f'{skyline}) and the floor\'s far edge (row {at_edge["row"]}): walls or barriers the pilot steers by '
             f'now. Above the skyline the swap moves the steering by {shown(at_sky["steering_change"], CROP_CHANGE)} '
             f'(more than 0.1 on {shown(at_sky["changed_share"], percent=True)} of frames), above the edge by '
             f'{shown(at_edge["steering_change"], CROP_CHANGE)}: cropping at {at_edge["row"]} removes a cue the '
-            f'pilot uses now; a crop at {skyline} removes only the room. Retrain with each and compare them '
-            '(report --model before.h5 --model after.h5) before keeping either']
+            f'pilot uses now; a crop at {skyline} (ROI_CROP_TOP = {skyline}) removes only the room. Retrain with each '
+            'and compare them (report --model before.h5 --model after.h5) before keeping either')
 
 
-def _unused(found, rows):
+def _floor_cost(point):
+    """What a crop at the point's row removes of the surface the car drives on, when that is more than
+    FLOOR_COST of it."""
+    share = point.get('floor_above')
+    if share is None or share <= FLOOR_COST:
+        return []
+    return [f'the crop costs some of the floor: {shown(share, FLOOR_COST, percent=True)} of the surface the car '
+            f'drives on lies above row {point["row"]} (the floor reaches higher in the middle of the image than at '
+            'its sides: the far ends of the lanes), and the pilot would no longer see it']
+
+
+def _unused(found, rows, masked=None):
     """Lines with much attention above them whose swap moves the steering little: the map lights up what the
-    pilot does not use."""
+    pilot does not use; or, above the pilot's own applied crop (`masked`: its ROI_CROP_TOP), rows it sees black."""
     said = []
     for row in sorted({r for r in rows if r}):
         point = point_at(found, row)
         if point is None or point['attention_above'] is None or point['attention_above'] < ATTENTION_HIGH:
             continue
-        if not passes(point['steering_change'], point['steering_change_se'], CROP_CHANGE):
-            said.append(f'{shown(point["attention_above"], ATTENTION_HIGH, percent=True)} of the attention lies '
-                        f'above row {row} (at least {ATTENTION_HIGH:.0%}), yet swapping those rows moves the '
-                        f'steering by only {shown(point["steering_change"], CROP_CHANGE)}: the map lights up what '
-                        'the pilot does not use')
+        share = shown(point['attention_above'], ATTENTION_HIGH, percent=True)
+        if masked and row <= masked:
+            said.append(f'{share} of the attention lies above row {row}, which the pilot\'s own CROP masks '
+                        f'(ROI_CROP_TOP = {masked}: those rows are black on its input): the map\'s weight there '
+                        'is the method\'s, not something the pilot sees')
+        elif not passes(point['steering_change'], point['steering_change_se'], CROP_CHANGE):
+            said.append(f'{share} of the attention lies above row {row} (at least {ATTENTION_HIGH:.0%}), yet '
+                        f'swapping those rows moves the steering by only {shown(point["steering_change"], CROP_CHANGE)}'
+                        ': the map lights up what the pilot does not use')
     return said
 
 
-def _flip(found, why):
+def _flip(found, why, not_tested):
     """Whether to flip-augment, from the mirror test; the records' lean as description beside it."""
     mirror = found['mirror']
     left, right = found['steering']['left_share'], found['steering']['right_share']
     records = ('' if left is None else f' ({shown(right, percent=True)} of the records steer right, '
                                        f'{shown(left, percent=True)} left)')
     if mirror['bias'] is None:
-        why.append(f'flip not tested: {found.get("not_measured", "no frames")}')
+        reason = untested(found, 'flip')
+        if reason is None:
+            reason = 'no frames to mirror'
+            not_tested.append({'test': 'flip', 'why': reason})
+        why.append(f'flip not tested: {reason}')
         return False
     bias, se = mirror['bias'], mirror['bias_se']
     side = 'right' if bias > 0 else 'left'
-    figures = (f'shown each frame mirrored, the pilot steers on average {shown(abs(bias), FLIP_BIAS)} further '
+    window = found.get('window', 1)
+    each = f'each frame of its {window}-frame window' if window > 1 else 'each frame'
+    figures = (f'shown {each} mirrored, the pilot steers on average {shown(abs(bias), FLIP_BIAS)} further '
                f'{side} than the mirror of its own answer (side bias {bias:+.3f}, SE {shown(se or 0)}, mean |d| '
                f'{shown(mirror["mean_abs"])}, {mirror["frames"]} frames)')
     if passes(abs(bias), se, FLIP_BIAS):
         why.append(f'{figures}: past the {FLIP_BIAS} threshold by two standard errors: it has learnt a {side} '
-                   f'lean{records}; flip-augment: `{MIRROR_COMMAND}` writes the mirrored tub, then train on both '
-                   'tubs (or drive the track the other way too)')
+                   f'lean{records}; flip-augment: `donkey saliency mirror` writes the mirrored tub, then train on '
+                   'both tubs (or drive the track the other way too)')
         return True
     lean = None if left is None else right - left
     if lean is not None and abs(lean) >= FLIP_STEERING:
@@ -239,29 +303,47 @@ def _flip(found, why):
 def what_changed(first, later):
     """For each finding the first pilot was advised on, its figures for the first pilot and for `later` on the
     same frames, and whether the advice worked: the finding gone, the error against the driver not worse by more
-    than ERROR_SLACK."""
+    than ERROR_SLACK; `failed` says which of the two did not hold, with the figures, and `try` what to do next."""
     changed = []
     row = first['advice']['roi_crop_top']
     before, after = point_at(first, row), point_at(later, row)
     if row is not None and before and after:
         keys = ('row', 'attention_above', 'steering_change', 'steering_change_se', 'changed_share', 'error_original',
                 'error_swapped')
-        gone = not passes(after['steering_change'], after['steering_change_se'], CROP_CHANGE)
-        changed.append({'finding': 'crop', 'before': {k: before[k] for k in keys}, 'after': {k: after[k] for k in keys},
-                        'worked': bool(gone and _not_worse(before, after))})
+        still = passes(after['steering_change'], after['steering_change_se'], CROP_CHANGE)
+        failed = ([f'the steering still moves by {shown(after["steering_change"], CROP_CHANGE)} (SE '
+                   f'{shown(after["steering_change_se"] or 0)}) when the rows above {row} are swapped, past the '
+                   f'{CROP_CHANGE} threshold by two standard errors'] if still else []) + _worse(before, after)
+        changed.append(_change('crop', {k: before[k] for k in keys}, {k: after[k] for k in keys}, failed))
     if first['advice']['flip_augmentation'] and later['mirror']['bias'] is not None:
         error = {'error_original': first['crop_curve'][0]['error_original'] if first['crop_curve'] else None}, \
                 {'error_original': later['crop_curve'][0]['error_original'] if later['crop_curve'] else None}
-        gone = not passes(abs(later['mirror']['bias']), later['mirror']['bias_se'], FLIP_BIAS)
-        changed.append({'finding': 'flip', 'before': dict(first['mirror'], **error[0]),
-                        'after': dict(later['mirror'], **error[1]), 'worked': bool(gone and _not_worse(*error))})
+        bias, se = later['mirror']['bias'], later['mirror']['bias_se']
+        still = passes(abs(bias), se, FLIP_BIAS)
+        failed = ([f'the side bias is still {bias:+.3f} (SE {shown(se or 0)}), past the {FLIP_BIAS} threshold by '
+                   'two standard errors'] if still else []) + _worse(*error)
+        changed.append(_change('flip', dict(first['mirror'], **error[0]), dict(later['mirror'], **error[1]), failed))
     return changed
 
 
-def _not_worse(before, after):
+TRY = ('train longer (more epochs, or more laps of driving), then compare again; and compare on a tub neither pilot '
+       'trained on, where a shortcut cannot help either')
+
+
+def _change(finding, before, after, failed):
+    return {'finding': finding, 'before': before, 'after': after, 'worked': not failed, 'failed': failed,
+            'try': TRY if failed else None}
+
+
+def _worse(before, after):
+    """The error condition, as a sentence when it fails: the later pilot's error against the driver on the
+    original frames more than ERROR_SLACK above the first's."""
     if before['error_original'] is None or after['error_original'] is None:
-        return True  # no user angles: only the finding itself can be compared
-    return after['error_original'] <= before['error_original'] + ERROR_SLACK
+        return []  # no user angles: only the finding itself can be compared
+    if after['error_original'] <= before['error_original'] + ERROR_SLACK:
+        return []
+    return [f'the error against the driver rose {shown(before["error_original"])} -> {shown(after["error_original"])}, '
+            f'beyond the {ERROR_SLACK} allowed']
 
 
 def _moment(collector, moment, number):

@@ -191,19 +191,23 @@ def _blank_maps(result):
 
 
 def _advice(models):
+    from donkey_saliency.offline.report.findings import headline
     items = []
     for n, model in enumerate(models):
         advice = model['advice']
-        suggestions = []
-        if advice['roi_crop_top'] is not None:
-            suggestions.append(f'crop the top: <code>ROI_CROP_TOP = {advice["roi_crop_top"]}</code> with '
-                               '<code>\'CROP\'</code> in <code>TRANSFORMATIONS</code>')
-        if advice['flip_augmentation']:
-            from donkey_saliency.offline.report.findings import MIRROR_COMMAND
-            suggestions.append(f'flip-augment: <code>{MIRROR_COMMAND}</code>, then train on both tubs')
-        headline = '; '.join(suggestions) if suggestions else 'nothing to change on these findings'
+        suggests = advice['roi_crop_top'] is not None or advice['flip_augmentation']
+        kind = 'suggest' if suggests or advice['not_tested'] else 'fine'
+        paste = ''
+        if advice.get('myconfig'):
+            paste += ('<p>in myconfig.py:</p><pre class="paste">' + escape('\n'.join(advice['myconfig'])) +
+                      '</pre>')
+        if advice.get('commands'):
+            paste += ('<p>then, from the car\'s folder:</p><pre class="paste">' +
+                      escape('\n'.join(advice['commands'].values())) + '</pre>' +
+                      ('<p class="explain">when only the new pilot crops, give each pilot its own config in the '
+                       'report: --config for the first, then for the second</p>' if advice.get('myconfig') else ''))
         why = ''.join(f'<li>{escape(line)}</li>' for line in advice['why'])
-        items.append(_card(model, n, f'<p class="{"suggest" if suggestions else "fine"}">{headline}</p>'
+        items.append(_card(model, n, f'<p class="{kind}">{escape(headline(advice))}</p>{paste}'
                                      f'<ul class="why">{why}</ul>'))
     return (f'<section id="advice"><h2>What to change</h2><div class="models">{"".join(items)}</div></section>')
 
@@ -225,8 +229,10 @@ def _what_changed(models):
                 figures = f'side bias {before["bias"]:+.3f} before, {after["bias"]:+.3f} after'
             error = (f'; error against the driver {_error(before)} before, {_error(after)} after')
             verdict = 'the advice worked' if change['worked'] else 'the advice did not work (yet)'
+            failed = ('' if change['worked'] else
+                      f' ({escape("; ".join(change["failed"]))}; {escape(change["try"])})')
             rows.append(f'<li><b>{change["finding"]}</b>: {escape(figures + error)}: <span class='
-                        f'"{"fine" if change["worked"] else "suggest"}">{verdict}</span></li>')
+                        f'"{"fine" if change["worked"] else "suggest"}">{verdict}</span>{failed}</li>')
         inner = (f'<ul class="why">{"".join(rows)}</ul>' if rows else
                  '<p>the first pilot was advised nothing to compare</p>')
         cards.append(_card(model, n, f'<p>against {escape(_name(models[0]))}, on the same frames:</p>{inner}'))
@@ -242,11 +248,28 @@ def _error(figures):
 
 
 def _uses(result, n, model):
-    """The crop curve as one chart, the lines of the frame marked, and the mirror test's figures."""
-    from donkey_saliency.offline.report.findings import shown
+    """The crop curve as one chart, the lines of the frame marked, and the mirror test's figures (or why a test
+    did not run)."""
+    from donkey_saliency.offline.report.findings import shown, untested
+    window = (f'<p class="explain">the pilot decides from a window of {model["window"]} frames: the swap and the '
+              'mirror edit every frame of it</p>' if model.get('window', 1) > 1 else '')
+    if model['crop_curve']:
+        chart = window + _crop_chart(result, n, model)
+    else:
+        chart = (f'<p>crop not tested: '
+                 f'{escape(untested(model["advice"], "crop") or "no frames to swap")}</p>')
+    m = model['mirror']
+    mirror = (f'<p>flip not tested: {escape(untested(model["advice"], "flip") or "no frames")}</p>'
+              if m['bias'] is None else
+              f'<p>mirror test on {m["frames"]} frames: side bias <b>{m["bias"]:+.3f}</b> (SE '
+              f'{shown(m["bias_se"] or 0)}), mean |d| {shown(m["mean_abs"])}; the records steer right '
+              f'{_percent(model["steering"]["right_share"])}, left {_percent(model["steering"]["left_share"])}</p>')
+    return _card(model, n, chart + mirror)
+
+
+def _crop_chart(result, n, model):
+    """The crop curve with the frame's lines marked."""
     curve, lines = model['crop_curve'], model['lines']
-    if not curve:
-        return _card(model, n, f'<p>not measured: {escape(model.get("not_measured", "no frames to swap"))}</p>')
     rows = [p['row'] for p in curve]
     marks = [(lines['surface_edge'], WARN, f'surface edge {lines["surface_edge"]}')]
     if lines['skyline'] is not None:
@@ -254,16 +277,10 @@ def _uses(result, n, model):
     if lines['config_roi_crop_top']:
         marks.append((lines['config_roi_crop_top'], '#495057', f'ROI_CROP_TOP {lines["config_roi_crop_top"]}'))
     height = result['models'][n]['bands'][-1]['bottom']
-    chart = charts.row_plot([(rows, [p['attention_above'] for p in curve], PILOT, 'attention above the row'),
-                             (rows, [p['steering_change'] for p in curve], WARN, 'steering change (mean |Δ|)'),
-                             (rows, [p['changed_share'] for p in curve], '#868e96', 'share of frames moved > 0.1')],
-                            height, marks, 'the crop curve')
-    m = model['mirror']
-    mirror = ('<p>mirror test: not measured</p>' if m['bias'] is None else
-              f'<p>mirror test on {m["frames"]} frames: side bias <b>{m["bias"]:+.3f}</b> (SE '
-              f'{shown(m["bias_se"] or 0)}), mean |d| {shown(m["mean_abs"])}; the records steer right '
-              f'{_percent(model["steering"]["right_share"])}, left {_percent(model["steering"]["left_share"])}</p>')
-    return _card(model, n, chart + mirror)
+    return charts.row_plot([(rows, [p['attention_above'] for p in curve], PILOT, 'attention above the row'),
+                            (rows, [p['steering_change'] for p in curve], WARN, 'steering change (mean |Δ|)'),
+                            (rows, [p['changed_share'] for p in curve], '#868e96', 'share of frames moved > 0.1')],
+                           height, marks, 'the crop curve')
 
 
 def _boundaries(collector):
