@@ -150,7 +150,8 @@ def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', in
 
 
 def report(tubs, models, out='report.html', json=None, method='vbp', config=None, type=None, start=0, end=-1,
-           every=1, horizon=None, frames=200, evaluate=False, batch_size=64, progress=True, **settings):
+           every=1, horizon=None, frames=200, evaluate=False, batch_size=64, progress=True, imu_lateral='y',
+           **settings):
     """`donkey saliency report` from Python: writes the page `out` (and `json`), returns the findings (the JSON's
     content). `tubs` and `models`: a path or a list of them; `config`: the car's config.py, or a list of them, one
     per model (None: donkeycar's defaults; the CLI's ./config.py default does not apply here); the rest take the
@@ -160,8 +161,7 @@ def report(tubs, models, out='report.html', json=None, method='vbp', config=None
     return run(ReportOptions(tubs=_paths(tubs), models=_paths(models), out=str(out), json=json and str(json),
                              method=method, type=type, config=config, start=start, end=end, every=every,
                              horizon=horizon, frames=frames, evaluate=evaluate, batch_size=batch_size,
-                             progress=progress,
-                             settings=settings))
+                             progress=progress, imu_lateral=imu_lateral, settings=settings))
 
 
 def mirror(tubs, out, config=None, keep=(), drop=(), imu_lateral='y', progress=True):

@@ -275,6 +275,8 @@ def run_report(argv, prog):
     lines = [f'wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB): {result["frames"]} frames, '
              f'{len(result["models"])} pilot(s), {result["seconds"]:.0f} s', f'skipped records: {skipped}']
     lines += [f'warning: {warning}' for warning in result['warnings']]
+    if result['surface_edge_doubt']:
+        lines.append(f'warning: {result["surface_edge_doubt"]}')
     for model in result['models']:
         advice = model['advice']
         name = os.path.basename(model['model'].rstrip('/'))

@@ -180,6 +180,6 @@ def test_the_paste_ready_fix_names_this_tub_and_a_free_mirror_path(one_way_repor
     advice = found['models'][0]['advice']
     assert advice['commands']['mirror'] == f'donkey saliency mirror --tub {road} --out {road}_mirror'
     assert advice['commands']['train'] == (f'donkey train --tub {road},{road}_mirror --model '
-                                           f'{str(made["rnn_one_way"])[:-3]}_mirrored.h5')
+                                           f'{str(made["rnn_one_way"])[:-3]}_mirrored.h5 --type rnn')
     assert advice['myconfig'] == [] and f'then: {advice["commands"]["mirror"]}' in stdout
     assert advice['commands']['mirror'] in page

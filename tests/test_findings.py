@@ -56,6 +56,16 @@ def test_the_walls_line_comes_when_most_of_the_dependence_lies_between_skyline_a
     assert findings.advice(found(edge=0.2, sky=sky))['roi_crop_top'] == 40  # one row for the decision, walls or not
 
 
+@pytest.mark.parametrize('scenery, words, walls', [
+    ('walls', 'the walls above the floor\'s far edge (row 40)', True), (None, 'what lies above', True),
+    ('road', 'the scenery beside and beyond the road', False), ('open', 'what lies above', False)])
+def test_the_crops_words_fit_the_place_and_hills_beside_a_road_are_not_walls(scenery, words, walls):
+    """A skyline over a road through grass is hills: no walls line there, one crop."""
+    advice = findings.advice(found(edge=0.2, sky=0.0, scenery=scenery))
+    assert words in advice['why'][0] and 'day to day' not in advice['why'][0]
+    assert (advice['crop_choices'] is not None) == walls
+
+
 def test_no_walls_line_without_a_skyline():
     why = findings.advice(found(edge=0.2, sky=0.0, lines={'skyline': None}))['why']
     assert not [line for line in why if 'removes only the room' in line]

@@ -95,7 +95,7 @@ def run(options):
         raise UserError(f'no records in range: the tub(s) hold {jobs[0].records_available} records and --start is '
                         f'{options.start}')
     sample = _sample(options, jobs, total)
-    edge, skyline, horizon_source = _lines(options, sample)
+    edge, skyline, horizon_source, doubt, scenery = _lines(options, sample)
     for job in jobs + [control]:  # all explain the same frames
         job.fix_camera_shape(sample.shape)
     collector = _pass(options, jobs, control, edge, total)
@@ -103,15 +103,17 @@ def run(options):
     for n, (model, job, (crop_top, cropped)) in enumerate(zip(options.models, jobs, crops)):
         lines = {'surface_edge': edge, 'skyline': skyline, 'config_roi_crop_top': crop_top}
         tests = _tests(options, job, sample, lines, collector.tracks[n], getattr(cars[n][0], 'BEHAVIOR_LIST', None))
-        found = findings.model_findings(collector, n, model, job.pilot.kind, lines, options.method, cropped, tests)
-        found['advice'].update(fix.fix(found['advice'], model, options.tubs, steps[n]))
+        found = findings.model_findings(collector, n, model, job.pilot.kind, lines, options.method, cropped, tests,
+                                        scenery)
+        found['advice'].update(fix.fix(found['advice'], model, job.pilot.kind, options.tubs, steps[n]))
         models.append(found)
     for later in models[1:]:
         later['what_changed'] = findings.what_changed(models[0], later)
     crop_top, cropped = crops[0]
     result = {'frames': collector.frames, 'method': options.method, 'tubs': list(options.tubs),
               'start': options.start, 'end': options.end, 'every': options.every,
-              'horizon_source': horizon_source, 'car_roi_crop_top': crop_top, 'car_crop_applied': cropped,
+              'horizon_source': horizon_source, 'surface_edge_doubt': doubt, 'scenery': scenery,
+              'car_roi_crop_top': crop_top, 'car_crop_applied': cropped,
               'skipped': dict(jobs[0].reader.skipped.reasons), 'skipped_tubs': skipped_tubs,
               'warnings': jobs[0].reader.warnings,
               'models': models,
@@ -202,17 +204,22 @@ def _sample(options, jobs, total):
 
 
 def _lines(options, sample):
-    """(surface edge, skyline, where the edge came from): --horizon, else found on the sample's frames."""
+    """(surface edge, skyline, where the edge came from, why it is doubtful or None, the kind of place):
+    --horizon, else found on the sample's frames (core.attention)."""
     from donkey_saliency.core import attention
     if options.horizon is not None:
         if options.horizon >= sample.shape[0]:
             raise UserError(f'--horizon {options.horizon} lies below the camera frame, which has {sample.shape[0]} '
                             'rows')
-        edge, source = options.horizon, '--horizon'
+        edge, source, doubt = options.horizon, '--horizon', None
     else:
         edge = attention.surface_edge(sample.images)
         source = f'the far edge of the floor, found on {len(sample.images)} frames spread over the range'
-    return edge, attention.skyline(sample.images, edge), source
+        doubt = attention.edge_doubt(sample.images, edge)
+        if doubt:
+            doubt += '; look at the average picture, and set the edge with --horizon ROW where the floor ends'
+    skyline = attention.skyline(sample.images, edge)
+    return edge, skyline, source, doubt, attention.scenery_kind(sample.images, edge, skyline)
 
 
 def _tests(options, job, sample, lines, track, lanes=None):
@@ -250,6 +257,8 @@ def _tests(options, job, sample, lines, track, lanes=None):
     average = track.average
     for point in curve:
         point['attention_above'] = None if average is None else float(average[:point['row']].sum())
+        if point['row'] in (lines['surface_edge'], lines['skyline']):  # the rows a crop may be suggested at
+            point['floor_above'] = attention.floor_above(sample.images, point['row'])
     if not curve:
         untested['crop'] = (f'no two of the {len(sample.images)} frames lie {counterfactual.MIN_SECONDS:g} s or '
                             f'{counterfactual.MIN_RECORDS} records apart, so no frame has a background to swap in; '

@@ -68,16 +68,18 @@ NOT_ASKED = {'crop_curve': [], 'mirror': {'bias': None, 'bias_se': None, 'mean_a
              'window': 1, 'not_tested': [{'test': test, 'why': 'the pilot was not asked'} for test in ('crop', 'flip')]}
 
 
-def model_findings(collector, number, model, kind, lines, method, cropped=False, tests=NOT_ASKED):
+def model_findings(collector, number, model, kind, lines, method, cropped=False, tests=NOT_ASKED, scenery=None):
     """The JSON entry of pilot `number`: where it looks, what its answers to the tests suggest and why, how it
     agrees with the user. `lines`: surface_edge, skyline, config_roi_crop_top (its car config's ROI_CROP_TOP);
     `cropped`: whether that car applies it; `tests`: the crop curve and the mirror test, the frames of the pilot's
-    window, and the tests that could not run (`not_tested`)."""
+    window, and the tests that could not run (`not_tested`); `scenery`: the kind of place (core.attention's
+    scenery_kind), for the words of the advice."""
     track = collector.tracks[number]
     user_angle = [r['user_angle'] for r in collector.records]
     bands, thirds, above = _mean(track.series('bands')), _mean(track.series('thirds')), _mean(track.series('above'))
     edges = track.band_edges
-    found = {'model': model, 'kind': kind, 'lines': dict(lines), 'horizon_row': int(lines['surface_edge']),
+    found = {'model': model, 'kind': kind, 'lines': dict(lines), 'scenery': scenery,
+             'horizon_row': int(lines['surface_edge']),
              'attention_above_horizon': _round(above),
              'bands': [{'top': int(edges[i]), 'bottom': int(edges[i + 1]),
                         'share': _round(bands[i]) if bands is not None else None} for i in range(len(edges) - 1)],
@@ -171,11 +173,11 @@ def advice(found, cropped=False):
                        '(ROI_CROP_TOP with \'CROP\'): check the config the pilot was trained with')
         elif depends:
             roi = edge
+            what, then = PLACES.get(found.get('scenery'), PLACES[None])
             why.append(f'{figures}: past the {CROP_CHANGE} threshold by two standard errors: the pilot steers by '
-                       f'what lies above the floor\'s far edge (row {edge}) rather than by the surface it drives '
-                       'on, so whatever changes there (another track or room, people, the light) changes its '
-                       f'steering; crop it: ROI_CROP_TOP = {edge} with \'CROP\' in TRANSFORMATIONS, then retrain')
-            walls = _walls(found, at_edge, skyline)
+                       f'{what.format(edge=edge)} rather than by the surface it drives on: {then}; crop it: '
+                       f'ROI_CROP_TOP = {edge} with \'CROP\' in TRANSFORMATIONS, then retrain')
+            walls = _walls(found, at_edge, skyline) if found.get('scenery') in ('walls', None) else None
             if walls:
                 choices = [edge, skyline]
                 why.append(walls)
@@ -216,6 +218,15 @@ def headline(advice):
         said.append('flip-augment: mirror the tub, then train on both')
     said += [f'{t["test"]} not tested: {t["why"]}' for t in advice.get('not_tested', [])]
     return '; '.join(said) if said else 'nothing to change'
+
+
+PLACES = {  # (what the pilot steers by, what then changes its steering), by the kind of place the frames show
+    'walls': ('the walls above the floor\'s far edge (row {edge}) and the room beyond them',
+              'another room, walls moved or people about change its steering'),
+    'road': ('the scenery beside and beyond the road, above its far edge (row {edge}): grass, hills, sky',
+             'another track, other weather or other light change its steering'),
+    None: ('what lies above the floor\'s far edge (row {edge})', 'another place or other light changes its steering')}
+PLACES['open'] = PLACES[None]
 
 
 def _walls(found, at_edge, skyline):

@@ -10,9 +10,10 @@ import shlex
 TRAINED_SUFFIXES = ('.h5', '.keras')  # what `donkey train --model` writes (5.3: .h5; 5.4: .keras)
 
 
-def fix(advice, model, tubs, transformations, exists=os.path.exists):
+def fix(advice, model, kind, tubs, transformations, exists=os.path.exists):
     """{'myconfig': lines, 'commands': {name: command}} for a pilot's advice (empty when it suggests nothing).
-    `transformations`: the car's TRANSFORMATIONS today, which the crop joins."""
+    `kind`: the pilot's donkeycar type, which the new one is trained as (donkey train's default is the car's
+    DEFAULT_MODEL_TYPE); `transformations`: the car's TRANSFORMATIONS today, which the crop joins."""
     myconfig, commands = [], {}
     if advice['roi_crop_top'] is not None:
         steps = list(transformations) + ([] if 'CROP' in transformations else ['CROP'])
@@ -28,7 +29,8 @@ def fix(advice, model, tubs, transformations, exists=os.path.exists):
     stem, suffix = os.path.splitext(model.rstrip('/\\'))
     new = free_name(stem + ('_cropped' if myconfig else '') + ('_mirrored' if advice['flip_augmentation'] else '') +
                     (suffix if suffix in TRAINED_SUFFIXES else '.h5'), exists)
-    commands['train'] = f'donkey train --tub {shlex.quote(",".join(train_on))} --model {shlex.quote(new)}'
+    commands['train'] = (f'donkey train --tub {shlex.quote(",".join(train_on))} --model {shlex.quote(new)} '
+                         f'--type {kind}')
     commands['compare'] = ' '.join(['donkey saliency report'] + [f'--tub {shlex.quote(t)}' for t in tubs] +
                                    [f'--model {shlex.quote(model)} {shlex.quote(new)}'])
     return {'myconfig': myconfig, 'commands': commands}

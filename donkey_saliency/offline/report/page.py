@@ -177,7 +177,8 @@ def _header(result):
     skipped = describe_skipped(result['skipped'])
     every = f', one record in {result["every"]}' if result['every'] > 1 else ''
     warnings = ''.join(f'<p class="suggest">warning: {escape(w)}</p>' for w in
-                       [f'skipped a tub: {why}' for why in result['skipped_tubs']] + result['warnings'])
+                       [f'skipped a tub: {why}' for why in result['skipped_tubs']] + result['warnings'] +
+                       ([result['surface_edge_doubt']] if result.get('surface_edge_doubt') else []))
     return (f'<header><h1>Where the pilot looks</h1><p>{result["frames"]} frames of {escape(tubs)}{every}; method '
             f'<b>{escape(result["method"])}</b>; skipped records: {escape(skipped)}; made '
             f'{datetime.datetime.now():%Y-%m-%d %H:%M} by donkey-saliency.</p>{warnings}</header>')
@@ -204,8 +205,9 @@ def _advice(models):
         if advice.get('commands'):
             paste += ('<p>then, from the car\'s folder:</p><pre class="paste">' +
                       escape('\n'.join(advice['commands'].values())) + '</pre>' +
-                      ('<p class="explain">when only the new pilot crops, give each pilot its own config in the '
-                       'report: --config for the first, then for the second</p>' if advice.get('myconfig') else ''))
+                      '<p class="explain">compare them on a tub neither pilot trained on, if you have one'
+                      + ('; when only the new pilot crops, give each pilot its own config in the report: --config '
+                         'for the first, then for the second' if advice.get('myconfig') else '') + '</p>')
         why = ''.join(f'<li>{escape(line)}</li>' for line in advice['why'])
         items.append(_card(model, n, f'<p class="{kind}">{escape(headline(advice))}</p>{paste}'
                                      f'<ul class="why">{why}</ul>'))
