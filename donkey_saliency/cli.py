@@ -40,10 +40,20 @@ image size comes from the model and the frame rate from the records' timestamps.
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line, with exit code 2."""
+    """argparse that reports a bad flag in one line, with exit code 2, naming the flag meant for a misspelt one."""
 
     def error(self, message):
-        raise UserError(f'{message} (see {self.prog} --help)')
+        raise UserError(f'{message}{self._meant(message)} (see {self.prog} --help)')
+
+    def _meant(self, message):
+        """'; did you mean --method?' for each unknown flag close to a known one ('' when none is)."""
+        import difflib
+        if not message.startswith('unrecognized arguments:'):
+            return ''
+        known = [flag for flag in self._option_string_actions if flag.startswith('--')]
+        meant = [difflib.get_close_matches(word.split('=')[0], known, n=1, cutoff=0.7)
+                 for word in message.split(':', 1)[1].split() if word.startswith('--')]
+        return ''.join(f'; did you mean {close[0]}?' for close in meant if close)
 
 
 def methods_help():
@@ -245,9 +255,9 @@ def build_report_parser(prog):
                    'than half of the pixels look like the floor in front of the car)')
     p.add_argument('--frames', type=int, default=200, metavar='N', help='frames spread over the range on which the '
                    'lines are found and the pilot is asked what a crop or a mirror would change (default 200)')
-    p.add_argument('--imu-lateral', default='y', choices=('x', 'y', 'z'), help='an IMU pilot\'s mirror test: the IMU '
-                   'chip axis across the car, negated with the two other gyro axes, as `donkey saliency mirror` '
-                   'does (default y)')
+    p.add_argument('--imu-lateral', default='y', choices=('x', 'y', 'z'), help='an IMU pilot\'s mirror test, as '
+                   '`donkey saliency mirror`: the IMU chip axis that points across the car (default y: the chip flat, '
+                   'x forward); imu/acl_<it> is negated, and the two other gyro axes')
     p.add_argument('--evaluate', action='store_true', help='add the faithfulness table of `donkey saliency evaluate` '
                    'for the method, on 100 frames per pilot')
     p.add_argument('--out', default='report.html', help='the page to write (default report.html)')
@@ -274,6 +284,7 @@ def run_report(argv, prog):
     skipped = describe_skipped(result['skipped'])
     lines = [f'wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB): {result["frames"]} frames, '
              f'{len(result["models"])} pilot(s), {result["seconds"]:.0f} s', f'skipped records: {skipped}']
+    lines += [f'car config: {used}' for used in dict.fromkeys(result['configs'])]
     lines += [f'warning: {warning}' for warning in result['warnings']]
     if result['surface_edge_doubt']:
         lines.append(f'warning: {result["surface_edge_doubt"]}')
@@ -282,8 +293,12 @@ def run_report(argv, prog):
         name = os.path.basename(model['model'].rstrip('/'))
         said = headline(advice)
         lines.append(f'{name}: {"no change suggested" if said == "nothing to change" else said}')
+        commands = dict(advice.get('commands', {}))
+        lines += [f'  first, keep the config the pilot was trained with: {commands.pop("keep")}'] if 'keep' in \
+            commands else []
         lines += [f'  in myconfig.py: {line}' for line in advice.get('myconfig', [])]
-        lines += [f'  then: {command}' for command in advice.get('commands', {}).values()]
+        lines += [f'  or, for the other crop: {line}' for line in advice.get('myconfig_alternative', [])]
+        lines += [f'  then: {command}' for command in commands.values()]
         if model['blank_frames']:  # as the video's summary and the page say it
             lines.append(f'{name}: the map was blank (all zero) on {model["blank_frames"]} of {result["frames"]} '
                          'frames; they are left out of every share')
@@ -310,7 +325,8 @@ def build_mirror_parser(prog):
                 epilog='example:\n  donkey saliency mirror --tub data/tub_1 --out data/tub_1_mirror --config config.py')
     p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s) to mirror (v2 or v1), '
                    'data folders of tubs or quoted globs, written one after the other into the new tub')
-    p.add_argument('--out', required=True, metavar='PATH', help='the new tub folder; it must not exist')
+    p.add_argument('--out', required=True, metavar='PATH', help='the new tub folder: one that does not exist, or an '
+                   'empty one')
     p.add_argument('--config', help='the car\'s config.py, for its BEHAVIOR_LIST (default: ./config.py when '
                    'present); needed only when the records hold behaviour keys')
     p.add_argument('--imu-lateral', default='y', choices=('x', 'y', 'z'), help='the IMU chip axis that points '

@@ -2,7 +2,7 @@
 
 For the bundled sample and for tests that need a pilot with meaning. Labels and inputs come from the pilot's
 own `x_transform`/`y_transform` on donkeycar `TubRecord`s and training is the pilot's own `train()`, so the
-result is what `donkey train` would make (without augmentations, which need albumentations).
+result is what `donkey train` would make, without its augmentations (random, so not reproducible).
 """
 import numpy as np
 
@@ -16,7 +16,8 @@ def _stack(dicts):
 def train(kind, tub_path, model_path, epochs=10, seed=0, batch_size=32, config=None):
     """Train a `kind` pilot (any donkeycar builds from the camera and the record: linear, categorical, inferred, imu,
     memory, behavior, rnn, 3d) on the tub at `tub_path` (or the tubs of a list); save it to `model_path`. A pilot
-    of sequences (rnn, 3d, memory) learns from runs of consecutive records, as donkeycar's TubDataset collates them. `config`: a car config.py whose TRANSFORMATIONS (e.g. 'CROP') every image goes
+    of sequences (rnn, 3d, memory) learns from runs of consecutive records, as donkeycar's TubDataset collates them.
+    `config`: a car config.py whose TRANSFORMATIONS (e.g. 'CROP') every image goes
     through before it is normalised, as donkeycar's training applies them."""
     import_donkeycar()  # quietly, before its modules below
     tf = import_tensorflow()
@@ -39,6 +40,7 @@ def train(kind, tub_path, model_path, epochs=10, seed=0, batch_size=32, config=N
     pilot = get_model_by_type(kind, cfg)
     if pilot.seq_size() > 0:
         records = list(Collator(pilot.seq_size(), records))
+
     def processor(image):
         return normalize_image(transform.run(image) if transform else image)
 

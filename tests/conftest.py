@@ -32,6 +32,13 @@ prefer_onednn()  # the kernels the command asks for (cli.main), in this process 
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+
+def from_a_terminal():
+    """For subprocess's preexec_fn: the child hears a hang-up, as a command started at a terminal does. A suite
+    started under `nohup` ignores SIGHUP, rightly, and would hand that to what it starts, whose hang-up tests
+    would fail for no fault of theirs (the suite itself keeps ignoring it: its terminal may close)."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / 'shared' / 'data' / 'shimoda_realcar_v2'
 # every file the tests read from it: a partial copy skips as cleanly as a missing one

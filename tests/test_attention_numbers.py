@@ -7,7 +7,7 @@ import pytest
 
 from donkey_saliency.core import attention
 from donkey_saliency.offline.report import findings
-from donkey_saliency.offline.report.collect import Collector, _slim
+from donkey_saliency.offline.report.collect import Collector, slim
 
 
 def plain_share_above(signed_map, row):
@@ -47,10 +47,10 @@ def test_records_without_a_user_angle_count_in_no_steering_share(missing):
     four, as a plain count says (2/4 right, 1/4 left), not of the seven."""
     angles = [0.5, 0.3, -0.4, 0.0]
     records = [{'user/angle': a} for a in angles] + [{'user/angle': missing}, {'user/angle': missing}, {}]
-    slim = [_slim(r)['user_angle'] for r in records]
-    known = [a for a in slim if not math.isnan(a)]
+    read = [slim(r)['user_angle'] for r in records]
+    known = [a for a in read if not math.isnan(a)]
     assert len(known) == 4
-    shares = findings.steering_shares(slim)
+    shares = findings.steering_shares(read)
     assert shares == {'right_share': sum(a > findings.LEAN for a in known) / 4,
                       'left_share': sum(a < -findings.LEAN for a in known) / 4} == {'right_share': 0.5,
                                                                                    'left_share': 0.25}

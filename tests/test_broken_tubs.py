@@ -84,6 +84,8 @@ def bad_images(tub):
     os.remove(image(tub, 3))
     image(tub, 7).write_bytes(b'')
     image(tub, 11).write_bytes(b'GIF89a not a jpeg')
+    whole = image(tub, 13).read_bytes()
+    image(tub, 13).write_bytes(whole[:len(whole) // 2])  # cut in the middle: OpenCV would draw a grey lower half
 
 
 def images_of_another_size(tub):
@@ -123,8 +125,8 @@ CASES = {
     'missing middle catalog': (missing_middle_catalog, everything_but(*range(20, 30)),
                                '10 records missing from the catalogs',
                                ['warning: {tub}: catalog_2.catalog is missing']),
-    'missing, zero-byte and non-JPEG images': (bad_images, everything_but(3, 7, 11), '3 missing or unreadable images',
-                                               []),
+    'missing, zero-byte, half and non-JPEG images': (bad_images, everything_but(3, 7, 11, 13),
+                                                     '4 missing or unreadable images', []),
     'images of another size': (images_of_another_size, everything_but(15, 16), '2 images of another size', []),
     'first image of another size': (first_image_larger, everything_but(0), '1 images of another size', []),
     'NaN or missing angle/throttle': (no_user_values, everything_but(), 'none',

@@ -57,6 +57,37 @@ def test_backgrounds_come_from_frames_far_away_in_time_else_in_records():
     assert (counterfactual.swap_partners(np.arange(30)) == -1).all()  # none 40 records away: none
 
 
+@pytest.mark.parametrize('times, positions, partners', [
+    ([0.0, 1.5], [0, 1], [-1, -1]),      # 1.5 s apart and 1 record: no background far enough, by time or records
+    ([0.0, 2.0], [0, 1], [1, 0]),        # exactly 2 s: far enough
+    ([None, None], [0, 39], [-1, -1]),   # no time: 39 records apart is too close
+    ([None, None], [0, 40], [1, 0]),     # 40 records: far enough
+    ([0.0, 1.0, 2.5], [0, 1, 2], [2, -1, 0])])  # the middle frame is 1 and 1.5 s from the others: none
+def test_a_background_comes_from_two_seconds_or_forty_records_away_worked_by_hand(times, positions, partners):
+    assert counterfactual.swap_partners(positions, times).tolist() == partners
+
+
+def test_the_crop_curve_on_frames_whose_steering_is_their_top_row_worked_by_hand():
+    """Four one-column frames whose steering is their top row's value / 100, each swapped with its neighbour:
+    above row 1 as above row 4 (the rows below the top weigh nothing) the changes are 0.15, 0.15, 0.35, 0.35; so
+    a mean of 0.25, an SE of std / 2, and every frame moved past 0.1."""
+    windows = np.zeros((4, 1, 4, 1, 3), np.uint8)
+    windows[:, 0, 0, 0, 0] = [0, 15, 40, 75]
+
+    def steer(edited, which, mirrored=False):
+        return edited[:, -1, 0, 0, 0].astype(np.float64) / 100
+
+    [top, whole] = counterfactual.crop_curve(steer, windows, [1, 0, 3, 2], [1, 4], [0.0, 0.1, 0.4, 0.8])
+    for point in (top, whole):
+        assert point['steering_change'] == pytest.approx(0.25)
+        assert point['steering_change_se'] == pytest.approx(np.std([0.15, 0.15, 0.35, 0.35], ddof=1) / 2)
+        assert point['changed_share'] == 1.0  # all four past 0.1; past 0.2, only two would be
+        assert point['error_original'] == pytest.approx((0 + 0.05 + 0 + 0.05) / 4)
+        assert point['error_swapped'] == pytest.approx((0.15 + 0.10 + 0.35 + 0.40) / 4)
+    windows[1, 0, 0, 0, 0] = 5  # the first pair now 0.05 apart: not moved
+    assert counterfactual.crop_curve(steer, windows, [1, 0, 3, 2], [1], [0, 0, 0, 0])[0]['changed_share'] == 0.5
+
+
 @pytest.fixture(scope='session')
 def known(tmp_path_factory):
     """Roads with a sky marker placed by the steering, with random sky blobs, with a marker that lies; pilots

@@ -75,3 +75,15 @@ def test_the_config_found_in_the_folder_sets_the_fps(small_tub, tmp_path):
     result = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', END, '--out', 'b.mp4', cwd=car)
     assert result.returncode == 0, result.stderr
     assert read_video(car / 'b.mp4')[1] == 9  # ./config.py and its myconfig.py were read without --config
+
+
+@pytest.mark.parametrize('command, typed, meant', [
+    ((), '--metod', '--method'), (('report',), '--modle', '--model'), (('evaluate',), '--framez=4', '--frames'),
+    ((), '--zzz', None)])
+def test_a_misspelt_flag_names_the_flag_meant(command, typed, meant, tmp_path):
+    """One line, exit 2, before anything is read or written; a flag close to none is named alone."""
+    result = run_main(*command, '--tub', tmp_path, typed, 'x', '--out', tmp_path / 'out.mp4')
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f'unrecognized arguments: {typed}' in result.stderr
+    assert ('did you mean' in result.stderr) == bool(meant) and (not meant or f'did you mean {meant}?' in result.stderr)
+    assert list(tmp_path.iterdir()) == []

@@ -101,3 +101,28 @@ def test_decoding_without_donkeycar_is_donkeycars():
         angle, throttle = decode_without_donkeycar(kind, outputs, 0.5)
         np.testing.assert_allclose(angle, expected[:, 0], atol=1e-6, err_msg=kind)
         np.testing.assert_allclose(throttle, expected[:, 1], atol=1e-6, err_msg=kind)
+
+
+def test_an_h5_that_keras_3_cannot_read_names_the_keras_that_saved_it(tmp_path):
+    """An .h5 of the Keras 2.2 era (its keras_version attribute 2.2.4, a layer class Keras 3 no longer has, as
+    Keras 2.2's Merge): one line naming the version and the set-up that reads it, not Keras's config dump."""
+    if HAS_DONKEYCAR:
+        pytest.skip('Keras 3 (Python 3.12) reads it, or not')
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import h5py
+    old = tmp_path / 'old.h5'
+    shutil.copy(KERAS2_PILOTS.h5('linear'), old)
+    with h5py.File(old, 'r+') as f:
+        config = json.loads(f.attrs['model_config'])
+        next(layer for layer in config['config']['layers'] if layer['class_name'] == 'Dropout')['class_name'] = 'Merge'
+        f.attrs['model_config'] = json.dumps(config)
+        f.attrs['keras_version'] = '2.2.4'
+    from donkey_saliency import sample
+    result = subprocess.run([sys.executable, '-m', 'donkey_saliency', '--tub', sample.TUB, '--model', old, '--out',
+                             tmp_path / 'v.mp4'], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert 'was saved by Keras 2.2.4, which Keras 3.' in result.stderr and 'donkeycar 5.3 set-up' in result.stderr
+    assert len(result.stderr) < 500 and not (tmp_path / 'v.mp4').exists()

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import assert_disk_full, limited_file_size, tree_digest
+from conftest import assert_disk_full, from_a_terminal, limited_file_size, tree_digest
 from conftest import run_cli, tub_records
 from donkey_saliency import synthetic
 
@@ -214,7 +214,7 @@ def test_behaviour_lanes_swap_by_the_cars_list(behaviour_tub, tmp_path):
                       'pass --drop localizer/location'),
     ('plain', ['--drop', 'nothing/here'], '--drop nothing/here: no tub records nothing/here'),
     ('plain', ['--out', '{tub}/images/m'], 'nothing is ever written into a tub'),
-    ('plain', ['--out', '{tmp}'], 'exists; the mirror is a new tub'),
+    ('plain', ['--out', '{tmp}'], 'exists and is not an empty folder; the mirror is a new tub'),
 ])
 def test_refusals_are_one_line_and_write_nothing(behaviour_tub, source, tmp_path, make, args, words):
     if make == 'localizer':
@@ -229,6 +229,14 @@ def test_refusals_are_one_line_and_write_nothing(behaviour_tub, source, tmp_path
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and words in lines[0], result.stderr
     assert tree_digest(tub) == before and sorted(os.listdir(tmp_path)) == listing
+
+
+def test_an_empty_folder_made_for_the_mirror_is_its_out(source, tmp_path):
+    """`mkdir data/tub_1_mirror` first, then the mirror into it: the empty folder becomes the tub."""
+    (tmp_path / 'm').mkdir()
+    result = mirror('--tub', source, '--out', tmp_path / 'm')
+    assert result.returncode == 0, result.stderr
+    assert len(tub_records(tmp_path / 'm')) == len(tub_records(source)) and sorted(os.listdir(tmp_path)) == ['m']
 
 
 def test_an_unknown_key_can_be_dropped_or_kept(tmp_path):
@@ -284,7 +292,8 @@ def test_an_interrupt_leaves_no_half_tub(long_source, tmp_path, sent, code, word
     out.mkdir()
     before = tree_digest(long_source)
     process = subprocess.Popen([sys.executable, '-m', 'donkey_saliency', 'mirror', '--tub', str(long_source),
-                                '--out', str(out / 'm')], stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                '--out', str(out / 'm')], stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=from_a_terminal)
     seen = ''
     while not re.search(r'\| *[1-9][0-9]*/150', seen):  # the progress bar has counted a record
         seen += process.stderr.read(1)

@@ -112,12 +112,15 @@ def every_kind_report(tmp_path_factory):
     for kind in ALL_KINDS:
         paths.append(folder / f'{kind}.h5')
         model = keras_pilot(kind, SEQUENCE_LENGTH=3, NUM_LOCATIONS=4).interpreter.model
-        for layer in model.layers:  # an untrained memory pilot barely hears its past: make it listen
-            if layer.name.startswith('mem_'):
+        for layer in model.layers:  # an untrained pilot barely hears its past or its lanes: make it listen
+            if layer.name.startswith('mem_') or kind == 'behavior' and getattr(layer, 'units', None) == 4:
                 layer.set_weights([w * 8 for w in layer.get_weights()])
         model.save(paths[-1])
+    import shutil
+    import donkeycar  # its template config: the lanes a behaviour pilot's mirror swaps (Left_Lane, Right_Lane)
+    shutil.copy(Path(donkeycar.__file__).parent / 'templates' / 'cfg_complete.py', folder / 'config.py')
     result = run_main('report', '--tub', tub, '--model', *paths, '--frames', 100, '--out', folder / 'r.html',
-                      '--json', folder / 'r.json')
+                      '--json', folder / 'r.json', '--config', folder / 'config.py')
     assert result.returncode == 0, result.stderr
     return json.loads((folder / 'r.json').read_text()), tub, paths, result.stdout
 
@@ -154,9 +157,30 @@ def test_a_memory_pilots_mirror_negates_its_past_steering(every_kind_report):
     assert abs(np.mean(d) - np.mean(d_unmirrored_memory)) > 1e-3  # the memory's mirror changes the answer
 
 
+def test_a_behaviour_pilots_mirror_swaps_its_lanes(every_kind_report):
+    """The side bias against a plain loop over the records: the expected steering (softmax times the 15 bins)
+    with the one-hot lanes swapped for the mirrored frame (Left_Lane <-> Right_Lane)."""
+    found, tub, paths, _ = every_kind_report
+    model = found['models'][ALL_KINDS.index('behavior')]
+    keras = tf.keras.models.load_model(paths[ALL_KINDS.index('behavior')], compile=False)
+    images, records = tub_frames(tub)
+    bins = np.linspace(-1, 1, 15)
+
+    def angle(frame, lanes):
+        return float(keras([frame, lanes[None]], training=False)[0].numpy()[0] @ bins)
+    d, unswapped = [], []
+    for image, record in zip(images, records):
+        x, lanes = image[None].astype(np.float32) / 255, np.array(record['behavior/one_hot_state_array'], np.float32)
+        d.append(angle(x, lanes) + angle(x[:, :, ::-1], lanes[::-1]))
+        unswapped.append(angle(x, lanes) + angle(x[:, :, ::-1], lanes))
+    assert model['mirror']['bias'] == pytest.approx(np.mean(d), abs=1e-4)
+    assert abs(np.mean(d) - np.mean(unswapped)) > 1e-3  # the lanes' mirror changes the answer
+    assert 'its lanes swapped' in model['advice']['why'][-1]
+
+
 def test_a_behaviour_pilot_without_lanes_is_not_given_a_clean_bill(sensor_tub, tmp_path):
-    """A BEHAVIOR_LIST whose left lane has no right one to mirror into: the flip is not tested, said in the headline, the JSON and on
-    stdout, and 'no change suggested' is not said."""
+    """A BEHAVIOR_LIST whose left lane has no right one to mirror into, or none known (no config): the flip is
+    not tested, said in the headline, the JSON and on stdout, and 'no change suggested' is not said."""
     import json
     import shutil
     import donkeycar
@@ -168,6 +192,13 @@ def test_a_behaviour_pilot_without_lanes_is_not_given_a_clean_bill(sensor_tub, t
     assert result.returncode == 0, result.stderr
     model = json.loads((tmp_path / 'r.json').read_text())['models'][0]
     tests = {t['test']: t['why'] for t in model['advice']['not_tested']}
-    assert 'Right_Lane' in tests['flip'] and 'crop' in tests  # (12 records: none 40 apart, no background to swap)
+    assert "['Left_Lane', 'Centre'] has a lane whose mirror is not in it" in tests['flip']
+    assert 'crop' in tests  # (12 records: none 40 apart, no background to swap)
     assert 'no change suggested' not in result.stdout and 'flip not tested' in result.stdout
     assert 'nothing to change' not in (tmp_path / 'r.html').read_text()
+    unknown = run_main('report', '--tub', sensor_tub, '--model', tmp_path / 'b.h5', '--out', tmp_path / 'u.html',
+                       '--json', tmp_path / 'u.json')  # no config: donkeycar's template lanes are not this car's
+    assert unknown.returncode == 0, unknown.stderr
+    [flip] = [t for t in json.loads((tmp_path / 'u.json').read_text())['models'][0]['advice']['not_tested']
+              if t['test'] == 'flip']
+    assert "BEHAVIOR_LIST is not known: pass the car's config.py with --config" in flip['why']

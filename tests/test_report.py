@@ -298,12 +298,42 @@ def test_the_python_api_writes_the_same_findings(sample_run, tmp_path):
     (['--method', 'nope'], 'nope'),
     (['--config', 'a.py', '--config', 'b.py'], '2 --config for 1 --model'),
     (['--frames', '1'], '--frames must be at least 2'),
+    (['--config', 'car/myconfig.py'], 'car/myconfig.py is a myconfig.py, which donkeycar reads over the config.py'),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(args, words, tmp_path):
+    (tmp_path / 'car').mkdir()
+    (tmp_path / 'car' / 'myconfig.py').write_text('ROI_CROP_TOP = 30\n')  # (a myconfig.py alone)
     result = run_cli('report', '--tub', sample.TUB, '--model', sample.MODEL, *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == ['car'] and os.listdir(tmp_path / 'car') == ['myconfig.py']
+
+
+def test_a_myconfig_given_is_read_over_the_config_beside_it_and_the_config_used_is_said(sample_run, tmp_path):
+    """As donkeycar reads a car's settings: its myconfig.py (here ROI_CROP_TOP = 30) over its config.py
+    (donkeycar's template); the report and evaluate name the files on stdout and in the JSON, and a run without
+    --config says it used donkeycar's defaults."""
+    pytest.importorskip('donkeycar', reason="the car's config.py is donkeycar's own template")
+    import donkeycar
+    car = tmp_path / 'car'
+    car.mkdir()
+    shutil.copy(os.path.join(os.path.dirname(donkeycar.__file__), 'templates', 'cfg_complete.py'), car / 'config.py')
+    (car / 'myconfig.py').write_text('ROI_CROP_TOP = 30\n')
+    used = f'{car / "config.py"} with {car / "myconfig.py"}'
+    report = run_main('report', '--tub', sample.TUB, '--model', sample.MODEL, '--config', car / 'myconfig.py',
+                      '--frames', 20, '--out', tmp_path / 'r.html', '--json', tmp_path / 'r.json')
+    assert report.returncode == 0, report.stderr
+    found = json.loads((tmp_path / 'r.json').read_text())
+    assert found['car_roi_crop_top'] == 30 and found['configs'] == [used]
+    assert f'car config: {used}' in report.stdout.splitlines()
+    evaluated = run_main('evaluate', '--tub', sample.TUB, '--model', sample.MODEL, '--config', car / 'myconfig.py',
+                         '--frames', 4, '--json', tmp_path / 'e.json')
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads((tmp_path / 'e.json').read_text())['config'] == used
+    assert f'car config: {used}' in evaluated.stdout.splitlines()
+    found, _, _, stdout = sample_run
+    assert found['configs'] == ["none (donkeycar's defaults; pass the car's config.py with --config)"]
+    assert "car config: none (donkeycar's defaults; pass the car's config.py with --config)" in stdout
 
 
 def test_a_full_disk_is_exit_2_and_neither_file(tmp_path):

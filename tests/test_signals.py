@@ -19,11 +19,17 @@ import time
 import pytest
 
 from donkey_saliency import sample
-from conftest import read_video
+from conftest import from_a_terminal, read_video
 
 BAR = re.compile(r'\| *[1-9][0-9]*/[0-9]+')  # the progress bar has counted a frame
 SAID = {signal.SIGINT: (130, 'interrupted'), signal.SIGTERM: (143, 'terminated'), signal.SIGHUP: (129, 'hung up')}
 SLOW = ['--method', 'occlusion', '--batch-size', '1']  # one frame a call: a minute of work after the first frame
+
+
+def terminal_child():
+    """preexec_fn of a child whose controlling terminal is its stdin (the pty), hearing its hang-up."""
+    from_a_terminal()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class Run:
@@ -37,8 +43,7 @@ class Run:
             self.master, terminal = pty.openpty()
             fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 100, 0, 0))  # 24 rows, 100 columns
             self.process = subprocess.Popen(command, cwd=cwd, stdin=terminal, stdout=terminal, stderr=terminal,
-                                            start_new_session=True,
-                                            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+                                            start_new_session=True, preexec_fn=terminal_child)
             os.close(terminal)
             self.reader = threading.Thread(target=self._drain, daemon=True)
             self.reader.start()
@@ -46,7 +51,8 @@ class Run:
             self.log = cwd / 'log.txt'
             output = {'file': open(self.log, 'wb'), 'pipe': subprocess.PIPE, 'devnull': subprocess.DEVNULL}[where]
             self.process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+                                            stdin=subprocess.DEVNULL, start_new_session=True,
+                                            preexec_fn=from_a_terminal)
             if where == 'pipe':
                 self.reader = threading.Thread(target=self._drain, daemon=True)
                 self.reader.start()

@@ -82,7 +82,8 @@ def test_the_simulators_sky_is_what_one_colour_distance_takes_in_and_the_edge_is
     assert (np.linalg.norm(sky - colour, axis=1) < attention.FLOOR_SPREAD * spread).all()
     assert attention.surface_edge(frames) == synthetic.true_edge('simulator')
     small = np.stack([s.image for s in synthetic.drive(30, seed=seed, scenery='simulator', height=60, width=80)])
-    assert abs(attention.surface_edge(small) - synthetic.true_edge('simulator', 60)) <= 1  # measured: exact as drawn, one row off after JPEG
+    # measured: exact as drawn, one row off after JPEG
+    assert abs(attention.surface_edge(small) - synthetic.true_edge('simulator', 60)) <= 1
 
 
 def test_default_drawing_is_unchanged_by_the_sceneries():

@@ -184,3 +184,17 @@ def test_the_synthetic_road_never_writes_records_closer_than_its_rate(tmp_path):
     assert len(stamps) == 12 and steps.max() >= 290, steps  # the stall is where it was
     # the tub stamps a record once its image is saved: a few ms of jitter, and the first save is the slowest
     assert np.median(steps) >= 19 and steps[1:].min() >= 15, steps
+
+
+def test_windows_stay_within_a_tub_and_hold_only_records_accepted(tmp_path):
+    """A sequence or memory pilot's window: the records before it in its own tub (another tub is another drive,
+    as donkeycar collates), of those the pilot takes."""
+    from donkey_saliency.offline.tubs import TubReader, spread_windows
+    first = synthetic.write_tub(tmp_path / 'a', synthetic.drive(5, seed=1), hz=1000)
+    second = synthetic.write_tub(tmp_path / 'b', synthetic.drive(5, seed=2), hz=1000)
+    windows = list(spread_windows(TubReader([first, second]), 0, 10, 10, 2))
+    assert [[r['_index'] for r in records] for _, records in windows] == [
+        [0], [0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 4], [0], [0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 4]]
+    assert all(len(images) == len(records) for images, records in windows)
+    odd = list(spread_windows(TubReader([first]), 0, 5, 5, 2, accepts=lambda r: r['_index'] % 2 == 0))
+    assert [[r['_index'] for r in records] for _, records in odd] == [[0], [0, 2], [0, 2, 4]]

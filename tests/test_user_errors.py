@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import keras_pilot, run_cli, tree_digest
+from conftest import keras_pilot, run_cli, run_main, tree_digest
 from donkey_saliency import sample
 
 
@@ -76,6 +76,14 @@ def test_type_that_contradicts_the_file(out_dir, small_tub):
     result = run_cli('--tub', small_tub, '--model', sample.MODEL, '--type', 'categorical',
                      '--out', out_dir / 'v.mp4')
     assert_user_error(result, out_dir, 'contradicts', 'linear')
+
+
+def test_a_tflite_type_that_contradicts_the_file_is_named_as_typed(out_dir, small_tub, sample_files):
+    """The error names the type the user typed, and the one meant in the same form."""
+    result = run_main('--tub', small_tub, '--model', sample_files['plain'], '--type', 'tflite_categorical',
+                      '--out', out_dir / 'v.mp4')
+    assert result.returncode == 2 and '--type tflite_categorical contradicts' in result.stderr, result.stderr
+    assert 'pass --type tflite_linear or leave --type out' in result.stderr and list(out_dir.iterdir()) == []
 
 
 def test_a_tub_without_the_keys_the_pilot_needs(out_dir, small_tub, odd_pilots):

@@ -38,11 +38,11 @@ FLOOR_TOLERANCE = 35.0   # brightness distance (RGB levels along the grey axis) 
 CHROMA_TOLERANCE = 15.0  # hue distance (RGB levels across the grey axis) the same: light tints a floor less than it
 #                          shades it, and a grey-blue sky as bright as a grey road lies beyond it
 FLOOR_SPREAD = 5.0       # ... or this many times the surface's own median distance to its colour, when larger (texture)
-SURFACE_SHARE = 0.1      # a surface beside the floor counts from this share of the bottom third (grass beside a road:
-#                          a fifth; the odd object on a floor inside walls: under a twentieth)
+SURFACE_SHARE = 0.1      # a surface beside the floor counts from this share of the bottom third: grass beside a road
+#                          fills far more of it, the odd object on a floor inside walls far less
 EDGE_MARGIN = 0.1        # an edge in the top or bottom tenth of the frame is doubtful: the floor seems all or none
 EDGE_SPREAD = 0.25       # frames whose own edges' middle half spreads over more than this share of the height disagree
-#                          (a carpet track seen near and far from its walls: a sixth; frames of different places: more)
+#                          (one track seen near and far from its walls spreads less; frames of different places more)
 SKY_STEP = 20.0          # RGB step between the rows just above and just below a skyline, at least
 
 _AXES = (np.array([[1, 1, 1], [1, -1, 0], [1, 1, -2]]) / np.sqrt([[3], [2], [6]])).T.astype(np.float32)  # orthonormal

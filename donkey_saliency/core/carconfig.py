@@ -47,16 +47,40 @@ def read_config(config_path, myconfig='myconfig.py'):
     return cfg
 
 
+def resolve(config_path):
+    """The config.py that `config_path` names: itself, the one in a folder given, or the one beside a myconfig.py
+    given (donkeycar reads a car's myconfig.py over its config.py, never alone); None without a path."""
+    if not config_path:
+        return None
+    path = os.path.expanduser(config_path)
+    if os.path.isdir(path):
+        path = os.path.join(path, 'config.py')
+    elif os.path.basename(path) == 'myconfig.py':
+        beside = os.path.join(os.path.dirname(path), 'config.py')
+        if not os.path.isfile(beside):
+            raise UserError(f'{config_path} is a myconfig.py, which donkeycar reads over the config.py beside it, '
+                            'and there is none there; pass the car\'s config.py (its myconfig.py is read too)')
+        path = beside
+    if not os.path.isfile(path):
+        raise UserError(f'car config not found: {config_path}; pass the config.py of your car '
+                        '(its myconfig.py is read too) or leave --config out')
+    return path
+
+
+def used(config_path):
+    """Which car config a run used, in words: the config.py (and its myconfig.py when there is one), or none."""
+    path = resolve(config_path)
+    if path is None:
+        return "none (donkeycar's defaults; pass the car's config.py with --config)"
+    personal = os.path.join(os.path.dirname(path), 'myconfig.py')
+    return path + (f' with {personal}' if os.path.isfile(personal) else '')
+
+
 def load(config_path):
     """(cfg, from_car): the car's config when `config_path` is given, donkeycar's template defaults when not."""
     dk = donkeycar_or_none()
     if config_path:
-        path = os.path.expanduser(config_path)
-        if os.path.isdir(path):
-            path = os.path.join(path, 'config.py')
-        if not os.path.isfile(path):
-            raise UserError(f'car config not found: {config_path}; pass the config.py of your car '
-                            '(its myconfig.py is read too) or leave --config out')
+        path = resolve(config_path)
         try:
             return (dk.load_config(path) if dk else read_config(path)), True
         except Exception as exc:

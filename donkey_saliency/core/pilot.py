@@ -51,6 +51,8 @@ def detect_type(model):
         return 'categorical'
     if {'n_outputs0', 'n_outputs1'} <= outputs:
         return 'linear'
+    if any(len(t.shape) == 5 for t in model.inputs):
+        return None  # frames in sequence, layers out of sight (a .tflite): rnn or 3d, which only --type tells
     if len(outputs) == 1:
         return 'inferred'
     return None
@@ -179,8 +181,29 @@ def _load_keras(path, dk):
         interpreter.load(path)
         return interpreter.model, interpreter
     except Exception as exc:  # Keras raises many types for a file that is not a model
-        raise UserError(f'cannot load {path} as a Keras model ({first_line(exc)}); '
+        saved = _saved_by(path)
+        if saved and int(keras_version.split('.')[0]) >= 3 and int(saved.split('.')[0]) < 3:
+            raise UserError(f'{path} was saved by Keras {saved}, which Keras {keras_version} cannot read '
+                            f'({_cut(first_line(exc), 100)}); read it with the donkeycar 5.3 set-up (Python 3.11, '
+                            'pip install ".[pc]"), or load it there and save it as .keras') from None
+        raise UserError(f'cannot load {path} as a Keras model ({_cut(first_line(exc), 200)}); '
                         'pass a pilot saved by donkeycar (.h5, .savedmodel, .keras or .tflite)') from None
+
+
+def _cut(text, length):
+    """`text`, or its first words within `length` characters and '...': a Keras error can hold a whole config."""
+    return text if len(text) <= length else text[:length].rsplit(' ', 1)[0] + '...'
+
+
+def _saved_by(path):
+    """The Keras version an .h5 file says it was saved by (its `keras_version` attribute), or None."""
+    try:
+        import h5py
+        with h5py.File(path, 'r') as f:
+            version = f.attrs.get('keras_version')
+    except Exception:  # not an HDF5 file, or no h5py: nothing to tell
+        return None
+    return version.decode() if isinstance(version, bytes) else version
 
 
 def keras2_layers():
@@ -245,10 +268,12 @@ def load_pilot(path, model_type=None, cfg=None):
         raise UserError(f'cannot tell the pilot type of {path} from its outputs {output_names(model)}; '
                         f'pass --type ({", ".join(SUPPORTED_TYPES)})')
     if requested and found and requested != found:
-        raise UserError(f'--type {requested} contradicts {path}, which is a {found} pilot; '
-                        f'pass --type {found} or leave --type out')
+        meant = model_type.replace(requested, found)  # as typed: tflite_linear for tflite_categorical
+        raise UserError(f'--type {model_type} contradicts {path}, which is a {found} pilot; '
+                        f'pass --type {meant} or leave --type out')
     if kind not in SUPPORTED_TYPES:
-        raise UserError(f'unknown --type {kind}; supported: {", ".join(SUPPORTED_TYPES)}')
+        raise UserError(f'unknown --type {model_type}; supported: {", ".join(SUPPORTED_TYPES)} (each also with '
+                        'tflite_ before it)')
     tflite = model if is_tflite(path) else None
     if cfg is None:
         from donkey_saliency.core import carconfig

@@ -94,7 +94,8 @@ def run(options):
     targets = ['angle', 'throttle'] if target == 'all' else [target]
     orders = options.random_orders or metrics.RANDOM_ORDERS
     names = _names(options)
-    result = {'frames': len(frames), 'steps': options.steps, 'substrate': options.substrate, 'random_orders': orders,
+    result = {'config': carconfig.used(options.config),
+              'frames': len(frames), 'steps': options.steps, 'substrate': options.substrate, 'random_orders': orders,
               'skipped': dict(reader.skipped.reasons), 'skipped_tubs': skipped_tubs, 'warnings': reader.warnings,
               'left_out': [], 'outputs': {}}
     from tqdm import tqdm
@@ -128,8 +129,8 @@ def _names(options):
 
 
 def _engines(pilot, names, target, settings, every=False):
-    """(names, requests, engines) of the methods `names` for `target`, one engine each (the randomisation check
-    reuses them), and those left out. With `every` (--method all) a .tflite pilot's file leaves out each method
+    """(names, requests, engines, left out): the methods `names` for `target` that can be computed, one engine
+    each (the randomisation check reuses them), and those left out. With `every` (--method all) a .tflite pilot's file leaves out each method
     it cannot answer: {method, output, why}, `why` the engine's refusal; a Keras file answers every method. Any
     other refusal (a method named, an unknown --layer) is the user's error, raised; so is nothing left to run."""
     from donkey_saliency.core.engine import Engine, requests_for
@@ -275,4 +276,5 @@ def table(result):
         lines.append('randomisation check: not run (--no-randomisation, or a .tflite pilot: it needs the Keras file)')
     from donkey_saliency.offline.tubs import Skipped
     lines.append(f'skipped records: {Skipped(collections.Counter(result.get("skipped", {})))}')
+    lines += [f'car config: {result["config"]}'] if 'config' in result else []
     return lines + [f'warning: {warning}' for warning in result.get('warnings', [])]

@@ -6,9 +6,9 @@
   (before the first record: angle 0, throttle 0, as the car starts); a record without them is not accepted;
 - rnn / 3d: the last SEQUENCE_LENGTH frames, the newest last (the first frame repeated until there are enough,
   as KerasLSTM.run does on the car).
-History runs on across batches, so batches must come in record order; `of_windows` builds the same inputs for
-sampled windows instead, each from its own records (the report's tests), and `mirrored` what a mirror makes of
-them.
+History runs on across batches within a tub (another tub, another drive: it starts anew, as donkeycar collates
+records only within a tub), so batches must come in record order; `of_windows` builds the same inputs for
+sampled windows instead, each from its own records (the report's tests).
 """
 import collections
 
@@ -56,16 +56,21 @@ class PilotInputs:
         self.sequence = len(shapes['img_in']) == 4 if 'img_in' in shapes else False
         self.length = shapes['img_in'][0] if self.sequence else 1
         self.memory = shapes['mem_in'][0] // 2 if 'mem_in' in shapes else 0
+        self.tub = None  # the tub the history comes from: another tub is another drive, whose history starts anew
+        self._start()
+
+    def _start(self):
         self.frames = collections.deque(maxlen=max(self.length - 1, 0))
         self.previous = collections.deque([[0.0, 0.0]] * self.memory, maxlen=self.memory)
 
+    def _same_drive(self, record):
+        """Start the history anew where the records pass into another tub."""
+        if record.get('_tub') != self.tub:
+            self.tub = record.get('_tub')
+            self._start()
+
     def __call__(self, images, records):
-        values = {'img_in': self._images(images)}
-        if 'imu_in' in self.names:
-            values['imu_in'] = np.array([_record_values(r, self.imu_keys, 'imu') for r in records], np.float32)
-        if 'xbehavior_in' in self.names:
-            values['xbehavior_in'] = np.array([_record_values(r, [BEHAVIOR_KEY], 'behavior')[0] for r in records],
-                                              np.float32)
+        values = {'img_in': self._images(images, records), **self._sensors(records)}
         if 'mem_in' in self.names:
             values['mem_in'] = self._memory(records)
         missing = [name for name in self.names if name not in values]
@@ -85,13 +90,8 @@ class PilotInputs:
         newest last. As for a frame in a run: the IMU and the behaviour of the newest record, the user values of the
         records before it (angle 0, throttle 0 where the window starts too late)."""
         seen = np.asarray(seen, np.float32)
-        values = {'img_in': seen[:, -self.length:] if self.sequence else seen[:, -1]}
-        newest = [records[-1] for records in record_windows]
-        if 'imu_in' in self.names:
-            values['imu_in'] = np.array([_record_values(r, self.imu_keys, 'imu') for r in newest], np.float32)
-        if 'xbehavior_in' in self.names:
-            values['xbehavior_in'] = np.array([_record_values(r, [BEHAVIOR_KEY], 'behavior')[0] for r in newest],
-                                              np.float32)
+        values = {'img_in': seen[:, -self.length:] if self.sequence else seen[:, -1],
+                  **self._sensors([records[-1] for records in record_windows])}
         if 'mem_in' in self.names:
             rows = []
             for records in record_windows:
@@ -99,6 +99,16 @@ class PilotInputs:
                 rows.append(np.array([[0.0, 0.0]] * (self.memory - len(past)) + past, np.float32).reshape(-1))
             values['mem_in'] = np.stack(rows)
         return [values[name] for name in self.names]
+
+    def _sensors(self, records):
+        """The IMU and behaviour inputs the pilot takes, from each record."""
+        values = {}
+        if 'imu_in' in self.names:
+            values['imu_in'] = np.array([_record_values(r, self.imu_keys, 'imu') for r in records], np.float32)
+        if 'xbehavior_in' in self.names:
+            values['xbehavior_in'] = np.array([_record_values(r, [BEHAVIOR_KEY], 'behavior')[0] for r in records],
+                                              np.float32)
+        return values
 
     @property
     def imu_keys(self):
@@ -110,11 +120,12 @@ class PilotInputs:
         records' history would have a hole."""
         return not self.memory or user_values(record) is not None
 
-    def _images(self, images):
+    def _images(self, images, records):
         if not self.sequence:
             return images
         stacks = []
-        for image in images:
+        for image, record in zip(images, records):
+            self._same_drive(record)
             while len(self.frames) < self.length - 1:
                 self.frames.append(image)
             stacks.append(np.stack(list(self.frames) + [image]))
@@ -124,45 +135,8 @@ class PilotInputs:
     def _memory(self, records):
         rows = []
         for record in records:
+            self._same_drive(record)
             rows.append(np.array(self.previous, np.float32).reshape(-1))
             self.previous.append(user_values(record))
         return np.stack(rows)
 
-
-class Mirror:
-    """What a left-right mirror makes of a pilot's inputs other than the camera, as `donkey saliency mirror` makes
-    it of a tub: the IMU's lateral axes negated (`imu_lateral`: the chip axis across the car), the past steering
-    of a memory pilot negated, a behaviour pilot's lanes swapped (`lanes`: the car's BEHAVIOR_LIST, None when not
-    known). `missing` says why a mirror cannot be made (a behaviour pilot without lanes), else None."""
-
-    def __init__(self, inputs, imu_lateral='y', lanes=None):
-        from donkey_saliency.offline.mirror import imu_flips, lane_swap
-        self.names = inputs.names
-        self.imu_signs = (np.array([-1.0 if k in imu_flips(imu_lateral) else 1.0 for k in inputs.imu_keys],
-                                   np.float32) if 'imu_in' in self.names else None)
-        self.missing = None
-        self.swap = None
-        if 'xbehavior_in' in self.names:
-            try:
-                self.swap = lane_swap(list(lanes)) if lanes else None
-            except UserError as exc:
-                self.missing = str(exc)
-            if not lanes:
-                self.missing = ('a behaviour pilot\'s mirror swaps its lanes, and the car\'s BEHAVIOR_LIST is not '
-                                'known: pass the car\'s config.py with --config')
-
-    def __call__(self, values):
-        """The inputs (model input order, the camera's already mirrored) with the others as a mirror makes them."""
-        out = []
-        for name, value in zip(self.names, values):
-            if name == 'imu_in':
-                value = value * self.imu_signs
-            elif name == 'mem_in':
-                value = value * np.tile(np.array([-1.0, 1.0], np.float32), value.shape[1] // 2)
-            elif name == 'xbehavior_in':
-                swapped = np.zeros_like(value)
-                for i, j in self.swap.items():
-                    swapped[:, j] = value[:, i]
-                value = swapped
-            out.append(value)
-        return out

@@ -49,6 +49,11 @@ class MirrorOptions:
     progress: bool = True
 
 
+def check_imu_lateral(lateral):
+    if lateral not in ('x', 'y', 'z'):
+        raise UserError(f'--imu-lateral is x, y or z, not {lateral!r}')
+
+
 def imu_flips(lateral):
     """The IMU keys a left-right mirror negates when `lateral` is the chip axis pointing across the car.
 
@@ -149,8 +154,7 @@ class Plan:
                     raise UserError(f'{flag} {name}: no tub records {name} (they record {", ".join(keys)})')
         if tub_files.IMAGE_KEY in options.drop:
             raise UserError(f'{tub_files.IMAGE_KEY} is the camera: it cannot be dropped')
-        if options.imu_lateral not in ('x', 'y', 'z'):
-            raise UserError(f'--imu-lateral is x, y or z, not {options.imu_lateral!r}')
+        check_imu_lateral(options.imu_lateral)
         self.negated = {k for k in self.keys if STEERING.match(k) or k in imu_flips(options.imu_lateral)}
         self.swap = None
         lanes = [k for k in self.keys if k in BEHAVIOUR]
@@ -270,10 +274,16 @@ def new_tub(path, inputs, types):
         return TubWriter(path, inputs, types)
 
 
+def _empty_folder(path):
+    return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
+
+
 def check_out(out, tubs):
-    """A UserError unless `out` is a new folder in a writable folder, outside every tub read."""
-    if os.path.lexists(out):
-        raise UserError(f'{out} exists; the mirror is a new tub: choose a new --out (or remove {out})')
+    """A UserError unless `out` is a new folder, or an empty one (made for it), in a writable folder, outside
+    every tub read."""
+    if os.path.lexists(out) and not _empty_folder(out):
+        raise UserError(f'{out} exists and is not an empty folder; the mirror is a new tub: choose a new --out (or '
+                        f'remove {out})')
     check_folder(out)
     check_outside_tubs(out, tubs)
 
@@ -312,9 +322,9 @@ def run(options):
             writer.close()
         if not written:
             raise UserError(f'no record of {", ".join(paths)} could be mirrored ({reader.skipped}); nothing written')
-        if os.path.lexists(options.out):
+        if os.path.lexists(options.out) and not _empty_folder(options.out):
             raise UserError(f'{options.out} appeared while the mirror was written; nothing written there')
-        os.rename(temp, options.out)
+        os.rename(temp, options.out)  # (onto an empty folder too: rename replaces it whole)
     except BaseException:
         if writer is not None:
             writer.close(keep=False)
@@ -346,3 +356,53 @@ def _copy(reader, plan, writer, offsets, progress):
             contents['_session_id'] = record.get('_session_id', writer.session_name)
             writer.write_contents(contents)
     return writer.index
+
+
+class InputsMirror:
+    """What a left-right mirror makes of a pilot's inputs other than the camera (`inputs`: its PilotInputs), as
+    this command makes it of a tub: the IMU's lateral axes negated (`imu_lateral`: the chip axis across the car),
+    the past steering of a memory pilot negated, a behaviour pilot's lanes swapped (`lanes`: the car's
+    BEHAVIOR_LIST, None when not known). `missing` says why a mirror cannot be made (a behaviour pilot whose lanes
+    are not known or have no mirror), else None; `changed` names what it changes besides the camera."""
+
+    def __init__(self, inputs, imu_lateral='y', lanes=None):
+        self.names = inputs.names
+        self.imu_signs = (np.array([-1.0 if k in imu_flips(imu_lateral) else 1.0 for k in inputs.imu_keys],
+                                   np.float32) if 'imu_in' in self.names else None)
+        self.missing, self.swap = None, None
+        if 'xbehavior_in' in self.names:
+            self.missing = self._lanes_missing(inputs, lanes)
+            self.swap = None if self.missing else lane_swap(list(lanes))
+        flipped = ', '.join(sorted(imu_flips(imu_lateral)))
+        self.changed = [what for name, what in (('imu_in', f'its IMU\'s lateral axes ({flipped}) negated'),
+                                                ('mem_in', 'its past steering negated'),
+                                                ('xbehavior_in', 'its lanes swapped')) if name in self.names]
+
+    @staticmethod
+    def _lanes_missing(inputs, lanes):
+        width = int(inputs.pilot.model.inputs[inputs.names.index('xbehavior_in')].shape[-1])
+        if not lanes:
+            return ('a behaviour pilot\'s mirror swaps its lanes, and the car\'s BEHAVIOR_LIST is not known: pass '
+                    'the car\'s config.py with --config')
+        if len(lanes) != width:
+            return (f'the config\'s BEHAVIOR_LIST holds {len(lanes)} lanes and the pilot takes {width}: pass the '
+                    'config the pilot was trained with')
+        try:
+            lane_swap(list(lanes))
+        except UserError:
+            return (f'the config\'s BEHAVIOR_LIST {list(lanes)} has a lane whose mirror is not in it: add it, so '
+                    'that each lane has a mirror')
+        return None
+
+    def __call__(self, values):
+        """The inputs (model input order, the camera's already mirrored) with the others as a mirror makes them."""
+        out = []
+        for name, value in zip(self.names, values):
+            if name == 'imu_in':
+                value = value * self.imu_signs
+            elif name == 'mem_in':
+                value = value * np.tile(np.array([-1.0, 1.0], np.float32), value.shape[1] // 2)
+            elif name == 'xbehavior_in':
+                value = value[:, [self.swap[j] for j in range(value.shape[1])]]  # lane j shows its mirror's value
+            out.append(value)
+        return out

@@ -432,7 +432,8 @@ def user_values(record):
 
 
 def decode(images_dir, record, key=IMAGE_KEY):
-    """The record's image under `key` as uint8 RGB, or None when it is absent, missing or does not decode.
+    """The record's image under `key` as uint8 RGB, or None when it is absent, missing, cut short or does not
+    decode.
 
     Read as bytes and decoded in memory, so that a missing file is not reported on stderr by OpenCV."""
     import cv2
@@ -444,8 +445,20 @@ def decode(images_dir, record, key=IMAGE_KEY):
             data = np.frombuffer(f.read(), np.uint8)
     except OSError:
         return None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size and not cut_short(data) else None
     return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def cut_short(data):
+    """Whether the bytes of a JPEG or PNG file lack their end (a write cut off by a power loss): OpenCV decodes
+    such a JPEG without complaint, its missing part grey. A JPEG ends with its EOI marker (FF D9), a PNG with its
+    IEND chunk; a few bytes after them (padding) are allowed."""
+    tail = data[-64:].tobytes()
+    if data[:2].tobytes() == b'\xff\xd8':
+        return b'\xff\xd9' not in tail
+    if data[:4].tobytes() == b'\x89PNG':
+        return b'IEND' not in tail
+    return False
 
 
 def frame_batches(reader, start, end, batch_size, key=IMAGE_KEY, every=1, workers=2):
@@ -476,14 +489,19 @@ def spread_records(reader, start, end, count, key=IMAGE_KEY):
         yield images[0], records[0]
 
 
-def spread_windows(reader, start, end, count, before, key=IMAGE_KEY):
+def spread_windows(reader, start, end, count, before, key=IMAGE_KEY, accepts=None):
     """(images, records) for up to `count` records spread evenly over positions start..end-1, each with the
-    `before` records before it in the range (fewer near the start), oldest first: the windows a sequence or
-    memory pilot takes for one decision. Only the windows are decoded; one whose images do not all decode is
-    left out (counted once, as its newest record)."""
+    `before` records before it in the range and in its tub (fewer near either's start), oldest first: the windows
+    a sequence or memory pilot takes for one decision, as donkeycar collates them (never across two drives).
+    `accepts(record)`: the records a window may hold (a memory pilot's need user values), as a pass skips the
+    others. Only the windows are decoded; one whose images do not all decode is left out (counted once)."""
     wanted = set(np.linspace(start, end - 1, min(count, end - start)).astype(int))
     previous = collections.deque(maxlen=before)
     for position, (folder, record) in enumerate(reader.records(start, end), start):
+        if previous and previous[-1][0] != folder:
+            previous.clear()  # another tub: another drive
+        if accepts is not None and not accepts(record):
+            continue
         if position in wanted:
             window = list(previous) + [(folder, record)]
             images = [decode(f, r, key) for f, r in window]

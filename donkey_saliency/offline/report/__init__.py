@@ -63,8 +63,8 @@ def check(options):
                         f'{options.frames}')
     _configs(options)
     check_range(options.start, options.end)
-    if options.imu_lateral not in ('x', 'y', 'z'):
-        raise UserError(f'--imu-lateral is x, y or z, not {options.imu_lateral!r}')
+    from donkey_saliency.offline.mirror import check_imu_lateral
+    check_imu_lateral(options.imu_lateral)
     if options.horizon is not None and options.horizon < 1:
         raise UserError(f'--horizon is a row of the camera frame counted from the top, at least 1, not '
                         f'{options.horizon}')
@@ -102,15 +102,18 @@ def run(options):
     models = []
     for n, (model, job, (crop_top, cropped)) in enumerate(zip(options.models, jobs, crops)):
         lines = {'surface_edge': edge, 'skyline': skyline, 'config_roi_crop_top': crop_top}
-        tests = _tests(options, job, sample, lines, collector.tracks[n], getattr(cars[n][0], 'BEHAVIOR_LIST', None))
+        tests = _tests(options, job, sample, lines, collector.tracks[n], _lanes(job, configs[n]))
         found = findings.model_findings(collector, n, model, job.pilot.kind, lines, options.method, cropped, tests,
-                                        scenery)
-        found['advice'].update(fix.fix(found['advice'], model, job.pilot.kind, options.tubs, steps[n]))
+                                        scenery, doubt)
+        run = {'tubs': options.tubs, 'config': carconfig.resolve(configs[n]), 'transformations': steps[n],
+               'type': options.type, 'imu_lateral': options.imu_lateral, 'start': options.start, 'end': options.end}
+        found['advice'].update(fix.fix(found['advice'], model, job.pilot.kind, run))
         models.append(found)
     for later in models[1:]:
         later['what_changed'] = findings.what_changed(models[0], later)
     crop_top, cropped = crops[0]
-    result = {'frames': collector.frames, 'method': options.method, 'tubs': list(options.tubs),
+    result = {'configs': [carconfig.used(config) for config in configs],
+              'frames': collector.frames, 'method': options.method, 'tubs': list(options.tubs),
               'start': options.start, 'end': options.end, 'every': options.every,
               'horizon_source': horizon_source, 'surface_edge_doubt': doubt, 'scenery': scenery,
               'car_roi_crop_top': crop_top, 'car_crop_applied': cropped,
@@ -182,8 +185,8 @@ class Sample:
 
     @property
     def user_angles(self):
-        from donkey_saliency.offline.report.collect import _slim
-        return [_slim(r)['user_angle'] for r in self.records]
+        from donkey_saliency.offline.report.collect import slim
+        return [slim(r)['user_angle'] for r in self.records]
 
 
 def _sample(options, jobs, total):
@@ -193,8 +196,8 @@ def _sample(options, jobs, total):
     from donkey_saliency.offline.tubs import TubReader, common_shape, spread_windows
     before = max(job.inputs.history for job in jobs)
     found = [([jobs[0].camera_image(image) for image in images], records) for images, records in
-             spread_windows(TubReader(options.tubs), options.start, options.start + total, options.frames, before)
-             if all(job.inputs.accepts(records[-1]) for job in jobs)]
+             spread_windows(TubReader(options.tubs), options.start, options.start + total, options.frames, before,
+                            accepts=lambda record: all(job.inputs.accepts(record) for job in jobs))]
     if not found:
         raise UserError(f'no readable records in range ({jobs[0].reader.skipped}); nothing to report on')
     shape = common_shape([images[-1] for images, _ in found])
@@ -222,22 +225,28 @@ def _lines(options, sample):
     return edge, skyline, source, doubt, attention.scenery_kind(sample.images, edge, skyline)
 
 
+def _lanes(job, config):
+    """A behaviour pilot's lanes for its mirror: the BEHAVIOR_LIST of the car config given (as `donkey saliency
+    mirror` reads it), or None without one: donkeycar's template lanes are not this car's."""
+    if 'xbehavior_in' not in job.inputs.names or not config:
+        return None
+    from donkey_saliency.offline.mirror import behaviour_list
+    try:
+        return behaviour_list(config)
+    except UserError:  # a config without lanes: the mirror test says it cannot run, the report goes on
+        return None
+
+
 def _tests(options, job, sample, lines, track, lanes=None):
     """The crop curve and the mirror test of one pilot on the sample's windows (`core.counterfactual`), and each
     test that could not run with the reason why (`not_tested`). `lanes`: the car's BEHAVIOR_LIST, for a behaviour
     pilot's mirror."""
-    import os
     import numpy as np
     from donkey_saliency.core import attention, counterfactual
-    from donkey_saliency.core.pilot import PLAIN
-    from donkey_saliency.offline.inputs import Mirror
+    from donkey_saliency.offline.mirror import InputsMirror
     window = job.inputs.length
-    if job.pilot.kind == PLAIN:
-        why = (f'{os.path.basename(job.pilot.path)} is a Keras model donkeycar does not build, so which output '
-               'steers is not known; pass the pilot\'s type with --type')
-        return _untested({'crop': why, 'flip': why}, window)
     score = job.pilot.score('angle')  # a categorical pilot's expected value, not its argmax bin
-    mirror = Mirror(job.inputs, options.imu_lateral, lanes)
+    mirror = InputsMirror(job.inputs, options.imu_lateral, lanes)
     windows = sample.windows[:, -window:]
 
     def steer(edited, which, mirrored=False):
@@ -267,6 +276,7 @@ def _tests(options, job, sample, lines, track, lanes=None):
         untested['flip'] = mirror.missing
     found = _untested(untested, window)
     found['crop_curve'] = curve
+    found['mirrored_inputs'] = mirror.changed
     if not mirror.missing:
         found['mirror'] = counterfactual.mirror_test(steer, windows)
     return found

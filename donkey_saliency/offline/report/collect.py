@@ -6,7 +6,6 @@ evenly spaced keyframes for the time plots (and the typical frame among them), a
 takeover (a short ring buffer). Memory stays flat but for those numbers.
 """
 import collections
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ import numpy as np
 from donkey_saliency.core import attention
 
 THUMBNAILS = 12          # disagreements shown, per pilot and between pilots
+GOLDEN = (5 ** 0.5 - 1) / 2  # the tie-break's step: its multiples' fractions spread evenly, whatever their count
 CANDIDATES = 48          # distinct moments kept to choose them from (one moment that replaces two frees a place)
 APART_RECORDS = 20       # disagreements kept are at least this many frames apart,
 APART_SECONDS = 1.0      # and this far apart in time where the records' times allow:
@@ -118,7 +118,7 @@ class Collector:
             moment = Moment(len(self.records), image, [raw[i].copy() for _, _, raw in outputs],
                             [float(angle[i]) for angle, _, _ in outputs],
                             [float(throttle[i]) for _, throttle, _ in outputs])
-            self.records.append(_slim(record))
+            self.records.append(slim(record))
             self._keep(moment)
 
     def _keep(self, moment):
@@ -176,17 +176,18 @@ class Distinct:
     """The THUMBNAILS largest scores at distinct moments, fed in run order: a moment near a kept one (fewer
     than APART_RECORDS frames, or, in one tub recorded in real time, less than APART_SECONDS apart) replaces it
     when larger and is dropped otherwise; the CANDIDATES largest are kept. Twelve pictures show twelve events,
-    each at its peak (a stretch of ever larger disagreement is one event)."""
+    each at its peak (a stretch of ever larger disagreement is one event). Equal scores (bang-bang steering makes
+    many ties at 1.0) are ranked by the golden-ratio sequence of their positions, frac(position x 0.618...), whose
+    largest values lie spread evenly over any run: the moments kept spread over it too, not its first ties."""
 
     def __init__(self, records):
         self.records = records  # the Collector's slim records, for the moments' tubs and times
-        self.kept = []  # (score, -order, moment)
-        self._order = itertools.count()
+        self.kept = []  # (score, tie-break, moment)
 
     def push(self, score, moment):
         if not np.isfinite(score):
             return
-        item = (score, -next(self._order), moment)  # equal scores: the earlier frame wins
+        item = (score, (moment.position * GOLDEN) % 1.0, moment)
         near = [kept for kept in self.kept if self._near(kept[2], moment)]
         if any(kept[:2] >= item[:2] for kept in near):
             return
@@ -208,7 +209,7 @@ class Distinct:
         return [moment for _, _, moment in sorted(self.kept, key=lambda item: (-item[0], -item[1]))][:THUMBNAILS]
 
 
-def _slim(record):
+def slim(record):
     """The few record values the report keeps for every frame."""
     def number(key):
         try:

@@ -68,17 +68,18 @@ NOT_ASKED = {'crop_curve': [], 'mirror': {'bias': None, 'bias_se': None, 'mean_a
              'window': 1, 'not_tested': [{'test': test, 'why': 'the pilot was not asked'} for test in ('crop', 'flip')]}
 
 
-def model_findings(collector, number, model, kind, lines, method, cropped=False, tests=NOT_ASKED, scenery=None):
+def model_findings(collector, number, model, kind, lines, method, cropped=False, tests=NOT_ASKED, scenery=None,
+                   edge_doubt=None):
     """The JSON entry of pilot `number`: where it looks, what its answers to the tests suggest and why, how it
     agrees with the user. `lines`: surface_edge, skyline, config_roi_crop_top (its car config's ROI_CROP_TOP);
     `cropped`: whether that car applies it; `tests`: the crop curve and the mirror test, the frames of the pilot's
     window, and the tests that could not run (`not_tested`); `scenery`: the kind of place (core.attention's
-    scenery_kind), for the words of the advice."""
+    scenery_kind), for the words of the advice; `edge_doubt`: why the surface edge found is doubtful, or None."""
     track = collector.tracks[number]
     user_angle = [r['user_angle'] for r in collector.records]
     bands, thirds, above = _mean(track.series('bands')), _mean(track.series('thirds')), _mean(track.series('above'))
     edges = track.band_edges
-    found = {'model': model, 'kind': kind, 'lines': dict(lines), 'scenery': scenery,
+    found = {'model': model, 'kind': kind, 'lines': dict(lines), 'scenery': scenery, 'surface_edge_doubt': edge_doubt,
              'horizon_row': int(lines['surface_edge']),
              'attention_above_horizon': _round(above),
              'bands': [{'top': int(edges[i]), 'bottom': int(edges[i + 1]),
@@ -92,6 +93,7 @@ def model_findings(collector, number, model, kind, lines, method, cropped=False,
                         for key, value in tests['mirror'].items()}}
     found['blank_frames'] = track.blank  # maps all zero (a method that saw nothing): left out of every share
     found['window'] = tests.get('window', 1)
+    found['mirrored_inputs'] = list(tests.get('mirrored_inputs', []))
     found['not_tested'] = list(tests.get('not_tested', []))
     if tests.get('not_measured'):
         found['not_measured'] = tests['not_measured']
@@ -108,6 +110,7 @@ def model_findings(collector, number, model, kind, lines, method, cropped=False,
     found['conspicuous'] = {'correlation': _round(conspicuous), 'warning': bool(conspicuous is not None and
                                                                                  conspicuous >= CONSPICUOUS)}
     found['advice'] = advice(found, cropped)
+    found['not_tested'] = found['advice']['not_tested']  # (one list: what the advice found not tested too)
     found['disagreements'] = [_moment(collector, m, number) for m in collector.largest(collector.user_heaps[number])]
     per_frame = track.series('angle'), track.series('above')  # once, for every takeover
     found['takeovers'] = [_takeover(collector, takeover, *per_frame) for takeover in collector.takeovers]
@@ -200,7 +203,7 @@ def advice(found, cropped=False):
                    'follow what is bright or contrasty rather than the road')
     at_roi = point_at(found, roi) if roi is not None else None
     return {'roi_crop_top': roi, 'flip_augmentation': bool(flip), 'why': why, 'not_tested': not_tested,
-            'crop_choices': choices,
+            'crop_choices': choices, 'edge_doubtful': roi is not None and bool(found.get('surface_edge_doubt')),
             'floor_above_crop': None if at_roi is None else at_roi.get('floor_above')}
 
 
@@ -208,7 +211,10 @@ def headline(advice):
     """The one decision of a pilot's advice, in words (the page's and stdout's first line for it): the
     suggestions, then what was not tested; 'nothing to change' only when every test ran and none suggests."""
     said = []
-    if advice.get('crop_choices'):
+    if advice.get('edge_doubtful'):
+        said.append(f'crop at {advice["roi_crop_top"]} if the floor ends there: the surface edge found is doubtful; '
+                    'look at the average picture and set it with --horizon ROW, then report again')
+    elif advice.get('crop_choices'):
         edge, skyline = advice['crop_choices']
         said.append(f'crop at {edge} removes the walls it steers by; at {skyline} only the room: retrain with each '
                     'and compare')
@@ -222,10 +228,11 @@ def headline(advice):
 
 PLACES = {  # (what the pilot steers by, what then changes its steering), by the kind of place the frames show
     'walls': ('the walls above the floor\'s far edge (row {edge}) and the room beyond them',
-              'another room, walls moved or people about change its steering'),
-    'road': ('the scenery beside and beyond the road, above its far edge (row {edge}): grass, hills, sky',
-             'another track, other weather or other light change its steering'),
-    None: ('what lies above the floor\'s far edge (row {edge})', 'another place or other light changes its steering')}
+              'where they differ (walls moved, another room, people about) its steering changes'),
+    'road': ('the scenery beyond the road\'s far end (row {edge}): hills, trees, sky',
+             'where that scenery differs (another track, other weather or light) its steering changes'),
+    None: ('what lies above the floor\'s far edge (row {edge})',
+           'where that differs (another place, other light) its steering changes')}
 PLACES['open'] = PLACES[None]
 
 
@@ -253,8 +260,7 @@ def _floor_cost(point):
     if share is None or share <= FLOOR_COST:
         return []
     return [f'the crop costs some of the floor: {shown(share, FLOOR_COST, percent=True)} of the surface the car '
-            f'drives on lies above row {point["row"]} (the floor reaches higher in the middle of the image than at '
-            'its sides: the far ends of the lanes), and the pilot would no longer see it']
+            f'drives on lies above row {point["row"]}, and the pilot would no longer see it']
 
 
 def _unused(found, rows, masked=None):
@@ -294,6 +300,7 @@ def _flip(found, why, not_tested):
     side = 'right' if bias > 0 else 'left'
     window = found.get('window', 1)
     each = f'each frame of its {window}-frame window' if window > 1 else 'each frame'
+    each += ''.join(f', {what}' for what in found.get('mirrored_inputs', []))
     figures = (f'shown {each} mirrored, the pilot steers on average {shown(abs(bias), FLIP_BIAS)} further '
                f'{side} than the mirror of its own answer (side bias {bias:+.3f}, SE {shown(se or 0)}, mean |d| '
                f'{shown(mirror["mean_abs"])}, {mirror["frames"]} frames)')
@@ -317,6 +324,8 @@ def what_changed(first, later):
     than ERROR_SLACK; `failed` says which of the two did not hold, with the figures, and `try` what to do next."""
     changed = []
     row = first['advice']['roi_crop_top']
+    own = later['lines'].get('config_roi_crop_top')  # of the two crops offered, the one the later pilot took
+    row = own if own in (first['advice'].get('crop_choices') or []) else row
     before, after = point_at(first, row), point_at(later, row)
     if row is not None and before and after:
         keys = ('row', 'attention_above', 'steering_change', 'steering_change_se', 'changed_share', 'error_original',

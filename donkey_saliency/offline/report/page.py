@@ -198,16 +198,20 @@ def _advice(models):
         advice = model['advice']
         suggests = advice['roi_crop_top'] is not None or advice['flip_augmentation']
         kind = 'suggest' if suggests or advice['not_tested'] else 'fine'
-        paste = ''
+        paste, commands = '', dict(advice.get('commands', {}))
+        if 'keep' in commands:
+            paste += ('<p>first, keep the config the pilot was trained with:</p><pre class="paste">' +
+                      escape(commands.pop('keep')) + '</pre>')
         if advice.get('myconfig'):
             paste += ('<p>in myconfig.py:</p><pre class="paste">' + escape('\n'.join(advice['myconfig'])) +
                       '</pre>')
-        if advice.get('commands'):
-            paste += ('<p>then, from the car\'s folder:</p><pre class="paste">' +
-                      escape('\n'.join(advice['commands'].values())) + '</pre>' +
-                      '<p class="explain">compare them on a tub neither pilot trained on, if you have one'
-                      + ('; when only the new pilot crops, give each pilot its own config in the report: --config '
-                         'for the first, then for the second' if advice.get('myconfig') else '') + '</p>')
+        if advice.get('myconfig_alternative'):
+            paste += ('<p>or, for the other crop:</p><pre class="paste">' +
+                      escape('\n'.join(advice['myconfig_alternative'])) + '</pre>')
+        if commands:
+            paste += ('<p>then, from where this report ran:</p><pre class="paste">' +
+                      escape('\n'.join(commands.values())) + '</pre><p class="explain">compare them on a tub '
+                      'neither pilot trained on, if you have one</p>')
         why = ''.join(f'<li>{escape(line)}</li>' for line in advice['why'])
         items.append(_card(model, n, f'<p class="{kind}">{escape(headline(advice))}</p>{paste}'
                                      f'<ul class="why">{why}</ul>'))
