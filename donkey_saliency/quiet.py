@@ -57,7 +57,7 @@ def import_tensorflow():
         _keras_advice_off()
         return tf
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    with _native_stderr_off():
+    with native_stderr_off():
         import tensorflow as tf
         tf.config.list_physical_devices('GPU')  # the device probe's own log lines (no GPU) fall in here too
     tf.get_logger().setLevel(logging.ERROR)
@@ -66,7 +66,7 @@ def import_tensorflow():
 
 
 @contextlib.contextmanager
-def _native_stderr_off():
+def native_stderr_off():
     """The process's stderr (file descriptor 2) closed: TensorFlow 2.17 and newer log through absl while loading,
     before TF_CPP_MIN_LOG_LEVEL is read, so the variable no longer keeps those lines out."""
     sys.stderr.flush()

@@ -52,9 +52,12 @@ def interpreter_class():
 
 
 def _interpreter(path, preserve, threads=None):
+    import warnings
     Interpreter = interpreter_class()
     try:
-        return Interpreter(model_path=path, experimental_preserve_all_tensors=preserve, num_threads=threads)
+        with warnings.catch_warnings():  # ai-edge-litert's warning that keeping the tensors costs memory: we mean it
+            warnings.filterwarnings('ignore', message='.*experimental_preserve_all_tensors', category=UserWarning)
+            return Interpreter(model_path=path, experimental_preserve_all_tensors=preserve, num_threads=threads)
     except (ValueError, RuntimeError) as exc:
         raise UserError(f'cannot load {path} as a TFLite model ({first_line(exc)})') from None
 
@@ -120,7 +123,9 @@ class TfLiteModel:
         if self._batches.get(id(interpreter)) != count:
             for detail, shape in zip(self.input_details, shapes):
                 interpreter.resize_tensor_input(detail['index'], tuple(shape))
-            interpreter.allocate_tensors()
+            from donkey_saliency.quiet import native_stderr_off
+            with native_stderr_off():  # the runtime's "INFO: Created TensorFlow Lite XNNPACK delegate" (errors raise)
+                interpreter.allocate_tensors()
             self._batches[id(interpreter)] = count
 
     def _outputs(self, interpreter):
