@@ -13,6 +13,8 @@ from donkey_saliency import sample
 from donkey_saliency.errors import UserError
 from donkey_saliency.quiet import import_tensorflow
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 tf = import_tensorflow()
 layers = tf.keras.layers
 

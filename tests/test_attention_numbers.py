@@ -9,6 +9,8 @@ from donkey_saliency.core import attention
 from donkey_saliency.offline.report import findings
 from donkey_saliency.offline.report.collect import Collector, slim
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 
 def plain_share_above(signed_map, row):
     """The share of |map| in the rows above `row`, a loop over pixels."""

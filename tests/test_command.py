@@ -12,6 +12,8 @@ from conftest import (assert_video_size, car_outputs, keras_pilot, picture_rows,
                       save_pilot, tree_digest, tub_records)
 from donkey_saliency import sample
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 
 def camera_frames(tub, indexes):
     images = [cv2.imread(str(tub / 'images' / f'{i}_cam_image_array_.jpg')) for i in indexes]

@@ -12,6 +12,8 @@ from conftest import car_pilot, mirrored, tub_records, run_cli
 from donkey_saliency import synthetic
 from donkey_saliency.core import counterfactual
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 FAINT = (170, 170, 170)  # lane lines dimmer than the marker: the shortcut is the easier cue to learn
 CAR = 'IMAGE_W = 160\nIMAGE_H = 120\nIMAGE_DEPTH = 3\nROI_CROP_BOTTOM = 0\nROI_CROP_LEFT = 0\nROI_CROP_RIGHT = 0\n'
 

@@ -11,6 +11,8 @@ import pytest
 from conftest import read_video, run_cli
 from donkey_saliency import sample, synthetic
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 GOOD = (('tub_1', 10, 21), ('tub_3', 12, 23))  # name, records, seed
 
 

@@ -13,6 +13,8 @@ from donkey_saliency import sample
 from donkey_saliency.core import metrics
 from donkey_saliency.core.methods import METHODS
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 FRAMES = range(0, 400, 16)
 
 

@@ -5,10 +5,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from donkey_saliency import sample
 
 from donkey_saliency.quiet import import_tensorflow
+
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
 
 tf = import_tensorflow()
 

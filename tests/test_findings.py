@@ -6,6 +6,8 @@ import pytest
 from donkey_saliency.offline.report import findings
 from donkey_saliency.offline.report.collect import LONGEST_WINDOW, WINDOW_FRAMES, Collector
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 
 LINES = {'surface_edge': 40, 'skyline': 16, 'config_roi_crop_top': None}
 

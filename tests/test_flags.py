@@ -11,6 +11,8 @@ from donkey_saliency import sample
 
 import donkey_saliency as ds
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 END = 5
 
 

@@ -17,6 +17,8 @@ from donkey_saliency import sample, synthetic
 from donkey_saliency.errors import UserError
 from donkey_saliency.offline.tubs import expand_tubs
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 # written in this order, so that time order (c, a, b) differs from name order (a, b, c); sizes tell them apart
 WRITTEN = (('tub_c', 10, 11), ('tub_a', 14, 12), ('tub_b', 12, 13))
 TIME_ORDER = [name for name, _, _ in WRITTEN]

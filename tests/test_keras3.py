@@ -11,6 +11,8 @@ import pytest
 
 from conftest import HAS_DONKEYCAR, KERAS2_PILOTS, assert_maps_close
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 CONFIGS = {'rnn': {'SEQUENCE_LENGTH': 3}, '3d': {'SEQUENCE_LENGTH': 3}, 'memory': {'SEQUENCE_LENGTH': 3},
            'behavior': {'BEHAVIOR_LIST': ['left', 'right']}, 'localizer': {'NUM_LOCATIONS': 4}}
 KINDS = ('linear', 'categorical', 'inferred', 'imu', 'memory', 'behavior', 'localizer', 'rnn', '3d')

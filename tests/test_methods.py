@@ -10,6 +10,8 @@ from donkey_saliency.core.pilot import load_pilot
 from donkey_saliency.quiet import import_tensorflow
 from donkey_saliency.core.scores import score_functions
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 tf = import_tensorflow()
 layers = tf.keras.layers
 PER_OUTPUT = [name for name, m in METHODS.items() if m.per_output]

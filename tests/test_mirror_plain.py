@@ -8,9 +8,12 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 
 from conftest import assert_disk_full, limited_file_size, tree_digest
 from donkey_saliency import sample
+
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
 
 
 def test_the_sample_tub_is_mirrored_by_donkeycar_or_in_its_format(tmp_path):

@@ -15,6 +15,8 @@ import pytest
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 # the committed files (made on Python 3.11, TensorFlow 2.15), or the same made by scripts/make_pi_fixture.py on the
 # Keras 3 stack (.ci/run: Python 3.12, TensorFlow >= 2.19, into build/pi-keras3), for the Pi step to check
 DATA = ROOT / os.environ.get('DONKEY_SALIENCY_PI_DATA', os.path.join('tests', 'data', 'pi'))

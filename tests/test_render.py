@@ -4,6 +4,8 @@ import pytest
 
 from donkey_saliency.offline import draw as render
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 
 def luminance(rgb):
     rgb = np.asarray(rgb, np.float64)

@@ -14,6 +14,8 @@ from conftest import (SHARED, SHARED_ABSENT, SHARED_READY, assert_disk_full, lim
                       tub_records, run_cli, run_main, tree_digest)
 from donkey_saliency import sample, synthetic
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 
 @pytest.fixture(scope='module')
 def sample_run(tmp_path_factory):

@@ -14,6 +14,8 @@ from browser import CHROMIUM, Browser
 from conftest import keras_pilot, run_main, tub_records
 from donkey_saliency import sample, synthetic
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 BURSTS, EVERY, LENGTH = 14, 30, 4  # 14 bursts of 4 records whose user steering is far from the road's
 RECORDS = BURSTS * EVERY
 

@@ -17,6 +17,8 @@ import pytest
 
 from donkey_saliency.core.methods.spectral_residual import spectral_residual
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 REFERENCE = Path(__file__).parent / 'data' / 'spectral_residual_reference.npz'
 ATOL = 1e-6  # across OpenCV versions (above); 0 under 4.9
 

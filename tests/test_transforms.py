@@ -7,6 +7,8 @@ from donkey_saliency import synthetic
 from donkey_saliency.core import carconfig, transforms
 from donkey_saliency.errors import UserError
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 # config.py as `donkey createcar` writes it (the keys each transformation reads), and the myconfig.py over it
 CONFIG = """
 IMAGE_W = 160

@@ -10,6 +10,8 @@ from donkey_saliency import synthetic
 from donkey_saliency.offline.tub_writer import TubWriter
 from conftest import tree_digest
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 INPUTS = ['cam/image_array', 'user/angle', 'user/throttle', 'user/mode', 'imu/acl_x', 'behavior/one_hot_state_array']
 TYPES = ['image_array', 'float', 'float', 'str', 'float', 'list']
 

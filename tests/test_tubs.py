@@ -13,6 +13,8 @@ from donkey_saliency import synthetic
 from donkey_saliency.errors import UserError
 from donkey_saliency.offline.tubs import TubReader, check_tub, frame_batches
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 
 @pytest.fixture
 def tub_copy(small_tub, tmp_path):

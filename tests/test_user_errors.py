@@ -10,6 +10,8 @@ import pytest
 from conftest import keras_pilot, run_cli, run_main, tree_digest
 from donkey_saliency import sample
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 
 def assert_user_error(result, folder, *phrases):
     lines = result.stderr.strip().splitlines()

@@ -9,6 +9,8 @@ from donkey_saliency.core.methods import METHODS
 from donkey_saliency.quiet import import_tensorflow
 import vbp_reference
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 tf = import_tensorflow()
 layers = tf.keras.layers
 
