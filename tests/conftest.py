@@ -386,3 +386,21 @@ def one_way(tmp_path_factory):
     tub = synthetic.write_tub(folder / 'tub', synthetic.drive(400, seed=7, one_way=True), hz=1000)
     training.train('linear', tub, folder / 'pilot.h5', epochs=10, seed=0)
     return tub, folder / 'pilot.h5'
+
+
+# ---- the pages' blocks, as written: tests run what the README and docs/ say --------------------------------------
+
+def fenced_blocks(page, language):
+    """The fenced ```language blocks of the markdown file `page` (a path, or one relative to the project's root:
+    'README.md', 'docs/car.md'), in order, each as the text between its fences."""
+    import re
+    path = Path(page) if Path(page).is_absolute() else ROOT / page
+    return re.findall(rf'^```{language}\n(.*?)^```', path.read_text(), re.S | re.M)
+
+
+def fenced_block(page, language, holding):
+    """The one fenced ```language block of `page` that holds `holding`. None, or several, fail the test: a block
+    that moves to another page takes its test's page name with it."""
+    found = [block for block in fenced_blocks(page, language) if holding in block]
+    assert len(found) == 1, f'{page} has {len(found)} ```{language} blocks holding {holding!r}, not one'
+    return found[0]

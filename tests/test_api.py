@@ -1,12 +1,11 @@
 """The Python API: the README's snippet as written, the same maps as the CLI, plain Keras models, a light import."""
-import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, fenced_block, run_cli
 
 import donkey_saliency as ds
 from donkey_saliency import sample
@@ -20,9 +19,8 @@ layers = tf.keras.layers
 
 
 def readme_snippet():
-    text = (ROOT / 'README.md').read_text()
-    blocks = re.findall(r'```python\n(.*?)```', text, re.S)
-    return next(b for b in blocks if 'import donkey_saliency as ds' in b)
+    """The README's "In a notebook" block."""
+    return fenced_block('README.md', 'python', 'import donkey_saliency as ds')
 
 
 def sample_frames(count):

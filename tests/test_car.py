@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ROOT, keras_pilot, tree_digest
+from conftest import ROOT, fenced_block, keras_pilot, tree_digest
 from donkey_saliency import sample
 from donkey_saliency.core import carconfig
 
@@ -40,13 +40,12 @@ def free_port():
             return port
 
 
-README = (ROOT / 'README.md').read_text()
+CAR_PAGE = 'README.md'  # its "Try it at your desk" steps, run as written
 
 
-def readme_block(language, holding):
-    """The README's fenced `language` block that holds `holding` (its car section's try-it-at-your-desk steps)."""
-    (block,) = [b for b in re.findall(rf'```{language}\n(.*?)```', README, re.S) if holding in b]
-    return block
+def page_block(language, holding):
+    """The fenced `language` block of the car's page that holds `holding` (its try-it-at-your-desk steps)."""
+    return fenced_block(CAR_PAGE, language, holding)
 
 
 def make_car(folder, config):
@@ -61,11 +60,11 @@ def make_car(folder, config):
 
 
 def drive(folder, model, kind, extra_config='', browser=False):
-    """What the README says to try at a desk, for real: its myconfig lines (on free ports), `manage.py drive` with
+    """What the car's page says to try at a desk, for real: its myconfig lines (on free ports), `manage.py drive` with
     the pilot, the stream read by three viewers, its script pressing record, Ctrl-C once the tub holds RECORDS
     records. The car's memory at the end, its log and the loggers' states around the part come back."""
     stream, web = free_port(), free_port()
-    car = make_car(folder, readme_block('python', "CAMERA_TYPE = 'MOCK'") +
+    car = make_car(folder, page_block('python', "CAMERA_TYPE = 'MOCK'") +
                    f'WEB_CONTROL_PORT = {web}\nSALIENCY_STREAM_PORT = {stream}\n{extra_config}')
     memory = car / 'memory.npz'
     process = subprocess.Popen([sys.executable, str(ROOT / 'tests' / 'car_runner.py'), str(car), str(model), kind,
@@ -141,8 +140,8 @@ def read_stream(port, web, process):
 
 
 def press_record(port):
-    """The README's script that presses record (a message on the drive websocket), run as it says, on `port`."""
-    script = readme_block('bash', '/wsDrive').replace('localhost:8887', f'localhost:{port}')
+    """The car page's script that presses record (a message on the drive websocket), run as it says, on `port`."""
+    script = page_block('bash', '/wsDrive').replace('localhost:8887', f'localhost:{port}')
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH']  # its `python`: this environment's
     subprocess.run(['bash', '-c', script], check=True, capture_output=True, timeout=60, env={**os.environ,
                                                                                            'PATH': path})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, read_video, tub_records
+from conftest import ROOT, fenced_blocks, read_video, tub_records
 
 OPENCVS = ('opencv-python', 'opencv-python-headless', 'opencv-contrib-python', 'opencv-contrib-python-headless')
 HOOK = 'donkey_saliency_hook.pth'
@@ -111,13 +111,7 @@ def test_donkey_saliency_help_shows_its_help_alone():
 
 def readme_bash_lines(readme):
     """Every line inside the README's ```bash blocks, in order."""
-    lines, inside = [], False
-    for line in Path(readme).read_text().splitlines():
-        if line.startswith('```'):
-            inside = line.startswith('```bash')
-        elif inside:
-            lines.append(line)
-    return lines
+    return [line for block in fenced_blocks(readme, 'bash') for line in block.splitlines()]
 
 
 def readme_command(readme, word, start=''):
