@@ -400,7 +400,7 @@ def fenced_blocks(page, language):
 
 def fenced_block(page, language, holding):
     """The one fenced ```language block of `page` that holds `holding`. None, or several, fail the test: a block
-    that moves to another page takes its test's page name with it."""
+    that moved to another page takes its test's page name with it (docs/inside.md, "Tests that read the docs")."""
     found = [block for block in fenced_blocks(page, language) if holding in block]
     assert len(found) == 1, f'{page} has {len(found)} ```{language} blocks holding {holding!r}, not one'
     return found[0]

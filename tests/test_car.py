@@ -1,4 +1,4 @@
-"""The car app template, driven for real: donkeycar's drive loop with a MOCK camera, as the README's try-it steps say,
+"""The car app template, driven for real: donkeycar's drive loop with a MOCK camera, as docs/car.md's try-it steps say,
 with the bundled trained pilot and with an exported twin."""
 import json
 import logging
@@ -40,7 +40,7 @@ def free_port():
             return port
 
 
-CAR_PAGE = 'README.md'  # its "Try it at your desk" steps, run as written
+CAR_PAGE = 'docs/car.md'  # its "Try it at your desk" steps, run as written
 
 
 def page_block(language, holding):
