@@ -1,10 +1,10 @@
-"""Remake the README's pictures from the current code, through the commands a user runs:
+"""Remake the pictures of the README and docs/report.md from the current code, through the commands a user runs:
 
 - docs/demo_frame.png: two frames (a right bend, a left bend) of
   `donkey-saliency --demo --layout panels --method gradcam`, decoded back from the video, one above the other;
 - docs/report_top.png: the top of `donkey-saliency report` (the advice, and what the pilot uses) on the real
   tub shimoda_realcar_v2 (MIT; public at github.com/yuki-shimoda-crypto/Donkey_Car, branch
-  model_26_1445_small_camera_v1) with its own pilot and config.py, every 4th record, as the README says,
+  model_26_1445_small_camera_v1) with its own pilot and config.py, every 4th record, as docs/report.md says,
   screenshot in the headless Chromium the tests use (tests/browser.py) and cut at the end of that section.
 
 Usage (in the main environment, Python 3.11 with donkeycar): python scripts/make_readme_pictures.py
@@ -55,7 +55,7 @@ def demo_picture(folder):
 
 def report_picture(folder, real_tub):
     if not os.path.isdir(real_tub):
-        raise SystemExit(f'{real_tub} is not there: pass --real-tub (the README\'s report picture is of that tub)')
+        raise SystemExit(f'{real_tub} is not there: pass --real-tub (docs/report.md\'s picture is of that tub)')
     page = os.path.join(folder, 'report.html')
     command('report', '--tub', os.path.join(real_tub, 'data'), '--model',
             os.path.join(real_tub, 'models', 'final_1.tflite'), '--config', os.path.join(real_tub, 'config.py'),

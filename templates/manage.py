@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # donkeycar 5.3.0 templates/complete.py (MIT licence, the Donkeycar authors) with the three lines of donkey-saliency
-# marked "donkey-saliency": see the README.
+# marked "donkey-saliency": see docs/car.md.
 """
 Scripts to drive a donkey 2 car
 

@@ -1,5 +1,5 @@
 """The saliency methods, each registered here once: its name, what it answers, its settings, and which pilot
-files can answer it. Everything else (the CLI flags and --help, the car's config check, the README's method
+files can answer it. Everything else (the CLI flags and --help, the car's config check, docs/video.md's method
 table, the engine) reads this registry. Registering imports nothing heavy: a method's module is imported only
 when the method is used (the Keras module needs TensorFlow; its numpy twin, for a plain .tflite, does not).
 
@@ -59,7 +59,7 @@ class Method:
     the map, can answer). `exportable`: `donkey saliency export` can build its default map into a .tflite twin
     (its graph converts to TFLite built-in ops)."""
     name: str
-    answers: str          # one line for --help and the README
+    answers: str          # one line for --help and docs/video.md
     shows: str            # the panel's label, a few words ({target}: steering, throttle, ...)
     per_output: bool      # True: explains one chosen output (steering or throttle)
     keras: str
@@ -134,7 +134,7 @@ def settings_for(name, given):
 
 
 def markdown_table():
-    """The README's table of methods, made from the registry (a test keeps the README in step)."""
+    """docs/video.md's table of methods, made from the registry (a test keeps the page in step)."""
     rows = ['| method | answers | settings | runs on |', '| --- | --- | --- | --- |']
     for m in METHODS.values():
         settings = ', '.join(f'`--{s.name}` ({s.default})' for s in m.settings) or '-'

@@ -1,7 +1,7 @@
 """From what the pass and the tests collected to the report's numbers and advice: the JSON's content.
 
 The advice comes from asking the pilot (`core.counterfactual`), not from its map; the thresholds live here,
-named, so that the page, the README and the tests say the same thing. A figure "passes" a threshold when the
+named, so that the page, docs/report.md and the tests say the same thing. A figure "passes" a threshold when the
 figure minus two of its standard errors is at least the threshold (so a small or noisy sample does not pass):
 - crop: the mean |steering change| when the rows above the surface edge are swapped passes CROP_CHANGE; then a
   crop at the surface edge is suggested, and when at most (1 - WALLS_SHARE) of that change comes from above the
