@@ -1,7 +1,11 @@
 """The advice as what to paste (offline/report/fix.py), on hand-made advice: every command names this run's own
 paths and settings, a crop keeps the old config aside and gives each pilot its own in the comparison, a doubtful
 edge gets nothing to paste, and no name is taken twice."""
+import pytest
+
 from donkey_saliency.offline.report.fix import fix, free_name
+
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
 
 RUN = {'tubs': ['data/tub_1'], 'config': None, 'transformations': [], 'type': None, 'imu_lateral': 'y', 'start': 0,
        'end': -1}

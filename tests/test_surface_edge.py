@@ -12,6 +12,8 @@ from conftest import SHARED, SHARED_ABSENT, SHARED_READY
 from donkey_saliency import synthetic
 from donkey_saliency.core import attention
 
+pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
+
 # rows within which the edge is found at 160 x 120, measured on seeds 0-5 and 10-15 as drawn and after JPEG: exact
 # but once (the outdoor path after JPEG, one row); the plain floor exactly (the bundled sample's tests need row 40)
 TOLERANCE = {None: 0, 'simulator': 1, 'outdoor': 1, 'carpet': 1}
