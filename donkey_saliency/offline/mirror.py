@@ -371,28 +371,27 @@ class InputsMirror:
                                    np.float32) if 'imu_in' in self.names else None)
         self.missing, self.swap = None, None
         if 'xbehavior_in' in self.names:
-            self.missing = self._lanes_missing(inputs, lanes)
-            self.swap = None if self.missing else lane_swap(list(lanes))
+            self.swap, self.missing = self._lanes(inputs, lanes)
         flipped = ', '.join(sorted(imu_flips(imu_lateral)))
         self.changed = [what for name, what in (('imu_in', f'its IMU\'s lateral axes ({flipped}) negated'),
                                                 ('mem_in', 'its past steering negated'),
                                                 ('xbehavior_in', 'its lanes swapped')) if name in self.names]
 
     @staticmethod
-    def _lanes_missing(inputs, lanes):
+    def _lanes(inputs, lanes):
+        """(the lanes' swap, None) or (None, why there is none)."""
         width = int(inputs.pilot.model.inputs[inputs.names.index('xbehavior_in')].shape[-1])
         if not lanes:
-            return ('a behaviour pilot\'s mirror swaps its lanes, and the car\'s BEHAVIOR_LIST is not known: pass '
-                    'the car\'s config.py with --config')
+            return None, ('a behaviour pilot\'s mirror swaps its lanes, and the car\'s BEHAVIOR_LIST is not known: '
+                          'pass the car\'s config.py with --config')
         if len(lanes) != width:
-            return (f'the config\'s BEHAVIOR_LIST holds {len(lanes)} lanes and the pilot takes {width}: pass the '
-                    'config the pilot was trained with')
+            return None, (f'the config\'s BEHAVIOR_LIST holds {len(lanes)} lanes and the pilot takes {width}: pass '
+                          'the config the pilot was trained with')
         try:
-            lane_swap(list(lanes))
+            return lane_swap(list(lanes)), None
         except UserError:
-            return (f'the config\'s BEHAVIOR_LIST {list(lanes)} has a lane whose mirror is not in it: add it, so '
-                    'that each lane has a mirror')
-        return None
+            return None, (f'the config\'s BEHAVIOR_LIST {list(lanes)} has a lane whose mirror is not in it: add it, '
+                          'so that each lane has a mirror')
 
     def __call__(self, values):
         """The inputs (model input order, the camera's already mirrored) with the others as a mirror makes them."""

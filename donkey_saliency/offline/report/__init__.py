@@ -80,7 +80,7 @@ def run(options):
     """Make the report; returns its JSON content. Raises UserError for anything the user can fix."""
     options, skipped_tubs = check(options)
     started = time.time()
-    from donkey_saliency.core import carconfig
+    from donkey_saliency.core import attention, carconfig
     from donkey_saliency.offline.report import findings, fix, page
     from donkey_saliency.offline.stages import VideoJob
     configs = _configs(options)
@@ -99,10 +99,11 @@ def run(options):
     for job in jobs + [control]:  # all explain the same frames
         job.fix_camera_shape(sample.shape)
     collector = _pass(options, jobs, control, edge, total)
+    floor = {row: attention.floor_above(sample.images, row) for row in (edge, skyline) if row}  # (the same for all)
     models = []
     for n, (model, job, (crop_top, cropped)) in enumerate(zip(options.models, jobs, crops)):
         lines = {'surface_edge': edge, 'skyline': skyline, 'config_roi_crop_top': crop_top}
-        tests = _tests(options, job, sample, lines, collector.tracks[n], _lanes(job, configs[n]))
+        tests = _tests(options, job, sample, lines, collector.tracks[n], floor, _lanes(job, configs[n]))
         found = findings.model_findings(collector, n, model, job.pilot.kind, lines, options.method, cropped, tests,
                                         scenery, doubt)
         run = {'tubs': options.tubs, 'config': carconfig.resolve(configs[n]), 'transformations': steps[n],
@@ -237,10 +238,10 @@ def _lanes(job, config):
         return None
 
 
-def _tests(options, job, sample, lines, track, lanes=None):
+def _tests(options, job, sample, lines, track, floor, lanes=None):
     """The crop curve and the mirror test of one pilot on the sample's windows (`core.counterfactual`), and each
-    test that could not run with the reason why (`not_tested`). `lanes`: the car's BEHAVIOR_LIST, for a behaviour
-    pilot's mirror."""
+    test that could not run with the reason why (`not_tested`). `floor`: {row: share of the floor above it} for
+    the rows a crop may be suggested at; `lanes`: the car's BEHAVIOR_LIST, for a behaviour pilot's mirror."""
     import numpy as np
     from donkey_saliency.core import attention, counterfactual
     from donkey_saliency.offline.mirror import InputsMirror
@@ -266,8 +267,8 @@ def _tests(options, job, sample, lines, track, lanes=None):
     average = track.average
     for point in curve:
         point['attention_above'] = None if average is None else float(average[:point['row']].sum())
-        if point['row'] in (lines['surface_edge'], lines['skyline']):  # the rows a crop may be suggested at
-            point['floor_above'] = attention.floor_above(sample.images, point['row'])
+        if point['row'] in floor:
+            point['floor_above'] = floor[point['row']]
     if not curve:
         untested['crop'] = (f'no two of the {len(sample.images)} frames lie {counterfactual.MIN_SECONDS:g} s or '
                             f'{counterfactual.MIN_RECORDS} records apart, so no frame has a background to swap in; '
