@@ -111,7 +111,7 @@ def overlay(image, saliency_map, alpha=0.5, signed=None, title='', ends=None, sc
     """uint8 RGB: the frame with the heat map over it, enlarged `scale` times, `title` above and the colour bar
     with what its ends mean below. `signed` None: a map with negative values is drawn signed (diverging
     colours); `ends` None: 'pushes left' / 'pushes right' for signed maps, 'weak' / 'strong' else."""
-    from donkey_saliency.offline.draw import MapView, labelled
+    from donkey_saliency.draw import MapView, labelled
     saliency_map = np.asarray(saliency_map, np.float32)
     if signed is None:
         signed = bool((saliency_map < 0).any())

@@ -358,7 +358,7 @@ def run_export(argv, prog):
     args = build_export_parser(prog).parse_args(argv)
     from donkey_saliency.core import carconfig
     from donkey_saliency.car.export import export
-    from donkey_saliency.offline.writers import check_destination
+    from donkey_saliency.writers import check_destination
     from donkey_saliency.core.pilot import check_model_path, load_pilot
     out = args.out or os.path.splitext(args.model.rstrip('/'))[0] + '.saliency.tflite'
     check_model_path(args.model)

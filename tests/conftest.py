@@ -130,7 +130,7 @@ def read_video(path):
 
 def picture_rows(frame, height, scale):
     """(top, bottom) of the pictures in a video frame, below the label band whose height the layout gives."""
-    from donkey_saliency.offline.draw import label_height
+    from donkey_saliency.draw import label_height
     top = label_height(scale)
     assert frame.shape[0] > top + height, frame.shape
     return top, top + height

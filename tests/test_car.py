@@ -199,7 +199,7 @@ def test_the_tub_records_the_overlay(car_run):
 def expected_stream(memory):
     """The stream's picture of the last loop, drawn as the car part draws it (vbp, the default method)."""
     from donkey_saliency.core.engine import MapRequest
-    from donkey_saliency.offline.draw import stream_picture
+    from donkey_saliency.draw import stream_picture
     request = MapRequest('vbp')
     return stream_picture(memory['saliency_image_array'], float(memory['pilot_angle']),
                           float(memory['pilot_throttle']), request.title, request.signed, request.ends)
@@ -239,7 +239,7 @@ def test_a_browser_shows_the_overlay_its_legend_and_the_pilot(car_run):
                                           'web_controller', 'templates', 'static', 'img_placeholder.jpg'))
     placeholder = cv2.resize(cv2.cvtColor(placeholder, cv2.COLOR_BGR2RGB), (width, height)).astype(int)
     assert np.abs(small - expected).mean() < np.abs(small - placeholder).mean() / 2
-    from donkey_saliency.offline.draw import colour_map
+    from donkey_saliency.draw import colour_map
     for colour in colour_map(np.linspace(0.2, 1, 5)):  # the colour bar, from weak to strong, on the page
         assert (np.abs(screenshot.astype(int) - colour).sum(axis=-1) < 30).sum() > 20
 

@@ -104,7 +104,8 @@ def test_the_writers_are_made_before_the_clock_runs(small_tub, sample_pilot_path
     """Finding ffmpeg (moviepy's import: a quarter of a second) and making the files is start-up, as it is for
     makemovie, whose bar starts after its writer is made: the rate once started leaves it out."""
     import time
-    from donkey_saliency.offline import video, writers
+    from donkey_saliency import writers
+    from donkey_saliency.offline import video
     made = writers.VideoWriter.__init__
     monkeypatch.setattr(writers.VideoWriter, '__init__', lambda *args: time.sleep(3) or made(*args))
     summary = video.run(video.Options(tubs=[str(small_tub)], model=str(sample_pilot_path), end=12, progress=False,

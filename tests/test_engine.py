@@ -14,7 +14,7 @@ from donkey_saliency.core import methods  # noqa: E402
 from donkey_saliency.core.engine import Engine, MapRequest, answerable  # noqa: E402
 from donkey_saliency.core.pilot import load_pilot  # noqa: E402
 from donkey_saliency.errors import UserError  # noqa: E402
-from donkey_saliency.offline.draw import overlay  # noqa: E402
+from donkey_saliency.draw import overlay  # noqa: E402
 
 FRAMES = [s.image for s in synthetic.drive(4, seed=33)]
 

@@ -91,7 +91,7 @@ def test_a_data_folder_makes_one_video_in_time_order(folder_run):
 def label_band(tub, index, scale=2):
     """The label band above the picture as draw renders it for this record of this tub (vbp over the frame)."""
     from donkey_saliency.core.engine import requests_for
-    from donkey_saliency.offline.draw import MapView, compose, label_height
+    from donkey_saliency.draw import MapView, compose, label_height
     request = requests_for('vbp', 'angle', 'overlay', None)[0][0]
     frame = np.zeros((120, 160, 3), np.uint8)
     view = MapView(np.zeros((120, 160), np.float32), request.signed, request.title, request.ends)

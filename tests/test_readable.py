@@ -26,7 +26,7 @@ def pictures(path, height=120):
 
 def inferno_level(rgb):
     """The value 0..1 whose inferno colour is nearest to each pixel."""
-    from donkey_saliency.offline.draw import INFERNO_RGB
+    from donkey_saliency.draw import INFERNO_RGB
     table = INFERNO_RGB.astype(int)
     flat = rgb.reshape(-1, 3)
     levels = np.concatenate([np.argmin(((chunk[:, None] - table[None]) ** 2).sum(axis=-1), axis=1)
@@ -140,7 +140,7 @@ def quick(method):
 
 def visibly_changed(frames, maps, signed):
     """(N, H, W): where the overlay at the default opacity differs visibly from the camera frame."""
-    from donkey_saliency.offline.draw import overlay
+    from donkey_saliency.draw import overlay
     return np.stack([np.abs(overlay(f, m, 0.5, signed).astype(int) - f).sum(axis=-1) > 30
                      for f, m in zip(frames, maps)])
 

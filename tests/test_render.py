@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from donkey_saliency.offline import draw as render
+from donkey_saliency import draw as render
 
 pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
 

@@ -12,7 +12,7 @@ pytest.importorskip('donkeycar')  # the pilot is saved and loaded as a donkeycar
 import donkey_saliency as ds  # noqa: E402
 from donkey_saliency import synthetic  # noqa: E402
 from donkey_saliency.core import methods  # noqa: E402
-from donkey_saliency.offline.draw import overlay  # noqa: E402
+from donkey_saliency.draw import overlay  # noqa: E402
 from donkey_saliency.quiet import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()

@@ -17,7 +17,7 @@ from donkey_saliency.errors import UserError, first_line
 def export(pilot, out_path, gradcam=False):
     """Write the exported file for a loaded Keras pilot; returns the names of its outputs."""
     from donkey_saliency.core.engine import EXPORTABLE, Engine
-    from donkey_saliency.offline.writers import AtomicFile
+    from donkey_saliency.writers import AtomicFile
     from donkey_saliency.quiet import import_tensorflow
     tf = import_tensorflow()
     if pilot.tflite:

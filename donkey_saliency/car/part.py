@@ -106,7 +106,7 @@ class SalientPilot:
         """One inference on the model's `inputs`: update the overlay, return the pilot's decoded outputs (None
         without an engine)."""
         from donkey_saliency.core.display import drawable, frame_scales, scaled
-        from donkey_saliency.offline.draw import overlay
+        from donkey_saliency.draw import overlay
         engine = self._current_engine()
         if engine is None:
             return None

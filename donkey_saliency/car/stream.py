@@ -21,7 +21,7 @@ class SaliencyStream(WebFpv):
         if latest is None:
             return None
         if latest is not self._drawn_for:
-            from donkey_saliency.offline.draw import stream_picture
+            from donkey_saliency.draw import stream_picture
             self._drawn, self._drawn_for = stream_picture(*latest, self.title, self.signed, self.ends), latest
         return self._drawn
 

@@ -45,7 +45,7 @@ def plan(options):
     """Every check, then one video.Options per tub: its video (and maps) in the folder, named after the tub."""
     from donkey_saliency.offline import video
     from donkey_saliency.offline.tubs import tub_name
-    from donkey_saliency.offline.writers import VIDEO_SUFFIXES, check_outside_tubs
+    from donkey_saliency.writers import VIDEO_SUFFIXES, check_outside_tubs
     options = video.check_inputs(options)
     folder = options.out
     if os.path.splitext(folder)[1].lower() in VIDEO_SUFFIXES:
@@ -80,7 +80,7 @@ def run(options):
     videos finished before it, which are whole and stay."""
     from donkey_saliency.offline import video
     from donkey_saliency.offline.tubs import TubReader
-    from donkey_saliency.offline.writers import reporting_full_disk
+    from donkey_saliency.writers import reporting_full_disk
     started = time.time()
     runs = plan(options)
     total = sum(video.shown(r, len(TubReader(r.tubs))) for r in runs)

@@ -45,7 +45,7 @@ def check(options):
     from donkey_saliency.core import methods, metrics
     from donkey_saliency.core.pilot import check_model_path
     from donkey_saliency.offline.tubs import check_range, checked_tubs
-    from donkey_saliency.offline.writers import check_destination
+    from donkey_saliency.writers import check_destination
     if not options.tubs or not options.model:
         raise UserError('evaluate needs frames and a pilot: pass --tub PATH and --model FILE')
     tubs, _, skipped_tubs = checked_tubs(options.tubs)
@@ -117,7 +117,7 @@ def run(options):
             if t == targets[0]:
                 result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw, engines)
     if options.json:
-        from donkey_saliency.offline.writers import write_texts
+        from donkey_saliency.writers import write_texts
         write_texts([(options.json, json.dumps(result, indent=1), '--json')])
     return result
 

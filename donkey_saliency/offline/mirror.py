@@ -24,7 +24,7 @@ import numpy as np
 from donkey_saliency.errors import UserError, described
 from donkey_saliency.offline import tubs as tub_files
 from donkey_saliency.offline.tub_writer import MAX_CATALOG_LEN, TubWriter
-from donkey_saliency.offline.writers import check_folder, check_outside_tubs, reporting_full_disk
+from donkey_saliency.writers import check_folder, check_outside_tubs, reporting_full_disk
 
 IMAGE_TYPES = {'image_array': '.jpg', 'gray16_array': '.png'}  # donkeycar's image types and their file suffixes
 JPEG_QUALITY = 95      # one more JPEG generation: within a few grey levels of the exact mirror (see the tests)

@@ -111,7 +111,7 @@ class VideoJob:
         # the car's IMAGE_W x IMAGE_H is the camera frame, as donkeycar's training resizes tub images to it
         size = getattr(cfg, 'IMAGE_W', None), getattr(cfg, 'IMAGE_H', None)
         self.camera_size = tuple(map(int, size)) if from_car and None not in size else None
-        from donkey_saliency.offline.draw import Composer
+        from donkey_saliency.draw import Composer
         self.composer = Composer(options.alpha, options.scale, self.panels)  # one for the run: bands drawn once
 
     def fix_camera_shape(self, shape=None):
@@ -249,7 +249,7 @@ class VideoJob:
 
     def render(self, inferred):
         """Compose every video frame of a batch, with the run's one Composer (bands drawn once)."""
-        from donkey_saliency.offline.draw import MapView
+        from donkey_saliency.draw import MapView
         from donkey_saliency.offline.tubs import user_values
         o = self.options
         images = []
@@ -267,7 +267,7 @@ class VideoJob:
         return Rendered(images, row, inferred.dropped)
 
     def open_writers(self, fps):
-        from donkey_saliency.offline.writers import MapsWriter, VideoWriter
+        from donkey_saliency.writers import MapsWriter, VideoWriter
         video = VideoWriter(self.options.out, fps)
         if not self.options.save_maps:
             return Writers(video, None)

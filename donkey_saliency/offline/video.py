@@ -96,7 +96,7 @@ class Summary:
 def check(options):
     """Every check that needs no TensorFlow, so a mistyped flag fails in a fraction of a second; returns the
     options with --tub's folders and globs expanded to the tubs they hold."""
-    from donkey_saliency.offline.writers import VIDEO_SUFFIXES, check_destination
+    from donkey_saliency.writers import VIDEO_SUFFIXES, check_destination
     options = check_inputs(options)
     if options.jobs > 1:
         raise UserError(f'--jobs {options.jobs} renders tubs side by side, one video each: add --per-tub (one '

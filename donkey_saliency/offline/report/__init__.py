@@ -47,7 +47,7 @@ def check(options):
     from donkey_saliency.core import methods
     from donkey_saliency.core.pilot import check_model_path
     from donkey_saliency.offline.tubs import check_range, checked_tubs
-    from donkey_saliency.offline.writers import check_destination
+    from donkey_saliency.writers import check_destination
     tubs, _, skipped_tubs = checked_tubs(options.tubs)
     options = replace(options, tubs=tubs)
     if not options.models:
@@ -357,6 +357,6 @@ def _faithfulness(options):
 
 def _write(options, result, html):
     """The page and the JSON, each whole or not at all."""
-    from donkey_saliency.offline.writers import write_texts
+    from donkey_saliency.writers import write_texts
     write_texts([(options.out, html, '--out')] +
                 ([(options.json, json.dumps(result, indent=1), '--json')] if options.json else []))

@@ -92,7 +92,7 @@ class _Pictures:
     def frame(self, moment, n, scale=2):
         """A kept frame with pilot n's map over it and the user's (green) and the pilot's (blue) steering."""
         from donkey_saliency.core.display import frame_scales, scaled
-        from donkey_saliency.offline.draw import PILOT_COLOUR, USER_COLOUR, enlarge, overlay, steering_line
+        from donkey_saliency.draw import PILOT_COLOUR, USER_COLOUR, enlarge, overlay, steering_line
         raw = moment.maps[n][None]
         shown = scaled(raw, self.requests[n].signed, frame_scales(raw))[0]
         picture = enlarge(overlay(moment.image, shown, ALPHA, self.requests[n].signed), scale)
@@ -116,7 +116,7 @@ class _Pictures:
 
     def attention_picture(self, attention):
         from donkey_saliency.core.display import frame_scales, scaled
-        from donkey_saliency.offline.draw import enlarge, overlay
+        from donkey_saliency.draw import enlarge, overlay
         shown = scaled(attention[None], False, frame_scales(attention[None]))[0]
         return enlarge(overlay(self.typical.image, shown, ALPHA, False), 2)
 
@@ -128,7 +128,7 @@ class _Pictures:
 
     def band_strip(self, n):
         """Band shares along the run as a picture: a row per band, top to bottom, a column per frame."""
-        from donkey_saliency.offline.draw import colour_map
+        from donkey_saliency.draw import colour_map
         shares = self.collector.tracks[n].series('bands').T
         peak = np.nanmax(shares) if np.isfinite(shares).any() else 1.0
         picture = colour_map(np.nan_to_num(shares / max(peak, 1e-9)))
