@@ -280,7 +280,7 @@ def run_report(argv, prog):
         settings={k: getattr(args, k) for k in methods.all_settings()})
     result = report.run(options)
     from donkey_saliency.offline.report.findings import headline
-    from donkey_saliency.offline.tubs import describe_skipped
+    from donkey_saliency.tub.read import describe_skipped
     skipped = describe_skipped(result['skipped'])
     lines = [f'wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB): {result["frames"]} frames, '
              f'{len(result["models"])} pilot(s), {result["seconds"]:.0f} s', f'skipped records: {skipped}']
@@ -344,7 +344,7 @@ def run_mirror(argv, prog):
     """`donkey saliency mirror ...`: returns the lines to print."""
     args = build_mirror_parser(prog).parse_args(argv)
     from donkey_saliency.offline import mirror
-    from donkey_saliency.offline.tubs import describe_skipped
+    from donkey_saliency.tub.read import describe_skipped
     config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
     result = mirror.run(mirror.MirrorOptions(tubs=args.tub or [], out=args.out, config=config, keep=args.keep,
                                              drop=args.drop, imu_lateral=args.imu_lateral, progress=args.progress))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from donkey_saliency.tub.schema import DRIVE_INPUTS, DRIVE_TYPES, MAX_CATALOG_LEN
+
 HEIGHT, WIDTH, HORIZON = 120, 160, 40
 
 
@@ -208,7 +210,7 @@ def drive(count, seed=0, one_way=False, sky=None, **kwargs):
         yield draw(curve, rng, sides=(1,) if one_way else (-1, 1), markers=markers, **kwargs)
 
 
-def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000, mode=lambda i: 'user'):
+def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=MAX_CATALOG_LEN, mode=lambda i: 'user'):
     """Record scenes into a donkeycar tub with donkeycar's own Tub (without donkeycar: this package's writer of the
     same files), each record handed to the tub at least 1/hz after the one before (a loaded machine spaces them
     further apart, never in a burst as pacing to deadlines did after a stall), a new catalog file every
@@ -217,16 +219,14 @@ def write_tub(path, scenes, hz=20.0, extra=None, max_catalog_len=1000, mode=lamb
     `extra`: {record key: (donkeycar type, function of the frame number)} for sensors beyond the camera; `mode`:
     the user/mode of frame i ('user', or 'local' / 'local_angle' while the pilot drives).
     """
-    from donkey_saliency.offline.tub_writer import open_tub_writer
+    from donkey_saliency.tub.write import open_tub_writer
     extra = extra or {}
-    tub = open_tub_writer(path, ['cam/image_array', 'user/angle', 'user/throttle', 'user/mode'] + list(extra),
-                          ['image_array', 'float', 'float', 'str'] + [kind for kind, _ in extra.values()],
-                          max_catalog_len=max_catalog_len)
+    tub = open_tub_writer(path, list(DRIVE_INPUTS) + list(extra),
+                          list(DRIVE_TYPES) + [kind for kind, _ in extra.values()], max_catalog_len=max_catalog_len)
     written = None  # when the last record was handed to the tub
     try:
         for i, scene in enumerate(scenes):
-            record = {'cam/image_array': scene.image, 'user/angle': scene.angle,
-                      'user/throttle': scene.throttle, 'user/mode': mode(i)}
+            record = dict(zip(DRIVE_INPUTS, (scene.image, scene.angle, scene.throttle, mode(i))))
             record.update({key: values(i) for key, (_, values) in extra.items()})
             rest = 0.0 if written is None else written + 1.0 / hz - time.time()
             if rest > 0:

@@ -1,7 +1,7 @@
 """Shared fixtures: real tubs written with donkeycar's Tub, real pilots from donkeycar's get_model_by_type.
 
 On upstream's Keras 3 stack (Python 3.12), where donkeycar does not install, tubs are written by this package's
-writer of the same files (offline/tub_writer.py, checked against donkeycar's Tub on 3.11), and pilots are still
+writer of the same files (tub/write.py, checked against donkeycar's Tub on 3.11), and pilots are still
 donkeycar's: built by get_model_by_type in a Python that has donkeycar 5.3 (tests/keras2_pilots.py), saved as
 .h5 by Keras 2 as 5.3 saves them, and loaded here by Keras 3, as a 5.4 user's old pilots are.
 """
@@ -280,7 +280,7 @@ def tub_records(path):
 
 def writable_tub(path):
     """The existing tub at `path` opened to mark deletions (delete_records): donkeycar's Tub, or its twin."""
-    from donkey_saliency.offline.tub_writer import open_tub_writer
+    from donkey_saliency.tub.write import open_tub_writer
     return open_tub_writer(str(path))
 
 

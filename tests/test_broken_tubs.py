@@ -296,7 +296,7 @@ def test_a_v1_meta_without_a_list_of_inputs_is_one_line(tmp_path):
 def test_time_order_survives_damaged_manifests(tmp_path):
     """A created_at that is not a number, and a manifest cut to its first lines (a power loss while donkeycar
     rewrote it): the tubs still sort, by their first catalog line's time."""
-    from donkey_saliency.offline.tubs import expand_tubs
+    from donkey_saliency.tub.read import expand_tubs
     data = tmp_path / 'data'
     for name, seed in (('c_early', 1), ('a_late', 2), ('b_later', 3)):
         synthetic.write_tub(data / name, synthetic.drive(3, seed=seed), hz=50.0)

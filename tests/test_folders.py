@@ -15,7 +15,7 @@ import pytest
 from conftest import assert_disk_full, assert_maps_close, limited_file_size, read_video, run_cli, tree_digest
 from donkey_saliency import sample, synthetic
 from donkey_saliency.errors import UserError
-from donkey_saliency.offline.tubs import expand_tubs
+from donkey_saliency.tub.read import expand_tubs
 
 pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
 

@@ -249,11 +249,11 @@ def test_an_unknown_key_can_be_dropped_or_kept(tmp_path):
 
 
 def test_plain_writer_writes_donkeycars_format(tmp_path, monkeypatch):
-    """Where donkeycar is missing (Python 3.12) tub_writer's TubWriter writes the mirror: byte for byte what
+    """Where donkeycar is missing (Python 3.12) tub/write.py's TubWriter writes the mirror: byte for byte what
     donkeycar's Tub writes for the same records under the same clock, over several catalogs, each record keeping
     its own time and session (not the clock's, not the writer's)."""
     from donkey_saliency.offline.mirror import DonkeycarTub
-    from donkey_saliency.offline.tub_writer import TubWriter
+    from donkey_saliency.tub.write import TubWriter
     monkeypatch.setattr(time, 'time', lambda: 1764590000.125)
     inputs, types = ['cam/image_array', 'user/angle', 'user/mode'], ['image_array', 'float', 'str']
     for name, kind in (('donkeycar', DonkeycarTub), ('plain', TubWriter)):

@@ -1,5 +1,5 @@
 """`donkey saliency mirror` with or without donkeycar: on Python 3.12 (upstream's stack, no donkeycar 5.3) the new
-tub is written by offline/tub_writer.py's TubWriter in donkeycar's format (test_mirror checks it byte for byte
+tub is written by tub/write.py's TubWriter in donkeycar's format (test_mirror checks it byte for byte
 against donkeycar's Tub); here the bundled sample tub, written by donkeycar's Tub, is mirrored and read back by the
 project's reader, and a full disk leaves no half tub."""
 import json
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini
 def test_the_sample_tub_is_mirrored_by_donkeycar_or_in_its_format(tmp_path):
     import donkey_saliency as ds
     from donkey_saliency.offline import mirror
-    from donkey_saliency.offline.tubs import TubReader, decode
-    from donkey_saliency.offline.tub_writer import TubWriter
+    from donkey_saliency.tub.read import TubReader, decode
+    from donkey_saliency.tub.write import TubWriter
     try:
         import donkeycar  # noqa: F401
         expected = mirror.DonkeycarTub

@@ -202,7 +202,7 @@ def test_saved_raw_maps_stay_the_methods_own(small_tub, tmp_path):
     smoothed map as drawn, scaled."""
     import donkey_saliency as ds
     from donkey_saliency.core.display import drawable, frame_scales, scaled
-    from donkey_saliency.offline.tubs import TubReader, decode
+    from donkey_saliency.tub.read import TubReader, decode
     result = run_main('--tub', small_tub, '--model', sample.MODEL, '--end', 4, '--method', 'gradients',
                      '--out', tmp_path / 'v.mp4', '--save-maps', tmp_path / 'm.npz')
     assert result.returncode == 0, result.stderr
@@ -222,7 +222,7 @@ def test_maps_are_readable_on_the_real_tub():
     one explains the same frames there: Grad-CAM colours a good share (24%), gradients form regions (solidity
     0.65-0.75 against 0.37-0.41 unsmoothed)."""
     import donkey_saliency as ds
-    from donkey_saliency.offline.tubs import TubReader, spread_records
+    from donkey_saliency.tub.read import TubReader, spread_records
     frames = np.stack([image for image, _ in spread_records(TubReader([SHARED / 'data']), 0, 2526, 16)])
     own = ds.saliency(ds.load_pilot(SHARED / 'models' / 'final_1.tflite'), frames, method='vbp')
     assert visibly_changed(frames, own.maps, False).mean() > 0.5

@@ -93,7 +93,7 @@ def test_signed_maps_offline(pilot_file, method, tmp_path):
 
 @pytest.mark.parametrize('method', ['gradcam', 'gradients', 'occlusion'])
 def test_the_car_draws_the_signed_map_the_api_computes(pilot_file, method):
-    """The car's overlay is the offline drawing of the API's map of the same frame, red where it pushes right."""
+    """The car's overlay is the video's drawing of the API's map of the same frame, red where it pushes right."""
     from donkeycar.utils import get_model_by_type
     from donkey_saliency.car.part import SalientPilot
     from donkey_saliency.core import carconfig

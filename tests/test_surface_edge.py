@@ -187,7 +187,7 @@ def test_the_kind_of_place_from_the_picture():
 def test_the_real_carpet_tubs_edge_stays_where_its_walls_stand():
     """The report's sample of the real tub (200 frames spread over it): the edge at 45, where its owner crops,
     not doubtful though its frames see the walls near and far; 7% of its floor lies above it."""
-    from donkey_saliency.offline.tubs import TubReader, spread_records
+    from donkey_saliency.tub.read import TubReader, spread_records
     reader = TubReader([SHARED / 'data'])
     total = sum(1 for _ in reader.records(0, 10 ** 9))
     frames = np.stack([image for image, _ in spread_records(TubReader([SHARED / 'data']), 0, total, 200)])

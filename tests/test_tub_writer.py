@@ -1,4 +1,4 @@
-"""The tub writer without donkeycar (offline/tub_writer.py): the files donkeycar's own Tub writes, byte for byte
+"""The tub writer without donkeycar (tub/write.py): the files donkeycar's own Tub writes, byte for byte
 under the same clock, which donkeycar's Tub and this tool's reader both read back."""
 import os
 import time
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from donkey_saliency import synthetic
-from donkey_saliency.offline.tub_writer import TubWriter
+from donkey_saliency.tub.write import TubWriter
 from conftest import tree_digest
 
 pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
@@ -72,7 +72,7 @@ def test_donkeycar_reads_what_it_writes(tmp_path):
 def test_this_tools_reader_reads_it_back(tmp_path):
     """Without donkeycar too: the records and the pictures (JPEG at donkeycar's quality, so close to their own
     frame, not equal, and far from the other frames) come back in order."""
-    from donkey_saliency.offline.tubs import TubReader, frame_batches
+    from donkey_saliency.tub.read import TubReader, frame_batches
     write(TubWriter, tmp_path / 'tub', [6])
     frames = [f for b in frame_batches(TubReader([str(tmp_path / 'tub')]), 0, None, 4) for f in b.frames]
     kept, images = [f.record for f in frames], [f.image for f in frames]

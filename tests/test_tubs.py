@@ -11,7 +11,7 @@ import pytest
 from conftest import car_outputs, tree_digest, tub_records, writable_tub
 from donkey_saliency import synthetic
 from donkey_saliency.errors import UserError
-from donkey_saliency.offline.tubs import TubReader, check_tub, frame_batches
+from donkey_saliency.tub.read import TubReader, check_tub, frame_batches
 
 pytestmark = pytest.mark.keras3  # runs on donkeycar 5.4's stack too (pytest.ini)
 
@@ -191,7 +191,7 @@ def test_the_synthetic_road_never_writes_records_closer_than_its_rate(tmp_path):
 def test_windows_stay_within_a_tub_and_hold_only_records_accepted(tmp_path):
     """A sequence or memory pilot's window: the records before it in its own tub (another tub is another drive,
     as donkeycar collates), of those the pilot takes."""
-    from donkey_saliency.offline.tubs import TubReader, spread_windows
+    from donkey_saliency.tub.read import TubReader, spread_windows
     first = synthetic.write_tub(tmp_path / 'a', synthetic.drive(5, seed=1), hz=1000)
     second = synthetic.write_tub(tmp_path / 'b', synthetic.drive(5, seed=2), hz=1000)
     windows = list(spread_windows(TubReader([first, second]), 0, 10, 10, 2))

@@ -19,9 +19,7 @@ myconfig.py keys (defaults):
     SALIENCY_STREAM_PORT = 8891   # MJPEG stream of the overlay (None: no stream)
     SALIENCY_RECORD = False       # True: record the overlay into the tub as saliency/image_array
 """
-import json
 import logging
-import os
 import sys
 import threading
 
@@ -31,6 +29,7 @@ from donkey_saliency.core import methods
 from donkey_saliency.core.display import check_clip
 from donkey_saliency.errors import UserError
 from donkey_saliency.keys import OVERLAY_KEY
+from donkey_saliency.tub.schema import manifest_schema
 
 logger = logging.getLogger(__name__)
 
@@ -264,13 +263,7 @@ def record_saliency(cfg, inputs, types, tub_path=None):
 def _stored_inputs(tub_path):
     """(inputs, types) of the tub at `tub_path`: its manifest's first two lines, as donkeycar reads them; None
     where there is no readable tub (donkeycar then creates one, or says what is wrong)."""
-    if tub_path is None:
-        return None
-    try:
-        with open(os.path.join(tub_path, 'manifest.json')) as f:
-            return json.loads(f.readline()), json.loads(f.readline())
-    except (OSError, ValueError):
-        return None
+    return None if tub_path is None else manifest_schema(tub_path)
 
 
 def _without_overlay(inputs, types):

@@ -24,7 +24,7 @@ class BatchSummary:
     failed: list  # (tub, why) of the tubs that gave no video
 
     def lines(self):
-        from donkey_saliency.offline.tubs import NO_USER_VALUES
+        from donkey_saliency.tub.read import NO_USER_VALUES
         text = []
         for s in self.summaries:
             maps = f', maps {s.maps}' if s.maps else ''
@@ -44,7 +44,7 @@ class BatchSummary:
 def plan(options):
     """Every check, then one video.Options per tub: its video (and maps) in the folder, named after the tub."""
     from donkey_saliency.offline import video
-    from donkey_saliency.offline.tubs import tub_name
+    from donkey_saliency.tub.read import tub_name
     from donkey_saliency.writers import VIDEO_SUFFIXES, check_outside_tubs
     options = video.check_inputs(options)
     folder = options.out
@@ -79,7 +79,7 @@ def run(options):
     (a pilot that does not load, a full disk, an interruption) stops the run: the exception carries `kept`, the
     videos finished before it, which are whole and stay."""
     from donkey_saliency.offline import video
-    from donkey_saliency.offline.tubs import TubReader
+    from donkey_saliency.tub.read import TubReader
     from donkey_saliency.writers import reporting_full_disk
     started = time.time()
     runs = plan(options)

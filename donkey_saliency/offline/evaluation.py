@@ -44,7 +44,7 @@ def check(options):
     was wrong with each damaged tub they brought and left out."""
     from donkey_saliency.core import methods, metrics
     from donkey_saliency.core.pilot import check_model_path
-    from donkey_saliency.offline.tubs import check_range, checked_tubs
+    from donkey_saliency.tub.read import check_range, checked_tubs
     from donkey_saliency.writers import check_destination
     if not options.tubs or not options.model:
         raise UserError('evaluate needs frames and a pilot: pass --tub PATH and --model FILE')
@@ -185,7 +185,7 @@ def _sample(options, size=None):
     reader, which counts the records in the range it skipped (unreadable ones, sampled ones without a usable image
     or with one of another size than the camera frame, the most common among a sample spread over the range)."""
     import cv2
-    from donkey_saliency.offline.tubs import OTHER_SIZE, TubReader, sampled_shape, spread_records
+    from donkey_saliency.tub.read import OTHER_SIZE, TubReader, sampled_shape, spread_records
     reader = TubReader(options.tubs)
     available = len(reader)
     end = available if options.end == -1 else min(options.end, available)
@@ -274,7 +274,7 @@ def table(result):
     lines += [f'left out {item["method"]} ({item["output"]}): {item["why"]}' for item in result.get('left_out', [])]
     if result.get('randomisation') is None:
         lines.append('randomisation check: not run (--no-randomisation, or a .tflite pilot: it needs the Keras file)')
-    from donkey_saliency.offline.tubs import Skipped
+    from donkey_saliency.tub.read import Skipped
     lines.append(f'skipped records: {Skipped(collections.Counter(result.get("skipped", {})))}')
     lines += [f'car config: {result["config"]}'] if 'config' in result else []
     return lines + [f'warning: {warning}' for warning in result.get('warnings', [])]

@@ -15,7 +15,7 @@ import collections
 import numpy as np
 
 from donkey_saliency.errors import UserError
-from donkey_saliency.offline.tubs import user_values
+from donkey_saliency.tub.read import user_values
 
 BEHAVIOR_KEY = 'behavior/one_hot_state_array'
 IMU_KEYS = [f'imu/{f}_{x}' for f in ('acl', 'gyr') for x in 'xyz']  # KerasIMU.imu_vec, for a pilot without donkeycar

@@ -4,14 +4,13 @@ donkeycar 5.3 trains with BRIGHTNESS and BLUR, never a flip, so a track driven o
 is the augmentation written out: each readable record's camera images flipped left to right, each steering key
 negated, and the keys whose meaning a mirror changes flipped where that meaning is known (the IMU's lateral
 axes, the behaviour lanes of the car's BEHAVIOR_LIST); any other key that might be lateral is refused, never
-copied wrong. Records keep their time and their order; the sources are only read (through offline/tubs.py).
+copied wrong. Records keep their time and their order; the sources are only read (through tub/read.py).
 
 The tub is written with donkeycar's own Tub where donkeycar is installed, else in exactly its format (TubWriter,
-offline/tub_writer.py); records go to its Manifest directly (TubWriter.write_contents), since Tub.write_record
+tub/write.py); records go to its Manifest directly (TubWriter.write_contents), since Tub.write_record
 stamps them with the time of writing. Everything is written into a hidden folder beside --out and renamed onto it
 at the end: a full disk or an interrupt leaves no half tub.
 """
-import json
 import math
 import os
 import re
@@ -22,11 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from donkey_saliency.errors import UserError, described
-from donkey_saliency.offline import tubs as tub_files
-from donkey_saliency.offline.tub_writer import MAX_CATALOG_LEN, TubWriter
+from donkey_saliency.tub import read as tub_read
+from donkey_saliency.tub import schema
+from donkey_saliency.tub.write import TubWriter
 from donkey_saliency.writers import check_folder, check_outside_tubs, reporting_full_disk
 
-IMAGE_TYPES = {'image_array': '.jpg', 'gray16_array': '.png'}  # donkeycar's image types and their file suffixes
 JPEG_QUALITY = 95      # one more JPEG generation: within a few grey levels of the exact mirror (see the tests)
 STEERING = re.compile(r'^((user|pilot)/)?(angle|steering)$')   # user/angle, pilot/angle, angle, steering
 UNCHANGED = {'user/throttle', 'pilot/throttle', 'throttle', 'user/mode', 'enc/speed', 'perf/cpu', 'perf/mem',
@@ -114,30 +113,15 @@ def _plain_config(config):
     return values
 
 
-def schema(path):
-    """(inputs, types) of the tub at `path`: the manifest's first two lines, or a v1 tub's meta.json."""
-    try:
-        if os.path.isfile(os.path.join(path, 'manifest.json')):
-            with open(os.path.join(path, 'manifest.json')) as f:
-                lines = f.read().splitlines()
-            inputs, types = json.loads(lines[0]), json.loads(lines[1])
-        else:
-            with open(os.path.join(path, 'meta.json')) as f:
-                meta = json.load(f)
-            inputs, types = meta['inputs'], meta['types']
-    except (OSError, ValueError, IndexError, KeyError, TypeError):
-        inputs = types = None
-    if not isinstance(inputs, list) or not isinstance(types, list) or len(inputs) != len(types):
-        raise UserError(f'{path}: the record keys and their types are unreadable; the tub cannot be mirrored')
-    return inputs, types
-
-
 def merged_schema(paths):
-    """The keys of all the tubs in order of first appearance, with their types; a UserError when two tubs give
-    one key two types."""
+    """The keys of all the tubs in order of first appearance, with their types; a UserError when a tub's are
+    unreadable, or when two tubs give one key two types."""
     merged = {}
     for path in paths:
-        for key, kind in zip(*schema(path)):
+        stored = schema.stored_schema(path)
+        if stored is None:
+            raise UserError(f'{path}: the record keys and their types are unreadable; the tub cannot be mirrored')
+        for key, kind in zip(*stored):
             if merged.setdefault(key, kind) != kind:
                 raise UserError(f'{key} is {merged[key]} in one tub and {kind} in {path}; mirror them separately')
     return merged
@@ -152,8 +136,8 @@ class Plan:
             for name in names:
                 if name not in keys:
                     raise UserError(f'{flag} {name}: no tub records {name} (they record {", ".join(keys)})')
-        if tub_files.IMAGE_KEY in options.drop:
-            raise UserError(f'{tub_files.IMAGE_KEY} is the camera: it cannot be dropped')
+        if schema.IMAGE_KEY in options.drop:
+            raise UserError(f'{schema.IMAGE_KEY} is the camera: it cannot be dropped')
         check_imu_lateral(options.imu_lateral)
         self.negated = {k for k in self.keys if STEERING.match(k) or k in imu_flips(options.imu_lateral)}
         self.swap = None
@@ -165,12 +149,13 @@ class Plan:
                                 "car's config.py (its BEHAVIOR_LIST names them), or --drop " + ' --drop '.join(lanes))
             self.labels, self.swap = labels, lane_swap(labels)
         for key, kind in self.keys.items():
-            known = kind in IMAGE_TYPES or key in self.negated or key in BEHAVIOUR or key in UNCHANGED or IMU.match(key)
+            known = (kind in schema.IMAGE_TYPES or key in self.negated or key in BEHAVIOUR or key in UNCHANGED
+                     or IMU.match(key))
             if not known and key not in options.keep:
                 raise UserError(f'{key}: its meaning under a left-right mirror is unknown (it may be lateral); pass '
                                 f'--drop {key} to leave it out of the mirror, or --keep {key} if a mirror leaves it '
                                 'unchanged')
-        self.images = {k: t for k, t in self.keys.items() if t in IMAGE_TYPES}
+        self.images = {k: t for k, t in self.keys.items() if t in schema.IMAGE_TYPES}
         self.left_out = 0
 
     def mirrored(self, record, folder, index, write_image):
@@ -181,7 +166,7 @@ class Plan:
             image = _read_image(folder, record.get(key), kind)
             if image is None:
                 return None
-            name = f'{index}_{key.replace("/", "_")}_{IMAGE_TYPES[kind]}'  # donkeycar's Tub._image_file_name
+            name = schema.image_file_name(index, key, kind)
             write_image(name, np.ascontiguousarray(image[:, ::-1]))
             contents[key] = name
         for key in self.keys.keys() - self.images.keys():
@@ -215,7 +200,7 @@ class Plan:
 def _read_image(folder, name, kind):
     import cv2
     if kind == 'image_array':
-        return tub_files.decode(folder, {'k': name}, 'k')
+        return tub_read.decode(folder, {'k': name}, 'k')
     if not isinstance(name, str):
         return None
     image = cv2.imread(os.path.join(folder, name), cv2.IMREAD_UNCHANGED)
@@ -238,7 +223,7 @@ class DonkeycarTub:
     """The new tub, written by donkeycar's Tub: its manifest, catalogs and session; each record goes to its
     Manifest with the source's time (Tub.write_record would stamp the time of writing). TubWriter's interface."""
 
-    def __init__(self, path, inputs, types, max_catalog_len=MAX_CATALOG_LEN):
+    def __init__(self, path, inputs, types, max_catalog_len=schema.MAX_CATALOG_LEN):
         from donkey_saliency.quiet import import_donkeycar
         import_donkeycar()
         from donkeycar.parts.tub_v2 import Tub
@@ -289,25 +274,20 @@ def check_out(out, tubs):
 
 
 def v1_start_ms(path):
-    """A v1 tub's start (meta.json's `start`, seconds) in milliseconds, or None: its records' `milliseconds`
-    count from it."""
-    try:
-        with open(os.path.join(path, 'meta.json')) as f:
-            start = json.load(f).get('start')
-    except (OSError, ValueError, AttributeError):
-        return None
-    return start * 1000.0 if isinstance(start, (int, float)) and math.isfinite(start) else None
+    """A v1 tub's start in milliseconds, or None: its records' `milliseconds` count from it."""
+    start = schema.v1_start(path)
+    return None if start is None else start * 1000.0
 
 
 def run(options):
     """Write the mirror; returns {'out', 'records', 'tubs', 'skipped': {cause: count}, 'skipped_tubs': [why, ...],
     'warnings'}."""
-    paths, _, skipped_tubs = tub_files.checked_tubs(options.tubs)
+    paths, _, skipped_tubs = tub_read.checked_tubs(options.tubs)
     check_out(options.out, paths)
     keys = merged_schema(paths)
     plan = Plan(keys, options)
-    reader = tub_files.TubReader(paths)
-    offsets = {tub.images_base_path: v1_start_ms(tub.path) for tub in reader.tubs if isinstance(tub, tub_files.V1Tub)}
+    reader = tub_read.TubReader(paths)
+    offsets = {tub.images_base_path: v1_start_ms(tub.path) for tub in reader.tubs if isinstance(tub, tub_read.V1Tub)}
     folder, name = os.path.split(os.path.abspath(options.out))
     with reporting_full_disk(options.out):
         temp = tempfile.mkdtemp(prefix=f'.{name}.', dir=folder)
@@ -345,7 +325,7 @@ def _copy(reader, plan, writer, offsets, progress):
             index = writer.index
             contents = plan.mirrored(record, folder, index, lambda n, image: _write_image(writer.images, n, image))
             if contents is None:
-                reader.skipped.add(tub_files.BAD_IMAGES)
+                reader.skipped.add(tub_read.BAD_IMAGES)
                 continue
             time_ms = record.get('_timestamp_ms')
             if folder in offsets:  # v1: `milliseconds` from the tub's start

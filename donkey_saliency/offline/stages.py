@@ -20,7 +20,7 @@ def split_first(batch):
     means of five runs in turn)."""
     if len(batch.frames) <= FIRST_FRAMES:
         return [batch]
-    from donkey_saliency.offline.tubs import Batch
+    from donkey_saliency.tub.read import Batch
     return [Batch(batch.frames[:FIRST_FRAMES], batch.dropped), Batch(batch.frames[FIRST_FRAMES:], 0)]
 
 
@@ -86,7 +86,7 @@ class VideoJob:
         from donkey_saliency.core.engine import Engine, requests_for
         from donkey_saliency.core.pilot import load_pilot
         from donkey_saliency.offline.inputs import PilotInputs
-        from donkey_saliency.offline.tubs import TubReader
+        from donkey_saliency.tub.read import TubReader
         self.options = options
         self.pilot = load_pilot(options.model, options.type, cfg) if options.model else None
         if self.pilot:
@@ -120,7 +120,8 @@ class VideoJob:
         up to SHAPE_SAMPLE images spread over the range, at the car's camera size. Left to the first frame when
         none of the sample decodes."""
         from donkey_saliency.keys import OVERLAY_KEY
-        from donkey_saliency.offline.tubs import IMAGE_KEY, sampled_shape
+        from donkey_saliency.tub.read import sampled_shape
+        from donkey_saliency.tub.schema import IMAGE_KEY
         if shape is None and self.range_length() > 0:
             shape = sampled_shape(self.options.tubs, self.options.start, self.options.start + self.range_length(),
                                   IMAGE_KEY if self.pilot else OVERLAY_KEY, self.camera_image)
@@ -147,7 +148,8 @@ class VideoJob:
 
     def batches(self):
         from donkey_saliency.keys import OVERLAY_KEY
-        from donkey_saliency.offline.tubs import IMAGE_KEY, frame_batches
+        from donkey_saliency.tub.read import frame_batches
+        from donkey_saliency.tub.schema import IMAGE_KEY
         end = None if self.options.end == -1 else self.options.end
         key = IMAGE_KEY if self.pilot else OVERLAY_KEY
         return frame_batches(self.reader, self.options.start, end, self.options.batch_size, key, self.options.every)
@@ -196,7 +198,7 @@ class VideoJob:
         without its history there). Memory stays flat: only the sample's maps are held."""
         from donkey_saliency.core.display import drawable, run_scale
         from donkey_saliency.offline.inputs import PilotInputs
-        from donkey_saliency.offline.tubs import TubReader, spread_records
+        from donkey_saliency.tub.read import TubReader, spread_records
         end = self.options.start + self.range_length()
         images, records = [], []
         for image, record in spread_records(TubReader(self.options.tubs), self.options.start, end, RUN_SAMPLE):
@@ -235,7 +237,7 @@ class VideoJob:
             self.camera_shape = image.shape
         if image.shape == self.camera_shape:
             return True
-        from donkey_saliency.offline.tubs import OTHER_SIZE
+        from donkey_saliency.tub.read import OTHER_SIZE
         self.reader.skipped.add(OTHER_SIZE)
         return False
 
@@ -243,14 +245,14 @@ class VideoJob:
         """Whether the pilot can take the frame's record (a memory pilot needs the user's angle and throttle)."""
         if not self.pilot or self.inputs.accepts(frame.record):
             return True
-        from donkey_saliency.offline.tubs import NO_USER_VALUES
+        from donkey_saliency.tub.read import NO_USER_VALUES
         self.reader.skipped.add(NO_USER_VALUES)
         return False
 
     def render(self, inferred):
         """Compose every video frame of a batch, with the run's one Composer (bands drawn once)."""
         from donkey_saliency.draw import MapView
-        from donkey_saliency.offline.tubs import user_values
+        from donkey_saliency.tub.read import user_values
         o = self.options
         images = []
         for i, (frame, record) in enumerate(zip(inferred.frames, inferred.records)):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from donkey_saliency.errors import NothingToShow, UserError
-from donkey_saliency.offline.tubs import NO_USER_VALUES
+from donkey_saliency.tub.read import NO_USER_VALUES
 
 
 @dataclass
@@ -118,7 +118,7 @@ def check_inputs(options):
     from donkey_saliency.core import methods
     from donkey_saliency.core.pilot import check_model_path
     from donkey_saliency.keys import OVERLAY_KEY
-    from donkey_saliency.offline.tubs import check_range, checked_tubs
+    from donkey_saliency.tub.read import check_range, checked_tubs
     tubs, keys, _ = checked_tubs(options.tubs)  # a skipped tub is said on stderr as it is found
     options = replace(options, tubs=tubs)
     if not options.model:

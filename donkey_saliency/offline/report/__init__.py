@@ -46,7 +46,7 @@ def check(options):
     from dataclasses import replace
     from donkey_saliency.core import methods
     from donkey_saliency.core.pilot import check_model_path
-    from donkey_saliency.offline.tubs import check_range, checked_tubs
+    from donkey_saliency.tub.read import check_range, checked_tubs
     from donkey_saliency.writers import check_destination
     tubs, _, skipped_tubs = checked_tubs(options.tubs)
     options = replace(options, tubs=tubs)
@@ -194,7 +194,7 @@ def _sample(options, jobs, total):
     """options.frames windows spread over the range whose images decode, of the most common shape (windows with an
     image of another size are left out), long enough for every pilot's history, of records every pilot takes."""
     import numpy as np
-    from donkey_saliency.offline.tubs import TubReader, common_shape, spread_windows
+    from donkey_saliency.tub.read import TubReader, common_shape, spread_windows
     before = max(job.inputs.history for job in jobs)
     found = [([jobs[0].camera_image(image) for image in images], records) for images, records in
              spread_windows(TubReader(options.tubs), options.start, options.start + total, options.frames, before,
@@ -331,7 +331,7 @@ def _pass(options, jobs, control, horizon, total):
 def _common(batch, jobs):
     """The batch with only the frames every pilot can take (a memory pilot needs the user's values), so that all
     pilots explain the same frames; the others are counted once."""
-    from donkey_saliency.offline.tubs import NO_USER_VALUES
+    from donkey_saliency.tub.read import NO_USER_VALUES
     kept = [f for f in batch.frames if all(job.inputs.accepts(f.record) for job in jobs)]
     if len(kept) < len(batch.frames):
         jobs[0].reader.skipped.add(NO_USER_VALUES, len(batch.frames) - len(kept))

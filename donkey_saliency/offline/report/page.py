@@ -173,7 +173,7 @@ def _card(model, n, inner):
 
 def _header(result):
     tubs = ', '.join(os.path.basename(str(t).rstrip('/')) for t in result['tubs'])
-    from donkey_saliency.offline.tubs import describe_skipped
+    from donkey_saliency.tub.read import describe_skipped
     skipped = describe_skipped(result['skipped'])
     every = f', one record in {result["every"]}' if result['every'] > 1 else ''
     warnings = ''.join(f'<p class="suggest">warning: {escape(w)}</p>' for w in

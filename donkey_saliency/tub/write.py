@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-MAX_CATALOG_LEN = 1000  # donkeycar's default
+from donkey_saliency.tub import schema
+from donkey_saliency.tub.schema import MAX_CATALOG_LEN
 
 
 class TubWriter:
@@ -27,9 +28,9 @@ class TubWriter:
     def __init__(self, path, inputs=(), types=(), max_catalog_len=MAX_CATALOG_LEN):
         self.path = os.path.abspath(os.path.expanduser(str(path)))
         self.input_types = dict(zip(inputs, types))
-        self.images = os.path.join(self.path, 'images')  # donkeycar's Tub.images_base_path
+        self.images = os.path.join(self.path, schema.IMAGES)  # donkeycar's Tub.images_base_path
         os.makedirs(self.images, exist_ok=True)
-        manifest = os.path.join(self.path, 'manifest.json')
+        manifest = os.path.join(self.path, schema.MANIFEST)
         if os.path.isfile(manifest) and os.path.getsize(manifest):
             self._continue(manifest, list(inputs), list(types))
         else:
@@ -57,7 +58,7 @@ class TubWriter:
         return os.path.join(self.path, os.path.splitext(name)[0] + '.catalog_manifest')
 
     def _new_catalog(self):
-        name = f'catalog_{len(self.catalog["paths"])}.catalog'
+        name = schema.catalog_name(len(self.catalog['paths']))
         self.catalog['paths'].append(name)
         self.catalog_manifest = {'path': os.path.basename(self._catalog_manifest_path(name)),
                                  'created_at': time.time(), 'start_index': self.catalog['current_index'],
@@ -71,15 +72,15 @@ class TubWriter:
             f.write(json.dumps(self.catalog_manifest, allow_nan=False, sort_keys=True) + '\n')
 
     def _write_manifest(self):
-        with open(os.path.join(self.path, 'manifest.json'), 'w', newline='\n') as f:
+        with open(os.path.join(self.path, schema.MANIFEST), 'w', newline='\n') as f:
             f.write(''.join(json.dumps(part) + '\n' for part in self.head + [self.catalog]))
 
     def _value(self, key, kind, value, index):
         """The record's value for `key` as donkeycar's Tub.write_record stores a value of donkeycar type `kind`."""
         if kind == 'image_array':
             from PIL import Image
-            name = f"{index}_{key.replace('/', '_')}_.jpg"
-            Image.fromarray(np.uint8(value)).save(os.path.join(self.path, 'images', name))
+            name = schema.image_file_name(index, key, kind)
+            Image.fromarray(np.uint8(value)).save(os.path.join(self.images, name))
             return name
         convert = {'float': float, 'str': lambda v: v, 'int': int, 'boolean': bool, 'nparray': lambda v: v.tolist(),
                    'list': list, 'vector': list}

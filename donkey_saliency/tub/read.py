@@ -11,7 +11,6 @@ import glob
 import json
 import math
 import os
-import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from donkey_saliency.errors import NothingToShow, UserError
-
-IMAGE_KEY = 'cam/image_array'
+from donkey_saliency.tub import schema
+from donkey_saliency.tub.schema import IMAGE_KEY
 
 # why a record is skipped, as the summaries print it
 UNREADABLE_LINES = 'unreadable catalog lines'
@@ -106,7 +105,7 @@ def check_range(start, end):
 
 def is_tub(path):
     """Whether `path` is a tub folder as far as its files say (v2: manifest.json; v1: meta.json)."""
-    return os.path.isfile(os.path.join(path, 'manifest.json')) or os.path.isfile(os.path.join(path, 'meta.json'))
+    return schema.is_v2(path) or schema.is_v1(path)
 
 
 def expand_tubs(paths):
@@ -146,24 +145,24 @@ def _time_order(path):
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
     def first_catalog_time():
-        with open(os.path.join(path, 'catalog_0.catalog')) as f:
+        with open(os.path.join(path, schema.catalog_name(0))) as f:
             return number(json.loads(f.readline())['_timestamp_ms']) / 1000.0
 
     def created_at():
-        with open(os.path.join(path, 'manifest.json')) as f:
-            return number(json.loads(f.read().splitlines()[3])['created_at'])
+        return number(schema.manifest_line(path, 3, dict)['created_at'])
 
     def v1_time():
-        with open(os.path.join(path, 'meta.json')) as f:
-            start = number(json.load(f)['start'])
+        start = schema.v1_start(path)
+        if start is None:
+            return None
         try:
-            first = min(int(m.group(1)) for m in map(V1Tub.RECORD.match, os.listdir(path)) if m)
-            with open(os.path.join(path, f'record_{first}.json')) as f:
+            first = min(int(m.group(1)) for m in map(schema.V1_RECORD.match, os.listdir(path)) if m)
+            with open(os.path.join(path, schema.v1_record_name(first))) as f:
                 return start + number(json.load(f)['milliseconds']) / 1000.0
         except (OSError, ValueError, KeyError, TypeError):  # no record, or a damaged one: the tub's start
             return start
 
-    readers = (first_catalog_time, created_at) if os.path.isfile(os.path.join(path, 'manifest.json')) else (v1_time,)
+    readers = (first_catalog_time, created_at) if schema.is_v2(path) else (v1_time,)
     seconds = None
     for read in readers:
         try:
@@ -199,47 +198,31 @@ def check_tub(path):
     around it."""
     if not os.path.isdir(path):
         raise UserError(f'tub not found: {path}; pass the folder that holds manifest.json with --tub')
-    manifest = os.path.join(path, 'manifest.json')
-    if not os.path.isfile(manifest):
-        if os.path.isfile(os.path.join(path, 'meta.json')):
+    manifest = os.path.join(path, schema.MANIFEST)
+    if not schema.is_v2(path):
+        if schema.is_v1(path):
             return V1Tub.check(path)
         raise UserError(f'{path} is not a tub (no manifest.json); pass a tub folder recorded by donkeycar')
-    inputs = _json_line(_manifest_lines(path), 0, list)
+    inputs = schema.manifest_line(path, 0, list)
     if inputs is None:
         raise UserError(f'{manifest} is damaged (its first line, the record keys, is unreadable); '
                         'the tub cannot be read')
     if IMAGE_KEY not in inputs:
         raise UserError(f'{path} records no camera images ({IMAGE_KEY} is not among {inputs})')
-    if not os.path.isdir(os.path.join(path, 'images')):
+    if not os.path.isdir(os.path.join(path, schema.IMAGES)):
         raise UserError(f'{path} has no images/ folder; the tub is incomplete')
     return inputs
-
-
-def _manifest_lines(path):
-    with open(os.path.join(path, 'manifest.json'), 'rb') as f:
-        return f.read().splitlines()
-
-
-def _json_line(lines, number, kind):
-    """Line `number` of `lines` as JSON of type `kind`, or None when it is absent or is not that."""
-    try:
-        value = json.loads(lines[number])
-    except (IndexError, ValueError):
-        return None
-    return value if isinstance(value, kind) else None
 
 
 class V2Tub:
     """A donkeycar v2 tub: manifest.json, catalog_<n>.catalog files of JSON lines (max_len records each, so
     catalog n holds records n * max_len onwards), images/. Deletions are listed in the manifest's last line."""
 
-    CATALOG = re.compile(r'^catalog_(\d+)\.catalog$')
-
     def __init__(self, path):
         self.path = path
-        self.images_base_path = os.path.join(path, 'images')
+        self.images_base_path = os.path.join(path, schema.IMAGES)
         self.warnings = []
-        meta = _json_line(_manifest_lines(path), 4, dict) or {}
+        meta = schema.manifest_line(path, 4, dict) or {}
         try:
             self.catalogs = [str(name) for name in meta['paths']]
             self.max_len, self.end = int(meta['max_len']), int(meta['current_index'])
@@ -259,8 +242,8 @@ class V2Tub:
         """Without the manifest's last line: the catalogs on disk in order, record ranges and deletions unknown."""
         self.warnings.append(f'{self.path}: manifest.json has lost its last line (the list of catalogs and of '
                              'deleted records): catalogs are read by name, and deleted records may reappear')
-        numbers = sorted(int(m.group(1)) for m in map(self.CATALOG.match, os.listdir(self.path)) if m)
-        self.catalogs = [f'catalog_{n}.catalog' for n in range(numbers[-1] + 1)] if numbers else []
+        numbers = sorted(int(m.group(1)) for m in map(schema.CATALOG.match, os.listdir(self.path)) if m)
+        self.catalogs = [schema.catalog_name(n) for n in range(numbers[-1] + 1)] if numbers else []
         self.max_len, self.end, self.deleted = None, None, set()
 
     def _span(self, number):
@@ -311,8 +294,6 @@ class V1Tub:
     into the tub, and its converter is not installed with it. Records look like v2 records: `_index` is the
     record's number, `_timestamp_ms` its `milliseconds`."""
 
-    RECORD = re.compile(r'^record_(\d+)\.json$')
-
     def __init__(self, path):
         self.path = self.images_base_path = path
         self.warnings = []
@@ -324,19 +305,14 @@ class V1Tub:
                     excluded = {int(i) for i in json.load(f)}
             except (ValueError, TypeError):
                 raise UserError(f'{exclude} is damaged; fix or remove it (it lists deleted records)') from None
-        found = (self.RECORD.match(name) for name in os.listdir(path))
+        found = (schema.V1_RECORD.match(name) for name in os.listdir(path))
         self.indexes = sorted(int(m.group(1)) for m in found if m and int(m.group(1)) not in excluded)
 
     @staticmethod
     def check(path):
-        meta = os.path.join(path, 'meta.json')
-        try:
-            with open(meta) as f:
-                inputs = json.load(f).get('inputs', [])
-            if not isinstance(inputs, list):
-                raise ValueError(inputs)
-        except (ValueError, AttributeError):
-            raise UserError(f'{meta} is damaged; the v1 tub cannot be read') from None
+        inputs = schema.v1_inputs(path)
+        if inputs is None:
+            raise UserError(f'{os.path.join(path, schema.V1_META)} is damaged; the v1 tub cannot be read')
         if IMAGE_KEY not in inputs:
             raise UserError(f'{path} records no camera images ({IMAGE_KEY} is not among {inputs})')
         return inputs
@@ -344,7 +320,7 @@ class V1Tub:
     def entries(self):
         for index in self.indexes:
             try:
-                with open(os.path.join(self.path, f'record_{index}.json')) as f:
+                with open(os.path.join(self.path, schema.v1_record_name(index))) as f:
                     record = json.load(f)
             except (OSError, ValueError):
                 record = None
@@ -359,7 +335,7 @@ class V1Tub:
 
 def _open(path):
     """The reader of the checked tub at `path`: v2 when it holds manifest.json, else v1."""
-    return V2Tub(path) if os.path.isfile(os.path.join(path, 'manifest.json')) else V1Tub(path)
+    return V2Tub(path) if schema.is_v2(path) else V1Tub(path)
 
 
 class TubReader:
