@@ -56,3 +56,20 @@ def test_a_full_disk_leaves_no_half_tub(tmp_path):
                              sample.TUB, '--out', str(out / 'm')], capture_output=True, text=True, timeout=600,
                             preexec_fn=limited_file_size(20_000))
     assert_disk_full(result, out, out / 'm')
+
+
+def test_the_lanes_come_from_the_cars_myconfig_over_its_config(tmp_path):
+    """With donkeycar or without, the car's config is read as every command reads it: its myconfig.py over its
+    config.py. Here config.py's lane list has no mirror for Left_Lane (a refusal), and myconfig.py's does."""
+    import donkey_saliency as ds
+    from donkey_saliency import synthetic
+    lanes = ['Left_Lane', 'Center_Lane', 'Right_Lane']
+    tub = synthetic.write_tub(tmp_path / 'tub', synthetic.drive(3, seed=3), hz=200.0,
+                              extra={'behavior/label': ('str', lambda i: lanes[i])})
+    car = tmp_path / 'car'
+    car.mkdir()
+    (car / 'config.py').write_text("BEHAVIOR_LIST = ['Left_Lane', 'Center_Lane']\n")
+    (car / 'myconfig.py').write_text(f'BEHAVIOR_LIST = {lanes}\n')
+    ds.mirror(tub, tmp_path / 'm', config=car / 'myconfig.py', progress=False)
+    labels = [json.loads(line)['behavior/label'] for line in (tmp_path / 'm' / 'catalog_0.catalog').open()]
+    assert labels == ['Right_Lane', 'Center_Lane', 'Left_Lane']

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from donkey_saliency.errors import UserError, described
+from donkey_saliency.errors import UserError
 from donkey_saliency.tub import read as tub_read
 from donkey_saliency.tub import schema
 from donkey_saliency.tub.write import TubWriter
@@ -79,38 +79,16 @@ def lane_swap(labels):
 
 
 def behaviour_list(config):
-    """The car's BEHAVIOR_LIST from its config.py (and myconfig.py): read by donkeycar where it is installed,
-    else by running both files as donkeycar's Config.from_pyfile does. None without a config."""
+    """The car's BEHAVIOR_LIST from its config.py (and myconfig.py), read as every command reads the car's config
+    (core/carconfig.py: by donkeycar where it is installed, else as its load_config does). None without a config."""
     if config is None:
         return None
     from donkey_saliency.core import carconfig
-    try:
-        cfg, _ = carconfig.load(config)
-        labels = getattr(cfg, 'BEHAVIOR_LIST', None)
-    except UserError:
-        try:
-            import donkeycar  # noqa: F401  (installed: the UserError was about the file itself)
-            raise
-        except ImportError:
-            labels = _plain_config(config).get('BEHAVIOR_LIST')
+    cfg, _ = carconfig.load(config)
+    labels = getattr(cfg, 'BEHAVIOR_LIST', None)
     if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
         raise UserError(f'{config} has no BEHAVIOR_LIST of lane names; add the one the car drove with')
     return list(labels)
-
-
-def _plain_config(config):
-    import runpy
-    path = os.path.join(config, 'config.py') if os.path.isdir(config) else config
-    if not os.path.isfile(path):
-        raise UserError(f'car config not found: {config}; pass the config.py of your car')
-    values = {}
-    for file in (path, os.path.join(os.path.dirname(os.path.abspath(path)), 'myconfig.py')):
-        if os.path.isfile(file):
-            try:
-                values.update(runpy.run_path(file))
-            except Exception as exc:
-                raise UserError(f'cannot read car config {file}: {described(exc)}') from None
-    return values
 
 
 def merged_schema(paths):
