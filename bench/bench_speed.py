@@ -32,7 +32,7 @@ from donkey_saliency.core.methods import METHODS
 from donkey_saliency.kernels import prefer_onednn
 
 MOVIE_RECORDS = 600
-OUR_RUNS = 3  # ours takes under a second on MOVIE_RECORDS on the Xeon, makemovie 20 s: ours varies more (8%)
+OUR_RUNS = 3  # ours is short beside makemovie's run on MOVIE_RECORDS, so it varies more: the median of a few
 # moviepy's bar, one update: t:  99%|█████████▉| 597/599 [00:20<00:00, 29.52it/s, now=None]
 BAR_UPDATE = re.compile(rb'(?:^|[\r\n])t: +\d+%\|[^|]*\| *(?P<done>\d+)/(?P<total>\d+) '
                         rb'\[(?P<minutes>\d+):(?P<seconds>\d+)[^\]]*\]')
@@ -79,8 +79,8 @@ def makemovie_rate(command, folder, environment):
     """(frames, frames/s, frames/s as the bar's own clock says) of makemovie run as `command`, from the arrival of
     its moviepy bar's first update (before the first frame) to moviepy's "Done" (after ffmpeg has finished the
     file, as our rate's time includes finishing ours). The bar's own clock prints whole seconds, cut short
-    (tqdm's int(t)): 599 frames at 00:20 took 20.0 to 20.99 s, so a rate read from it was up to 5% too high at
-    30 frames/s; the bench used it until 2026-12-02, and prints it beside the timed rate."""
+    (tqdm's int(t)): a bar at 00:20 means 20.0 to 20.99 s, so a rate read from it runs high by up to a second's
+    share of the run; the bench prints it beside the timed rate, as earlier figures in bench/README.md used it."""
     process = subprocess.Popen(command, cwd=folder, env=dict(environment, PYTHONUNBUFFERED='1'),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     updates, finished, text, read = [], None, b'', 0

@@ -2,10 +2,9 @@
 
 glibc hands a freed block above its mapping threshold (128 KB at first, rising with the blocks it has freed) back
 to the system, and the next batch's arrays (TensorFlow's activations, the frames) are mapped anew and zero-filled
-page by page: on the 2-core machine a video paid about
-25 page faults and 0.1 ms of kernel time a frame so. Raising the two thresholds keeps those blocks for reuse: on
-the real tub sys time 1.08 to 1.11 s against 1.33 to 1.70, and 482 to 520 frames/s against 433 to 471, the peak
-memory 30 to 50 MB higher. It holds for the rest of the process: the CLI's, which ends with the run. Without
+page by page: a video pays page faults and kernel time every batch so. Raising the two thresholds keeps those
+blocks for reuse: less kernel time and a faster video, for a somewhat higher peak memory (bench/README.md). It
+holds for the rest of the process: the CLI's, which ends with the run. Without
 glibc's mallopt (macOS) nothing is done.
 """
 import ctypes

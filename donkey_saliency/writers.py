@@ -102,10 +102,10 @@ class VideoWriter:
     made: moviepy's import takes a quarter of a second, which a video's first frame waited for); ffmpeg starts on
     the first frame, when the size is known.
 
-    An mp4's frames go to ffmpeg already in yuv420p, converted by OpenCV: fed RGB, ffmpeg used 1.5 ms of processor
-    time a frame at 320x372 on the 2-core machine; fed yuv420p, 0.8 (the conversion costs this process 0.1). x264
-    encodes on one thread: its frame threads cost processor time (1.13 to 1.35 ms a frame against 1.02 to 1.05 on
-    one) that the run's other stages need, and one thread still encodes about 1000 frames/s."""
+    An mp4's frames go to ffmpeg already in yuv420p, converted by OpenCV: fed RGB, ffmpeg spends about twice the
+    processor time a frame, and OpenCV's conversion costs this process a small part of that. x264 encodes on one
+    thread: its frame threads cost processor time that the run's other stages need, and one thread still encodes
+    faster than the rest of the run makes frames (figures: bench/README.md)."""
 
     def __init__(self, path, fps, preset='ultrafast'):
         from moviepy.config import FFMPEG_BINARY

@@ -1,5 +1,5 @@
-"""The car app template, driven for real: donkeycar's drive loop with a MOCK camera, as docs/car.md's try-it steps say,
-with the bundled trained pilot and with an exported twin."""
+"""The car app template, driven for real: donkeycar's drive loop with its image-list camera replaying the sample tub's
+pictures, as docs/car.md's try-it steps say, with the bundled trained pilot and with an exported twin."""
 import json
 import logging
 import os
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from glob import glob
 from types import SimpleNamespace
 
 import cv2
@@ -48,6 +49,19 @@ def page_block(language, holding):
     return fenced_block(CAR_PAGE, language, holding)
 
 
+def page_env():
+    """The environment the page's shell lines run in: its `python` is this environment's."""
+    return {**os.environ, 'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH']}
+
+
+def page_pilot():
+    """The pilot file the page's drive command names, as the shell expands its --model."""
+    command = page_block('bash', 'manage.py drive')
+    model = re.search(r'--model ("\$\(.*?\)"|\S+)', command).group(1)
+    return subprocess.run(['bash', '-c', f'echo {model}'], check=True, capture_output=True, text=True, timeout=60,
+                          env=page_env()).stdout.strip()
+
+
 def make_car(folder, config):
     """A car made by `donkey createcar`, the template's manage.py in it, `config` appended to its myconfig.py."""
     car = folder / 'mycar'
@@ -64,7 +78,7 @@ def drive(folder, model, kind, extra_config='', browser=False):
     the pilot, the stream read by three viewers, its script pressing record, Ctrl-C once the tub holds RECORDS
     records. The car's memory at the end, its log and the loggers' states around the part come back."""
     stream, web = free_port(), free_port()
-    car = make_car(folder, page_block('python', "CAMERA_TYPE = 'MOCK'") +
+    car = make_car(folder, page_block('python', "CAMERA_TYPE = 'IMAGE_LIST'") +
                    f'WEB_CONTROL_PORT = {web}\nSALIENCY_STREAM_PORT = {stream}\n{extra_config}')
     memory = car / 'memory.npz'
     process = subprocess.Popen([sys.executable, str(ROOT / 'tests' / 'car_runner.py'), str(car), str(model), kind,
@@ -84,8 +98,9 @@ def drive(folder, model, kind, extra_config='', browser=False):
 
 @pytest.fixture(scope='module')
 def car_run(tmp_path_factory):
-    """The bundled Keras pilot driving, recording its overlay, its stream watched (by a browser too)."""
-    return drive(tmp_path_factory.mktemp('car'), sample.MODEL, 'linear', browser=True)
+    """The pilot the page names (the bundled Keras pilot) driving, recording its overlay, its stream watched (by a
+    browser too)."""
+    return drive(tmp_path_factory.mktemp('car'), page_pilot(), 'linear', browser=True)
 
 
 @pytest.fixture(scope='module')
@@ -142,9 +157,7 @@ def read_stream(port, web, process):
 def press_record(port):
     """The car page's script that presses record (a message on the drive websocket), run as it says, on `port`."""
     script = page_block('bash', '/wsDrive').replace('localhost:8887', f'localhost:{port}')
-    path = os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH']  # its `python`: this environment's
-    subprocess.run(['bash', '-c', script], check=True, capture_output=True, timeout=60, env={**os.environ,
-                                                                                           'PATH': path})
+    subprocess.run(['bash', '-c', script], check=True, capture_output=True, timeout=60, env=page_env())
 
 
 def later_jpeg(response, skip=40, timeout=120):
@@ -163,58 +176,111 @@ def later_jpeg(response, skip=40, timeout=120):
     raise AssertionError(f'the stream showed only its placeholder for {timeout} s')
 
 
-def expected_pilot():
-    """The plain pilot on the MOCK camera's frame (black), computed by donkeycar's own part."""
+def replayed_images():
+    """The sample tub's images in the order the page says the camera plays them: by the record number their names
+    begin with (0, 1, 2, ..., not 0, 1, 10, 100), as PIL reads them."""
+    from PIL import Image
+    paths = sorted(glob(os.path.join(sample.TUB, 'images', '*.jpg')),
+                   key=lambda path: int(os.path.basename(path).split('_')[0]))
+    return np.stack([np.asarray(Image.open(path)) for path in paths])
+
+
+def sample_pilot():
+    """The sample pilot as donkeycar's own part, as the car's config builds it."""
     from donkeycar.utils import get_model_by_type
     cfg, _ = carconfig.load(None)
     kl = get_model_by_type('linear', cfg)
     kl.load(sample.MODEL)
-    return kl.run(np.zeros((120, 160, 3), np.uint8))
+    return kl
 
 
-def test_memory_holds_the_pilots_outputs_and_the_overlay(car_run):
+@pytest.fixture(scope='module')
+def recorded(car_run):
+    """The car's tub, record by record: the camera frame it recorded and which replayed image that frame is (the
+    nearest; neighbouring images differ by far more than a JPEG's re-encoding), the pilot's outputs, the overlay."""
+    from donkeycar.parts.tub_v2 import Tub
+    tub = Tub(str(car_run.car / 'data'), read_only=True)
+    records = list(tub)
+    tub.close()
+
+    def picture(name):
+        return cv2.cvtColor(cv2.imread(str(car_run.car / 'data' / 'images' / name)), cv2.COLOR_BGR2RGB)
+    images = replayed_images().astype(np.int16)
+    frames = [picture(r['cam/image_array']).astype(np.int16) for r in records]
+    distances = np.array([np.abs(images - frame).mean(axis=(1, 2, 3)) for frame in frames])
+    return SimpleNamespace(records=records, images=images.astype(np.uint8), sources=distances.argmin(axis=1),
+                           distances=distances, overlays=[picture(r['saliency/image_array']) for r in records],
+                           angles=np.array([r['pilot/angle'] for r in records]),
+                           throttles=np.array([r['pilot/throttle'] for r in records]))
+
+
+def test_the_camera_replays_the_sample_tubs_images_in_record_order(car_run, recorded):
+    """Every recorded frame is one of the sample tub's images, and the next record's is the next image by record
+    number (going round after the last), as the page says: one image per loop, in recorded order."""
+    assert f'{len(recorded.images)} images loaded.' in car_run.log
+    rows = np.arange(len(recorded.sources))
+    nearest, second = np.sort(recorded.distances, axis=1)[:, :2].T
+    assert (nearest < 3).all() and (second > 2 * nearest + 4).all(), (nearest.max(), second.min())
+    steps = np.diff(recorded.sources) % len(recorded.images)
+    assert (steps == 1).all(), recorded.sources[rows[1:][steps != 1]]
+
+
+def test_the_pilot_steers_by_the_pictures(recorded):
+    """The pilot's outputs in every record are donkeycar's own part's on the replayed image that loop showed, and
+    they vary with the road: the steering is not one value."""
+    kl = sample_pilot()
+    expected = np.array([kl.run(recorded.images[source]) for source in recorded.sources])
+    assert recorded.angles == pytest.approx(expected[:, 0], abs=1e-4)
+    assert recorded.throttles == pytest.approx(expected[:, 1], abs=1e-4)
+    assert np.ptp(recorded.angles) > 0.2, recorded.angles
+
+
+def test_memory_holds_the_overlay(car_run):
     memory, log = car_run.memory, car_run.log
-    angle, throttle = expected_pilot()
-    assert float(memory['pilot_angle']) == pytest.approx(angle, abs=1e-5)
-    assert float(memory['pilot_throttle']) == pytest.approx(throttle, abs=1e-5)
     overlay = memory['saliency_image_array']
     assert overlay.shape == (120, 160, 3) and overlay.dtype == np.uint8
     assert 'saliency failed' not in log
 
 
-def test_the_tub_records_the_overlay(car_run):
-    car, memory = car_run.car, car_run.memory
-    from donkeycar.parts.tub_v2 import Tub
-    tub = Tub(str(car / 'data'), read_only=True)
-    records = list(tub)
-    tub.close()
-    assert len(records) >= RECORDS  # recording starts once the test has pressed record
-    with_overlay = [r for r in records if 'saliency/image_array' in r]
-    assert len(with_overlay) == len(records)
-    image = cv2.imread(str(car / 'data' / 'images' / with_overlay[-1]['saliency/image_array']))
-    assert image.shape == (120, 160, 3)
-    assert np.abs(cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(int) - memory['saliency_image_array']).mean() < 8
+def test_the_tub_records_the_overlay_of_each_picture(recorded):
+    """Every record holds an overlay; each is the part's overlay of the picture that loop showed (a sample of the
+    records, drawn again here by the part), far brighter than its overlay of a black frame (the map's colours at
+    half strength alone), and no two neighbouring records' overlays are alike."""
+    from donkey_saliency.car.part import SalientPilot
+    assert len(recorded.records) >= RECORDS  # recording starts once the test has pressed record
+    assert all('saliency/image_array' in r for r in recorded.records)
+    overlays = np.array(recorded.overlays, int)
+    assert overlays.shape[1:] == (120, 160, 3)
+    part = SalientPilot(sample_pilot())
+    for index in range(0, len(overlays), 6):
+        drawn = part.run(recorded.images[recorded.sources[index]])[-1]
+        assert np.abs(overlays[index] - drawn).mean() < 5, index  # a neighbouring picture's overlay is further
+    black = part.run(np.zeros((120, 160, 3), np.uint8))[-1]
+    assert (overlays.mean(axis=(1, 2, 3)) > 1.5 * black.mean()).all()
+    assert (np.abs(np.diff(overlays, axis=0)).mean(axis=(1, 2, 3)) > 3).all()
 
 
-def expected_stream(memory):
-    """The stream's picture of the last loop, drawn as the car part draws it (vbp, the default method)."""
+def stream_pictures(recorded):
+    """The stream's picture of each recorded loop, drawn as the car part draws it (vbp, the default method)."""
     from donkey_saliency.core.engine import MapRequest
     from donkey_saliency.draw import stream_picture
     request = MapRequest('vbp')
-    return stream_picture(memory['saliency_image_array'], float(memory['pilot_angle']),
-                          float(memory['pilot_throttle']), request.title, request.signed, request.ends)
+    return np.array([stream_picture(overlay, angle, throttle, request.title, request.signed, request.ends)
+                     for overlay, angle, throttle in zip(recorded.overlays, recorded.angles, recorded.throttles)],
+                    int)
 
 
-def test_the_stream_serves_the_overlay_to_several_viewers(car_run):
+def test_the_stream_serves_the_overlay_to_several_viewers(car_run, recorded):
     """Each viewer gets the overlay enlarged, with its label, the pilot's steering line and values, and the
-    colour bar: a JPEG of the very picture the part draws from the loop's memory."""
-    memory, frames, page, viewers = car_run.memory, car_run.frames, car_run.page, car_run.viewers
+    colour bar: a JPEG of the very picture the part draws of one recorded loop (the viewers look while the car
+    records)."""
+    frames, page, viewers = car_run.frames, car_run.page, car_run.viewers
     assert viewers == 3 and len(frames) == 3
     assert '/video' in page
-    expected = expected_stream(memory)
+    pictures = stream_pictures(recorded)
     for frame in frames:
-        assert frame.shape == expected.shape
-        assert np.abs(frame.astype(int) - expected).mean() < 8  # JPEG of the same picture
+        assert frame.shape == pictures.shape[1:]
+        assert np.abs(pictures - frame).mean(axis=(1, 2, 3)).min() < 6  # JPEG of the same picture, not a neighbour
 
 
 def test_a_recorded_tub_renders_without_a_model(car_run, tmp_path):
@@ -228,17 +294,17 @@ def test_a_recorded_tub_renders_without_a_model(car_run, tmp_path):
 
 
 @pytest.mark.skipif(not CHROMIUM and not os.environ.get('CI'), reason='needs Debian chromium (.ci/run installs it)')
-def test_a_browser_shows_the_overlay_its_legend_and_the_pilot(car_run):
-    memory, screenshot = car_run.memory, car_run.screenshot
+def test_a_browser_shows_the_overlay_its_legend_and_the_pilot(car_run, recorded):
+    screenshot = car_run.screenshot
     assert screenshot is not None
-    expected = expected_stream(memory)
-    height, width = expected.shape[:2]
+    pictures = stream_pictures(recorded)
+    height, width = pictures.shape[1:3]
     # the page scales the stream to the window: find the stream's look in the picture, not the placeholder's
     small = cv2.resize(screenshot, (width, height), interpolation=cv2.INTER_AREA).astype(int)
     placeholder = cv2.imread(os.path.join(os.path.dirname(__import__('donkeycar').__file__), 'parts',
                                           'web_controller', 'templates', 'static', 'img_placeholder.jpg'))
     placeholder = cv2.resize(cv2.cvtColor(placeholder, cv2.COLOR_BGR2RGB), (width, height)).astype(int)
-    assert np.abs(small - expected).mean() < np.abs(small - placeholder).mean() / 2
+    assert np.abs(pictures - small).mean(axis=(1, 2, 3)).min() < np.abs(small - placeholder).mean() / 2
     from donkey_saliency.draw import colour_map
     for colour in colour_map(np.linspace(0.2, 1, 5)):  # the colour bar, from weak to strong, on the page
         assert (np.abs(screenshot.astype(int) - colour).sum(axis=-1) < 30).sum() > 20

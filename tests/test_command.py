@@ -115,7 +115,7 @@ def test_the_writers_are_made_before_the_clock_runs(small_tub, sample_pilot_path
 
 def test_opencv_draws_on_each_stages_own_thread_and_gets_its_threads_back(small_tub, sample_pilot_path, tmp_path,
                                                                            monkeypatch):
-    """During a video OpenCV runs on one thread (its pool's active waits cost the other stages 15% of the rate);
+    """During a video OpenCV runs on one thread (its pool's active waits take the processor time the other stages need);
     an in-process caller (the API) finds its own setting again after the run, and after a run that failed."""
     from donkey_saliency.offline.stages import VideoJob
     seen, render = [], VideoJob.render

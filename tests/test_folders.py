@@ -181,8 +181,8 @@ def test_two_jobs_make_the_same_videos_and_maps_as_one(per_tub_runs):
         a, b = np.load(one / f'{name}.npz'), np.load(two / f'{name}.npz')
         assert a['index'].tolist() == b['index'].tolist()
         np.testing.assert_allclose(a['angle'], b['angle'], atol=1e-5)
-        # measured on the 2-core machine: identical; a share of the cores may sum in another order elsewhere, so
-        # float32 rounding is allowed, on each frame's own scale
+        # two jobs share the cores otherwise than one, and TensorFlow may then sum in another order, so float32
+        # rounding is allowed, on each frame's own scale
         assert_maps_close(b['raw'], a['raw'], atol=1e-5)
         assert len(read_video(one / f'{name}.mp4')[0]) == len(read_video(two / f'{name}.mp4')[0])
 

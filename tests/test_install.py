@@ -165,8 +165,8 @@ def assert_demo_video(project, bin_dir, out='check.mp4', frames=12):
 
 
 def in_a_fresh_clone(test):
-    """Minutes (the clone's venv installs TensorFlow: the first took 13 on a loaded 2-core machine, near
-    pytest.ini's 15-minute limit, so they get their own): marked `readme_install`, so `-m 'not readme_install'`
+    """Minutes (the clone's venv installs TensorFlow, which on a loaded machine comes near pytest.ini's
+    15-minute limit, so they get their own): marked `readme_install`, so `-m 'not readme_install'`
     leaves them out locally; CI runs them, once, from the Python 3.11 run of the README's test command."""
     test = pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason='checked once, from the 3.11 run')(test)
     return pytest.mark.readme_install(pytest.mark.timeout(2 * SLOW)(test))

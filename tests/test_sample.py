@@ -78,8 +78,8 @@ def test_the_script_reproduces_the_bundled_pilot(tmp_path, scenes):
 
     TensorFlow promises no bit-identical training across machines and builds, so this asserts what the claim
     means, with a tolerance set by measurement: the same script and seed on two machines of the same kind gave
-    pilots 0.008 apart in steering and 0.009 in throttle (largest over these 20 frames); on one AMD EPYC, trained
-    on oneDNN's kernels instead of Eigen's (the setting the command asks for), 0.031 (2026-12-02); while seeds 1
+    pilots 0.008 apart in steering and 0.009 in throttle (largest over these 20 frames); on one machine, trained
+    on oneDNN's kernels instead of Eigen's (the setting the command asks for), 0.031; while seeds 1
     and 2 on one machine gave 0.10 and 0.15 (steering correlation with the bundled pilot 0.997 and 0.996, against
     1.0000). So: within 0.05 of the bundled outputs, steering correlation above 0.999, and maps on the lines.
     """

@@ -47,9 +47,9 @@ def _ranked(rows, low, high):
     """The values at ranks `low` and `high` (ascending) of each row of float `rows`, exactly. At high clips a row's
     top pixels alone are put in order: those at or above a threshold guessed from a strided sample of about SAMPLE
     pixels, when at least the `pixels - low` pixels from rank low up lie there (they are then the top of the row's
-    order, ties and all); any other row is partitioned whole, in place. The video's 64 real maps of 120x160 a
-    batch, at clip 99, took 2.7 ms through frame_scales this way, against 4.0 partitioned whole; at clip 50 the
-    sampled way took twice as long, hence SAMPLED_FROM."""
+    order, ties and all); any other row is partitioned whole, in place. At high clips ordering the few top pixels
+    is cheaper than partitioning the row; at low clips most of the row lies above the guess and the sampled way
+    costs more than it saves, hence SAMPLED_FROM (figures: bench/README.md)."""
     count, pixels = rows.shape
     step = pixels // SAMPLE
     if step < 2 or low < SAMPLED_FROM * pixels or not count:  # small maps, lower clips: each row whole

@@ -140,7 +140,7 @@ def curves(predict, images, orders, substrate, steps=16, extra=(), advance=None,
 
 def compiled_forward(pilot):
     """The pilot's forward pass as one compiled graph for any batch size (a Keras model called eagerly runs layer
-    by layer: measured 1.4x to 1.9x slower on the step images); a .tflite pilot's own interpreter."""
+    by layer, markedly slower on the many small batches of step images); a .tflite pilot's own interpreter."""
     if pilot.tflite:
         return pilot.predict
     from donkey_saliency.quiet import import_tensorflow

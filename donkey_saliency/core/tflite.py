@@ -134,8 +134,8 @@ class TfLiteModel:
     @functools.cached_property
     def _outputs_interpreter(self):
         """The file opened again without preserved tensors (its tensor indexes are the same: one file), on
-        OUTPUTS_THREADS threads: its batches are large (a frame's windows), so they divide well (occlusion on
-        the 2-core machine: 6.7 frames/s on one thread, 7.7 and 7.8 on two, on 2026-12-01, before run_filled)."""
+        OUTPUTS_THREADS threads: its batches are large (a frame's windows), so they divide well (occlusion runs
+        faster on two threads than on one)."""
         from donkey_saliency import cores
         return _interpreter(self.path, preserve=False, threads=OUTPUTS_THREADS or cores.usable())
 

@@ -15,9 +15,8 @@ FIRST_FRAMES = 8  # frames of the first batch that go through the pilot on their
 
 def split_first(batch):
     """The first batch as a few frames, then the rest: drawing and encoding start while the pilot works on the
-    rest, where a whole first batch kept them waiting (with the warm-up at the sizes this makes, a 600-frame run of
-    the real tub took 1.36 s once started against 1.49 s whole and 1.47 s split but warmed at 8 and 64 only:
-    means of five runs in turn)."""
+    rest, where a whole first batch kept them waiting. The warm-up covers the sizes this makes (first_batch_sizes):
+    a size left cold builds its kernels mid-run and gives back what the split gained."""
     if len(batch.frames) <= FIRST_FRAMES:
         return [batch]
     from donkey_saliency.tub.read import Batch
@@ -129,7 +128,7 @@ class VideoJob:
 
     def warm_up(self, first):
         """Build the pilot's kernels before the clock runs for each batch size a video's first batches bring, the
-        first of them holding `first` frames (0.07 s at a size not seen yet, mid-run otherwise). Only for maps of
+        first of them holding `first` frames (a size not seen yet pauses the run while they are built). Only for maps of
         one pass a frame on a Keras pilot: many-sample methods cut batches to sizes of their own, and a .tflite
         pilot reallocates at each new size."""
         if not self.pilot or self.pilot.tflite or self.engine.samples > 1:

@@ -299,8 +299,8 @@ def _write(job, batches, writers, bar):
 @contextlib.contextmanager
 def _opencv_on_one_thread():
     """OpenCV's calls each on its stage's own thread while the stages run: they keep the cores busy already, and
-    OpenCV's own pool, whose threads wait actively, took their time (on the real tub 419 to 441 frames/s, against
-    492 to 508 on one thread, in turn). Put back after the run (as a count: OpenCV tells no "default"), for an
+    OpenCV's own pool, whose threads wait actively, takes their time (a video runs slower with it:
+    bench/README.md). Put back after the run (as a count: OpenCV tells no "default"), for an
     in-process caller."""
     import cv2
     threads = cv2.getNumThreads()

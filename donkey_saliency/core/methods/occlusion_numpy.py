@@ -28,8 +28,7 @@ def fill_hidden(buffers, inputs, frame, image_index, windows):
     """Write one frame's hidden copies into `buffers` (one (K, ...) array per input, K windows): every input
     of the frame copied K times, copy k of the picture with window k set to black (the newest picture of a
     sequence). In place, so that the interpreter's own input buffers take the batch with no array in between
-    (1.06 to 1.45 times the frames/s of multiplying copies by masks and handing them over, in four runs of
-    bench/bench_tflite_occlusion.py on the 2-core machine)."""
+    (faster than multiplying copies by masks and handing them over: bench/bench_tflite_occlusion.py times both)."""
     for position, (buffer, x) in enumerate(zip(buffers, inputs)):
         buffer[...] = x[frame]
         if position == image_index:
