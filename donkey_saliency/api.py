@@ -48,7 +48,7 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0
     (`layer`, `samples`, `noise`, `steps`, `window`, `stride`) take the CLI's names and defaults. `inputs`: the
     model's further inputs (imu, behaviour, memory), in model input order after the image, one row per frame.
     """
-    from donkey_saliency.core.display import check_clip, drawable, frame_scales, run_scale, scaled
+    from donkey_saliency.core.display import check_clip, shown
     from donkey_saliency.core.engine import Engine, requests_for
     from donkey_saliency.core.pilot import Pilot, from_model
     if not isinstance(pilot, Pilot):
@@ -74,12 +74,10 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0
     raw = [np.concatenate(m) for m in maps]
     if normalize not in ('frame', 'run'):
         raise UserError(f"normalize is 'frame' or 'run', not {normalize!r}")
-    drawn = [drawable(m, r.method) for r, m in zip(requests, raw)]  # (smoothed for drawing, see core.display)
-    shown = [scaled(m, r.signed, run_scale(m, clip) if normalize == 'run' else frame_scales(m, clip))
-             for r, m in zip(requests, drawn)]
+    drawn = [shown(m, r.method, r.signed, clip, normalize) for r, m in zip(requests, raw)]
     angle, throttle = pilot.decode(outputs)
-    return Result(shown[0], raw[0], angle, throttle, outputs, requests[0].signed,
-                  {r.key: m for r, m in zip(requests[1:], shown[1:])})
+    return Result(drawn[0], raw[0], angle, throttle, outputs, requests[0].signed,
+                  {r.key: m for r, m in zip(requests[1:], drawn[1:])})
 
 
 def _check_settings(settings):
