@@ -5,11 +5,12 @@
     result = ds.saliency(pilot, images, method='vbp')
     picture = ds.overlay(images[0], result.maps[0])
 """
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from donkey_saliency.errors import UserError
+from donkey_saliency.errors import UserError, as_arguments
 
 
 @dataclass
@@ -27,6 +28,25 @@ class Result:
     extra: dict
 
 
+def _in_arguments(**arguments):
+    """The function's UserErrors in the API's words: the library's messages are written once, for the CLI, and name
+    its flags; here each names the argument instead (errors.as_arguments; `arguments`: flag -> argument where they
+    differ)."""
+    def reworded(function):
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except UserError as exc:
+                said = as_arguments(exc, arguments)
+                if said is exc:
+                    raise
+                raise said.with_traceback(exc.__traceback__) from None
+        return call
+    return reworded
+
+
+@_in_arguments(model='path')
 def load_pilot(path, type=None, config=None):
     """A pilot from any file the CLI takes (.h5, .savedmodel, .keras, .tflite); its type is read from the file
     unless given; `config` is the car's config.py (optional: donkeycar's defaults otherwise)."""
@@ -38,6 +58,7 @@ def load_pilot(path, type=None, config=None):
     return load(str(path), type, cfg)
 
 
+@_in_arguments()
 def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0, normalize='frame', batch_size=64,
              inputs=None, **settings):
     """Maps for uint8 RGB camera frames `images` (N, H, W, 3) (or one frame (H, W, 3)).
@@ -48,7 +69,7 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0
     (`layer`, `samples`, `noise`, `steps`, `window`, `stride`) take the CLI's names and defaults. `inputs`: the
     model's further inputs (imu, behaviour, memory), in model input order after the image, one row per frame.
     """
-    from donkey_saliency.core.display import check_clip, drawable, frame_scales, run_scale, scaled
+    from donkey_saliency.core.display import check_clip, shown
     from donkey_saliency.core.engine import Engine, requests_for
     from donkey_saliency.core.pilot import Pilot, from_model
     if not isinstance(pilot, Pilot):
@@ -74,12 +95,10 @@ def saliency(pilot, images, method='vbp', output='angle', signed=None, clip=99.0
     raw = [np.concatenate(m) for m in maps]
     if normalize not in ('frame', 'run'):
         raise UserError(f"normalize is 'frame' or 'run', not {normalize!r}")
-    drawn = [drawable(m, r.method) for r, m in zip(requests, raw)]  # (smoothed for drawing, see core.display)
-    shown = [scaled(m, r.signed, run_scale(m, clip) if normalize == 'run' else frame_scales(m, clip))
-             for r, m in zip(requests, drawn)]
+    drawn = [shown(m, r.method, r.signed, clip, normalize) for r, m in zip(requests, raw)]
     angle, throttle = pilot.decode(outputs)
-    return Result(shown[0], raw[0], angle, throttle, outputs, requests[0].signed,
-                  {r.key: m for r, m in zip(requests[1:], shown[1:])})
+    return Result(drawn[0], raw[0], angle, throttle, outputs, requests[0].signed,
+                  {r.key: m for r, m in zip(requests[1:], drawn[1:])})
 
 
 def _check_settings(settings):
@@ -119,6 +138,7 @@ def overlay(image, saliency_map, alpha=0.5, signed=None, title='', ends=None, sc
     return labelled(np.asarray(image, np.uint8), MapView(saliency_map, signed, title, ends), alpha, scale)
 
 
+@_in_arguments()
 def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', inputs=None, random_orders=None):
     """How faithful maps are to the pilot: deletion and insertion AUCs (see `core.metrics`) of each set of maps
     beside `random_orders` random pixel orders (None: metrics.RANDOM_ORDERS, 5), for uint8 RGB `images`
@@ -149,6 +169,7 @@ def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', in
                         for t in targets}}
 
 
+@_in_arguments(tub='tubs', model='models')
 def report(tubs, models, out='report.html', json=None, method='vbp', config=None, type=None, start=0, end=-1,
            every=1, horizon=None, frames=200, evaluate=False, batch_size=64, progress=True, imu_lateral='y',
            **settings):
@@ -164,6 +185,7 @@ def report(tubs, models, out='report.html', json=None, method='vbp', config=None
                              progress=progress, imu_lateral=imu_lateral, settings=settings))
 
 
+@_in_arguments(tub='tubs')
 def mirror(tubs, out, config=None, keep=(), drop=(), imu_lateral='y', progress=True):
     """`donkey saliency mirror` from Python: writes the mirrored tub `out` from `tubs` (a path or a list) and
     returns {'out', 'records', 'tubs', 'skipped', 'skipped_tubs', 'warnings'}. `config`: the car's config.py, for

@@ -1,10 +1,32 @@
 """The exceptions the CLI answers in one line: UserError (the user can fix this; exit 2), NothingToShow (a tub
-that gives no output: --per-tub goes on to the next), Terminated (SIGTERM, exit 143; SIGHUP, exit 129)."""
+that gives no output: --per-tub goes on to the next), Terminated (SIGTERM, exit 143; SIGHUP, exit 129).
+
+A UserError's message is written once, in the CLI's words (its flags); the Python API rewords it with `as_arguments`
+so that a notebook is told of its arguments (`ds.load_pilot('missing.h5')`: "... with path ...", not "--model").
+"""
+import re
 import signal
 
 
 class UserError(Exception):
     """A problem with the user's input (path, model, flags), worded as what is wrong and what to do."""
+
+
+FLAG = re.compile(r'(?<![\w-])--([a-z][a-z0-9-]*)(?: (-?\d[\d.]*\b|[A-Z]+\b|[\w.\'/-]*[\d_./\'][\w.\'/-]*))?')
+
+
+def as_arguments(exc, arguments=None):
+    """The UserError `exc` (same class) in the API's words: each --flag of its message named as the keyword argument
+    that takes it, `name=value` where a value follows that is plainly one (a number, a PATH-like placeholder, a name
+    with _ . / or a digit), the name alone else; `arguments`: {flag: argument} where the argument is not the flag's
+    name with - as _."""
+    arguments = arguments or {}
+
+    def argument(match):
+        name = arguments.get(match.group(1), match.group(1).replace('-', '_'))
+        return f'{name}={match.group(2)}' if match.group(2) else name
+    text = FLAG.sub(argument, str(exc))
+    return exc if text == str(exc) else type(exc)(text)
 
 
 class NothingToShow(UserError):

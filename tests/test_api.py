@@ -118,6 +118,22 @@ def test_bad_api_input_is_one_clear_error():
         ds.saliency(model, np.zeros((2, 40, 64, 3), np.uint8))
 
 
+def test_the_api_names_its_arguments_where_the_command_names_its_flags(tmp_path):
+    """The library's messages are written once, for the CLI (test_user_errors holds the flags they name there); from
+    Python each names the argument instead: a notebook has no --model to pass."""
+    def said(call, *args, **kwargs):
+        with pytest.raises(UserError) as raised:
+            call(*args, **kwargs)
+        assert '--' not in str(raised.value), raised.value
+        return str(raised.value)
+    assert said(ds.load_pilot, 'missing.h5') == ('model not found: missing.h5; pass the pilot file with path '
+                                                 '(e.g. models/mypilot.h5)')
+    assert said(ds.load_pilot, sample.MODEL, type='tflite_linear').startswith('type=tflite_linear needs a .tflite')
+    assert said(ds.mirror, tmp_path / 'nothing', tmp_path / 'out').endswith('manifest.json with tubs')
+    assert said(ds.report, sample.TUB, sample.MODEL, out=tmp_path / 'r.html', start=5, end=3) == (
+        'start=5 end=3 is an empty range; use 0 <= start < end, or end=-1 for the last record')
+
+
 def test_import_stays_light():
     probe = ('import sys, donkey_saliency as ds; ds.METHODS; '
              'print(" ".join(m for m in ("tensorflow", "keras", "moviepy", "donkeycar") if m in sys.modules))')

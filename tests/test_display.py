@@ -179,3 +179,35 @@ def test_pixel_maps_are_drawn_through_a_light_gaussian_and_the_others_untouched(
         np.testing.assert_allclose(display.drawable(-raw, name), -drawn, atol=1e-6)
     for name in ('vbp', 'gradcam', 'occlusion'):
         assert display.drawable(raw, name) is raw
+
+
+def percentile_clipped(maps, level, signed):
+    """The display rule in plain numpy: the maps over a percentile level, clipped to [0, 1] or [-1, 1]."""
+    return np.clip(maps / level, -1 if signed else 0, 1)
+
+
+@pytest.mark.parametrize('method', ['vbp', 'gradients'])
+@pytest.mark.parametrize('signed', [False, True])
+def test_shown_is_the_one_rule_per_frame_per_run_and_on_a_fixed_scale(method, signed):
+    """`shown`, which every drawing place calls, against plain numpy: each frame over its own clip-th percentile
+    of |map|, or all frames over the percentile of the whole run, or over a sample's (`sample_scale`), on the map
+    as drawn (a smoothed method's blurred map); a map of no method drawn as it is."""
+    from donkey_saliency.core.display import sample_scale, shown
+    rng = np.random.default_rng(6)
+    raw = (rng.gamma(0.4, size=(3, 60, 80)) * rng.choice([-1, 1], size=(3, 60, 80))).astype(np.float32)
+    raw[1] *= 0.2  # a weak frame: per frame drawn as strong as the others, per run weaker
+    sample = raw[::2] * 3
+    drawn = np.stack([gaussian_numpy(r, 1.0) for r in raw]) if method == 'gradients' else raw
+    drawn_sample = np.stack([gaussian_numpy(r, 1.0) for r in sample]) if method == 'gradients' else sample
+    per_frame = shown(raw, method, signed, 95)
+    for d, s in zip(drawn, per_frame):
+        np.testing.assert_allclose(s, percentile_clipped(d, np.percentile(np.abs(d), 95), signed), atol=2e-5)
+    np.testing.assert_allclose(shown(raw, method, signed, 95, 'run'),
+                               percentile_clipped(drawn, np.percentile(np.abs(drawn), 95), signed), atol=2e-5)
+    fixed = sample_scale(sample, method, 95)
+    assert fixed == pytest.approx(np.percentile(np.abs(drawn_sample), 95), rel=1e-4)
+    np.testing.assert_allclose(shown(raw, method, signed, 95, fixed),
+                               percentile_clipped(drawn, np.percentile(np.abs(drawn_sample), 95), signed), atol=2e-5)
+    assert shown(raw, method, signed, 95, 'run')[1].mean() < 0.5 * per_frame[1].mean()
+    np.testing.assert_allclose(shown(raw, signed=signed), percentile_clipped(
+        raw, np.percentile(np.abs(raw), 99, axis=(1, 2), keepdims=True), signed), rtol=1e-5)

@@ -57,7 +57,7 @@ def test_no_tub_given(out_dir):
 
 def test_missing_model(out_dir, small_tub):
     result = run_cli('--tub', small_tub, '--model', out_dir / 'x.h5', '--out', out_dir / 'v.mp4')
-    assert_user_error(result, out_dir, 'model not found')
+    assert_user_error(result, out_dir, 'model not found', 'with --model')  # (the API names its argument instead)
 
 
 def test_no_model_given(out_dir, small_tub):

@@ -104,15 +104,14 @@ class SalientPilot:
     def saliency(self, img_arr, inputs):
         """One inference on the model's `inputs`: update the overlay, return the pilot's decoded outputs (None
         without an engine)."""
-        from donkey_saliency.core.display import drawable, frame_scales, scaled
+        from donkey_saliency.core.display import shown
         from donkey_saliency.draw import overlay
         engine = self._current_engine()
         if engine is None:
             return None
         outputs, (raw,) = engine(inputs)
-        raw = drawable(raw, self.request.method)
-        shown = scaled(raw, self.request.signed, frame_scales(raw, self.clip))[0]  # as the video draws it
-        self.overlay = overlay(_rgb(img_arr), shown, self.alpha, self.request.signed)
+        drawn = shown(raw, self.request.method, self.request.signed, self.clip)[0]  # as the video draws it
+        self.overlay = overlay(_rgb(img_arr), drawn, self.alpha, self.request.signed)
         sample = outputs[0][0] if len(outputs) == 1 else [o[0] for o in outputs]
         return self.kl.interpreter_to_output(sample)
 

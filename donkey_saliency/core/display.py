@@ -4,7 +4,8 @@ Raw maps span very different ranges per method and frame (gradients are spiky: s
 pixel, a few specks show). As in PAIR saliency and tf-keras-vis, a map is divided by a high percentile of its
 magnitude (`clip`, default 99: the strongest 1% of pixels are drawn at full strength) and clipped, to [0, 1],
 or to [-1, 1] for signed maps, which keep their sign and their zero. The scale is per frame, or one for a whole
-run (`run_scale`), so that strength is comparable from frame to frame.
+run (`run_scale`), so that strength is comparable from frame to frame. `shown` is the rule whole (smoothing, scale,
+clipping): every place that draws a map calls it, so the video, the API, the car and the report draw alike.
 
 Maps with one value per pixel (input gradients, SmoothGrad, Integrated Gradients: registered `smoothed`) show
 as sparse specks even so: next to each other, pixels of one lane line get gradients of very different size. For
@@ -119,3 +120,19 @@ def drawable(raw, method):
     raw = np.nan_to_num(np.asarray(raw, np.float32))
     sigma = SMOOTHING * raw.shape[-1]
     return np.stack([cv2.GaussianBlur(m, (0, 0), sigma, borderType=cv2.BORDER_REFLECT) for m in raw])
+
+
+def shown(raw, method=None, signed=False, clip=DEFAULT_CLIP, scale='frame'):
+    """The maps drawn (N, H, W) from the raw maps of `method` (its name; None: maps of no method, drawn unsmoothed):
+    `drawable`, then `scaled` by each frame's own scale ('frame'), by one for all of `raw` ('run'), or by a run's
+    scale fixed beforehand (a number from `sample_scale`)."""
+    drawn = drawable(raw, method) if method else raw
+    if isinstance(scale, str):
+        scale = run_scale(drawn, clip) if scale == 'run' else frame_scales(drawn, clip)
+    return scaled(drawn, signed, scale)
+
+
+def sample_scale(raw, method, clip=DEFAULT_CLIP):
+    """One scale for a run, from a sample of its raw maps of `method`: the scale `shown` takes to draw the whole run
+    as `shown(..., scale='run')` draws the sample."""
+    return run_scale(drawable(raw, method), clip)

@@ -186,16 +186,16 @@ class VideoJob:
 
     def _displayed(self, raw):
         """The raw maps scaled for drawing: each frame on its own, or on the run's scale."""
-        from donkey_saliency.core.display import drawable, frame_scales, scaled
-        raw = [drawable(m, r.method) for r, m in zip(self.requests, raw)]
-        scales = self.run_scales or [frame_scales(m, self.options.clip) for m in raw]  # (None: per frame)
-        return [scaled(m, r.signed, scale) for r, m, scale in zip(self.requests, raw, scales)]
+        from donkey_saliency.core.display import shown
+        scales = self.run_scales or ['frame'] * len(self.requests)  # (None: per frame)
+        return [shown(m, r.method, r.signed, self.options.clip, scale)
+                for r, m, scale in zip(self.requests, raw, scales)]
 
     def _sample_scales(self):
         """--normalize run: one scale per map, fixed before the first frame is drawn from a first pass over up
         to RUN_SAMPLE frames spread evenly over the range (sequence and memory pilots see each sampled frame
         without its history there). Memory stays flat: only the sample's maps are held."""
-        from donkey_saliency.core.display import drawable, run_scale
+        from donkey_saliency.core.display import sample_scale
         from donkey_saliency.offline.inputs import PilotInputs
         from donkey_saliency.tub.read import TubReader, spread_records
         end = self.options.start + self.range_length()
@@ -211,7 +211,7 @@ class VideoJob:
         inputs = PilotInputs(self.pilot)
         batches = [self._raw_maps(images[i:i + self.options.batch_size], records[i:i + self.options.batch_size],
                                   inputs)[1] for i in range(0, len(images), self.options.batch_size)]
-        scales = [run_scale(drawable(np.concatenate(maps), r.method), self.options.clip)
+        scales = [sample_scale(np.concatenate(maps), r.method, self.options.clip)
                   for r, maps in zip(self.requests, zip(*batches))]
         return scales if all(s > 0 for s in scales) else None  # a blank sample: fall back to each frame's scale
 

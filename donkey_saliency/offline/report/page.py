@@ -91,11 +91,10 @@ class _Pictures:
 
     def frame(self, moment, n, scale=2):
         """A kept frame with pilot n's map over it and the user's (green) and the pilot's (blue) steering."""
-        from donkey_saliency.core.display import frame_scales, scaled
+        from donkey_saliency.core.display import shown
         from donkey_saliency.draw import PILOT_COLOUR, USER_COLOUR, enlarge, overlay, steering_line
-        raw = moment.maps[n][None]
-        shown = scaled(raw, self.requests[n].signed, frame_scales(raw))[0]
-        picture = enlarge(overlay(moment.image, shown, ALPHA, self.requests[n].signed), scale)
+        drawn = shown(moment.maps[n][None], signed=self.requests[n].signed)[0]
+        picture = enlarge(overlay(moment.image, drawn, ALPHA, self.requests[n].signed), scale)
         record = self.collector.records[moment.position]
         if np.isfinite(record['user_angle']) and np.isfinite(record['user_throttle']):
             steering_line(picture, record['user_angle'], record['user_throttle'], USER_COLOUR, side=-1)
@@ -115,10 +114,9 @@ class _Pictures:
         return None if attention is None else self.attention_picture(attention)
 
     def attention_picture(self, attention):
-        from donkey_saliency.core.display import frame_scales, scaled
+        from donkey_saliency.core.display import shown
         from donkey_saliency.draw import enlarge, overlay
-        shown = scaled(attention[None], False, frame_scales(attention[None]))[0]
-        return enlarge(overlay(self.typical.image, shown, ALPHA, False), 2)
+        return enlarge(overlay(self.typical.image, shown(attention[None])[0], ALPHA, False), 2)
 
     def typical_caption(self):
         record = self.collector.records[self.typical.position]
