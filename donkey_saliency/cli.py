@@ -263,8 +263,8 @@ def build_report_parser(prog):
     p.add_argument('--out', default='report.html', help='the page to write (default report.html)')
     p.add_argument('--json', metavar='FILE.json', help='also write the findings as JSON')
     p.add_argument('--review-out', metavar='FILE.py', help='also write the records to review (largest disagreements, '
-                   'takeovers, unreadable images) as a TRAIN_FILTER for the car\'s myconfig.py that leaves them out '
-                   'of training; the tubs are not touched')
+                   'takeovers, unreadable images, the car\'s alarms) as a TRAIN_FILTER for the car\'s myconfig.py '
+                   'that leaves them out of training; the tubs are not touched')
     p.add_argument('--delete', action='store_true', help='after the report, mark those records deleted in the tubs '
                    '(donkeycar\'s soft delete, restorable in donkey ui), on a confirmation line typed on stdin')
     p.add_argument('--yes', action='store_true', help='with --delete: no confirmation asked (for scripts)')
@@ -314,6 +314,7 @@ def run_report(argv, prog):
             lines.append(f'{name} against the first pilot: the {change["finding"]} advice '
                          + ('worked' if change['worked'] else
                             f'did not work: {"; ".join(change["failed"])}; {change["try"]}'))
+    lines.append(f'alarm: {result["alarm"]["said"]}')
     lines += _review_lines(result, args)
     return lines + ([f'findings saved to {args.json}'] if args.json else [])
 

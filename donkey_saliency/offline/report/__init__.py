@@ -90,7 +90,7 @@ def run(options):
     options, skipped_tubs = check(options)
     started = time.time()
     from donkey_saliency.core import attention, carconfig
-    from donkey_saliency.offline.report import findings, fix, page, review
+    from donkey_saliency.offline.report import alarm_review, findings, fix, page, review
     from donkey_saliency.offline.stages import VideoJob
     configs = _configs(options)
     cars = [carconfig.load(config) for config in configs]
@@ -132,6 +132,7 @@ def run(options):
               'models': models,
               'between_pilots': findings.between_pilots(collector) if len(jobs) > 1 else [],
               'faithfulness': _faithfulness(options) if options.evaluate else None}
+    result['alarm'] = alarm_review.alarm_findings(result, collector)
     result['review'] = review.moments(result, collector, jobs[0].reader.skipped.bad_images)
     result['seconds'] = round(time.time() - started, 1)
     _write(options, result, page.render(result, collector, [job.requests[0] for job in jobs]))

@@ -3,15 +3,17 @@
 A moment is a stretch of records of one tub (first and last `_index`) and why it is listed: the largest
 disagreements with the driver (the record the report shows), each takeover (of the seconds before it the
 report draws, those the pilot drove, through the record where the driver took over), each run of records whose
-image cannot be read (donkeycar's training fails on one). The file is a TRAIN_FILTER for the car's myconfig.py (train_filter.py) that
+image cannot be read (donkeycar's training fails on one), and, where the car recorded `saliency/alarm`, each of
+its stretches. The file is a TRAIN_FILTER for the car's myconfig.py (train_filter.py) that
 leaves exactly those records out of training and keeps all others; the tubs are not touched.
 """
 import inspect
 import os
 
 from donkey_saliency.offline.report import train_filter
+from donkey_saliency.offline.report.alarm_review import warning_words
 
-TAKEOVER, DISAGREEMENT, BAD_IMAGE = 'takeover', 'disagreement', 'unreadable image'
+TAKEOVER, DISAGREEMENT, BAD_IMAGE, ALARM = 'takeover', 'disagreement', 'unreadable image', 'alarm'
 
 
 def moments(result, collector, bad_images):
@@ -24,11 +26,15 @@ def moments(result, collector, bad_images):
             found.append(_moment(moment['tub'], moment['index'], moment['index'], DISAGREEMENT,
                                  f'steering: user {_signed(moment["user_angle"])}, {name} '
                                  f'{_signed(moment["pilot_angle"])}'))
-    for takeover in collector.takeovers:
+    for takeover, listed in zip(collector.takeovers, result['models'][0]['takeovers']):
         first, last = (collector.records[position] for position in (_piloted_from(collector, takeover),
                                                                      takeover.position))
         found.append(_moment(last['tub'], first['index'], last['index'], TAKEOVER,
-                             f'the pilot drove ({takeover.mode_before}), the driver took over at {last["index"]}'))
+                             f'the pilot drove ({takeover.mode_before}), the driver took over at {last["index"]}'
+                             + warning_words(listed.get('warning'))))
+    for stretch in (result.get('alarm') or {}).get('stretches', []):
+        found.append(_moment(stretch['tub'], stretch['first'], stretch['last'], ALARM,
+                             'the attention alarm on' + ('' if stretch['takeover'] else ', no takeover after it')))
     for tub, indexes in _by_tub(bad_images).items():
         for first, last in _merged([(i, i) for i in indexes]):
             found.append(_moment(tub, first, last, BAD_IMAGE, 'missing or cut short: donkeycar\'s training fails '
