@@ -262,6 +262,12 @@ def build_report_parser(prog):
                    'for the method, on 100 frames per pilot')
     p.add_argument('--out', default='report.html', help='the page to write (default report.html)')
     p.add_argument('--json', metavar='FILE.json', help='also write the findings as JSON')
+    p.add_argument('--review-out', metavar='FILE.py', help='also write the records to review (largest disagreements, '
+                   'takeovers, unreadable images, the car\'s alarms) as a TRAIN_FILTER for the car\'s myconfig.py '
+                   'that leaves them out of training; the tubs are not touched')
+    p.add_argument('--delete', action='store_true', help='after the report, mark those records deleted in the tubs '
+                   '(donkeycar\'s soft delete, restorable in donkey ui), on a confirmation line typed on stdin')
+    p.add_argument('--yes', action='store_true', help='with --delete: no confirmation asked (for scripts)')
     p.add_argument('--batch-size', type=int, default=64, metavar='N', help='frames per pilot call (default 64)')
     p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bar')
     return p
@@ -270,6 +276,8 @@ def build_report_parser(prog):
 def run_report(argv, prog):
     """`donkey saliency report ...`: returns the lines to print."""
     args = build_report_parser(prog).parse_args(argv)
+    if args.yes and not args.delete:
+        raise UserError('--yes answers --delete\'s question; pass it with --delete, or leave it out')
     from donkey_saliency.offline import report
     config = args.config if args.config or not os.path.isfile('config.py') else ['config.py']  # as the video does
     options = report.ReportOptions(
@@ -277,7 +285,7 @@ def run_report(argv, prog):
         type=args.type, config=config, start=args.start, end=args.end, every=args.every, horizon=args.horizon,
         frames=args.frames, imu_lateral=args.imu_lateral,
         evaluate=args.evaluate, batch_size=args.batch_size, progress=args.progress,
-        settings={k: getattr(args, k) for k in methods.all_settings()})
+        settings={k: getattr(args, k) for k in methods.all_settings()}, review_out=args.review_out, delete=args.delete)
     result = report.run(options)
     from donkey_saliency.offline.report.findings import headline
     from donkey_saliency.tub.read import describe_skipped
@@ -306,7 +314,23 @@ def run_report(argv, prog):
             lines.append(f'{name} against the first pilot: the {change["finding"]} advice '
                          + ('worked' if change['worked'] else
                             f'did not work: {"; ".join(change["failed"])}; {change["try"]}'))
+    lines.append(f'alarm: {result["alarm"]["said"]}')
+    lines += _review_lines(result, args)
     return lines + ([f'findings saved to {args.json}'] if args.json else [])
+
+
+def _review_lines(result, args):
+    """The records to review on stdout, where --review-out put their filter, and --delete's question and answer."""
+    from donkey_saliency.offline.report import review
+    count, tubs = review.records(result['review'])
+    lines = [f'records to review: {count} in {tubs} tub(s), at {len(result["review"])} moment(s)' +
+             (f'; the TRAIN_FILTER that leaves them out of training is in {args.review_out} (for myconfig.py)'
+              if args.review_out else '; --review-out FILE.py writes a TRAIN_FILTER that leaves them out of training')]
+    if args.delete:
+        from donkey_saliency.offline import soft_delete
+        lines += soft_delete.confirmed_delete(review.indexes(result['review'], result['tubs']), args.yes,
+                                              sys.stdin.readline, lambda line: _say(line, sys.stderr))
+    return lines
 
 
 MIRROR_DESCRIPTION = """\

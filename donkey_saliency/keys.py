@@ -1,6 +1,6 @@
 """Names shared by the laptop side and the car side, kept in one place so neither imports the other.
 
-- the memory / tub key of the overlay the car part draws;
+- the memory / tub keys of the overlay the car part draws and of its attention alarm;
 - the output names under which an exported .tflite twin carries its maps.
 """
 OVERLAY_KEY = 'saliency/image_array'  # recorded on the car by the SalientPilot part (SALIENCY_RECORD)
@@ -14,3 +14,4 @@ def map_output(request_key):
 
 def is_map_output(name):
     return name == MAP_OUTPUT_PREFIX or name.startswith(MAP_OUTPUT_PREFIX + '_')
+ALARM_KEY = 'saliency/alarm'  # recorded on the car with SALIENCY_HEALTH: the attention's numbers past their limits

@@ -48,8 +48,10 @@ class Batch:
 
 @dataclass
 class Skipped:
-    """Records left out, counted by reason."""
+    """Records left out, counted by reason; `bad_images`: (tub label, index) of each record whose image could not
+    be read, which the report hands back for review (donkeycar's training stops on such a record)."""
     reasons: collections.Counter = field(default_factory=collections.Counter)
+    bad_images: list = field(default_factory=list)
 
     def add(self, reason, count=1):
         if count:
@@ -506,6 +508,9 @@ def sampled_shape(paths, start, end, key=IMAGE_KEY, resize=None, count=SHAPE_SAM
 
 def _decode_batch(pool, items, skipped, key):
     images = pool.map(lambda item: decode(*item, key), items)
+    images = list(images)
     frames = [Frame(image, record) for (_, record), image in zip(items, images) if image is not None]
     skipped.add(BAD_IMAGES, len(items) - len(frames))
+    skipped.bad_images += [(record.get('_tub', ''), record.get('_index')) for (_, record), image in zip(items, images)
+                           if image is None]
     return Batch(frames, len(items) - len(frames))

@@ -37,6 +37,8 @@ class ReportOptions:
     batch_size: int = 64
     progress: bool = True
     settings: dict = field(default_factory=dict)
+    review_out: str = None  # the TRAIN_FILTER file for myconfig.py that leaves the records to review out (review.py)
+    delete: bool = False  # checked here for --delete (soft_delete.py), which the CLI asks to confirm after the run
 
 
 def check(options):
@@ -73,6 +75,13 @@ def check(options):
         check_destination(options.json, ('.json',), options.tubs, '--json')
         if os.path.abspath(options.json) == os.path.abspath(options.out):
             raise UserError('--json and --out name the same file; choose two names')
+    if options.review_out:
+        check_destination(options.review_out, ('.py',), options.tubs, '--review-out')
+        if os.path.abspath(options.review_out) in (os.path.abspath(options.out), os.path.abspath(options.json or '')):
+            raise UserError('--review-out names the same file as --out or --json; choose another name')
+    if options.delete:
+        from donkey_saliency.offline import soft_delete
+        soft_delete.check(options.tubs)
     return options, skipped_tubs
 
 
@@ -81,7 +90,7 @@ def run(options):
     options, skipped_tubs = check(options)
     started = time.time()
     from donkey_saliency.core import attention, carconfig
-    from donkey_saliency.offline.report import findings, fix, page
+    from donkey_saliency.offline.report import alarm_review, findings, fix, page, review
     from donkey_saliency.offline.stages import VideoJob
     configs = _configs(options)
     cars = [carconfig.load(config) for config in configs]
@@ -123,6 +132,8 @@ def run(options):
               'models': models,
               'between_pilots': findings.between_pilots(collector) if len(jobs) > 1 else [],
               'faithfulness': _faithfulness(options) if options.evaluate else None}
+    result['alarm'] = alarm_review.alarm_findings(result, collector)
+    result['review'] = review.moments(result, collector, jobs[0].reader.skipped.bad_images)
     result['seconds'] = round(time.time() - started, 1)
     _write(options, result, page.render(result, collector, [job.requests[0] for job in jobs]))
     return result
@@ -356,7 +367,10 @@ def _faithfulness(options):
 
 
 def _write(options, result, html):
-    """The page and the JSON, each whole or not at all."""
+    """The page, the JSON and the review file, each whole or not at all."""
+    from donkey_saliency.offline.report.review import filter_file
     from donkey_saliency.writers import write_texts
     write_texts([(options.out, html, '--out')] +
-                ([(options.json, json.dumps(result, indent=1), '--json')] if options.json else []))
+                ([(options.json, json.dumps(result, indent=1), '--json')] if options.json else []) +
+                ([(options.review_out, filter_file(result['review'], result['tubs'], options.out), '--review-out')]
+                 if options.review_out else []))

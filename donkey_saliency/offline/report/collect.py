@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from donkey_saliency.core import attention
+from donkey_saliency.keys import ALARM_KEY
 
 THUMBNAILS = 12          # disagreements shown, per pilot and between pilots
 GOLDEN = (5 ** 0.5 - 1) / 2  # the tie-break's step: its multiples' fractions spread evenly, whatever their count
@@ -210,7 +211,7 @@ class Distinct:
 
 
 def slim(record):
-    """The few record values the report keeps for every frame."""
+    """The few record values the report keeps for every frame (`alarm`: the car's, None where not recorded)."""
     def number(key):
         try:
             value = float(record[key])
@@ -218,7 +219,8 @@ def slim(record):
             return math.nan
         return value
 
-    time = record.get('_timestamp_ms')
+    time, alarm = record.get('_timestamp_ms'), record.get(ALARM_KEY)
     return {'index': int(record.get('_index', -1)), 'tub': record.get(TUB_KEY, ''),
             'user_angle': number('user/angle'), 'user_throttle': number('user/throttle'),
-            'mode': record.get('user/mode'), 'time': None if time is None else float(time) / 1000.0}
+            'mode': record.get('user/mode'), 'time': None if time is None else float(time) / 1000.0,
+            'alarm': None if alarm is None else bool(alarm)}

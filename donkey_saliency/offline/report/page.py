@@ -42,7 +42,8 @@ def render(result, collector, requests):
                      'point of a plot to see the frame large.',
                      [_agreement(pictures, collector, n, m) for n, m in enumerate(models)]),
             _section('Takeovers', 'Each moment the driver took the car back from the pilot (user/mode from local or '
-                     'local_angle back to user), with the pilot\'s view over the seconds before.',
+                     'local_angle back to user), with the pilot\'s view over the seconds before. The car\'s '
+                     f'attention alarm: {_alarm(result)}',
                      [_takeovers(pictures, n, m) for n, m in enumerate(models)]),
             _section('What is merely conspicuous', 'The pilot\'s average map beside the model-free spectral-residual '
                      'map (what stands out in the image, whatever the pilot): attention that only follows what is '
@@ -378,11 +379,19 @@ def _thumbnail(uri, ref, caption):
             f'data-caption="{escape(caption)}"><figcaption>{escape(caption)}</figcaption></figure>')
 
 
+def _alarm(result):
+    """The alarm's summary and stretches (core/alarms.py), or that it was not recorded."""
+    from donkey_saliency.offline.report.alarm_review import stretches_words
+    alarm = result['alarm']
+    return f'{alarm["said"]}. {stretches_words(alarm)}'.strip()
+
+
 def _takeovers(pictures, n, model):
     takeovers = model['takeovers']
     if not takeovers:
         return _card(model, n, '<p>none: in this range the user drove throughout (user/mode never went from local '
                                'or local_angle back to user).</p>')
+    from donkey_saliency.offline.report.alarm_review import warning_words
     from donkey_saliency.offline.report.collect import TAKEOVER_PICTURES
     rows = [f'<p>{len(takeovers)} takeover(s)' + (f'; the first {TAKEOVER_PICTURES} drawn' if len(takeovers) >
                                                  TAKEOVER_PICTURES else '') + '</p>']
@@ -398,7 +407,8 @@ def _takeovers(pictures, n, model):
                                 len(kept.before), 'before the takeover', height=110,
                                 axis=_span(pictures.collector, kept.before))
         rows.append(f'<h4>{escape(tub)}record {takeover["index"]}: back to the user after '
-                    f'{escape(takeover["mode_before"])}</h4><div class="thumbs">{thumbs}</div>{plot}')
+                    f'{escape(takeover["mode_before"])}{escape(warning_words(takeover.get("warning")))}</h4>'
+                    f'<div class="thumbs">{thumbs}</div>{plot}')
     return _card(model, n, ''.join(rows))
 
 
