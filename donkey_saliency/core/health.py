@@ -1,4 +1,4 @@
-"""Is the pilot still looking at the road? Two numbers per map, a short window, and nominal limits (ThirdEye,
+"""Is the pilot still looking at the road? Three numbers per map, a short window, and nominal limits (ThirdEye,
 Stocco et al., ASE 2022: attention numbers past their spread on runs that went well foretell a failure).
 
 - above_edge: the share of the map's attention above the surface edge (attention.share_above), where a pilot
@@ -7,12 +7,16 @@ Stocco et al., ASE 2022: attention numbers past their spread on runs that went w
   normalised to sum 1 (attention.mass): the total variation distance, 0 for the same map, 1 for maps with no
   pixel in common. Chosen over 1 - correlation because it is defined for flat maps too, over the mean absolute
   difference of min-max maps because a map's scale changes it not at all, and it reads as a share, as above_edge;
-- the alarm: the mean of the last WINDOW maps' above_edge or change past its limit.
+- strength: the map's mean magnitude over its median on the runs that went well (1: as usual), ThirdEye's "how
+  much attention": the two shares above are blind to it, and a scene darker than the pilot knows leaves the map's
+  shape but takes its strength (VisualBackProp multiplies the activations of every layer);
+- the alarm: the mean of the last WINDOW maps' above_edge or change above its limit, or their strength below its
+  limit.
 
 The limits come from runs that went well: a Gamma distribution fitted by maximum likelihood (location 0) to each
-number's windowed means, and its 0.95 quantile, as ThirdEye. The fit is plain numpy (digamma, the incomplete gamma
-function and its inverse below) so that calibration needs no scipy, and the car, which only compares, needs nothing.
-Numbers only: no files, no TensorFlow, runs on a Pi.
+number's windowed means, and its CONFIDENCE quantile (1 - CONFIDENCE for strength). The fit is plain numpy
+(digamma, the incomplete gamma function and its inverse below) so that calibration needs no scipy, and the car,
+which only compares, needs nothing. Numbers only: no files, no TensorFlow, runs on a Pi.
 """
 import collections
 import math
@@ -22,8 +26,9 @@ import numpy as np
 from donkey_saliency.core import attention
 
 WINDOW = 10        # maps: half a second at donkeycar's 20 Hz loop, a failure is foretold 1 to 3 s ahead
-CONFIDENCE = 0.95  # the Gamma quantile of the nominal windowed means that a limit is
-NUMBERS = ('above_edge', 'change')
+CONFIDENCE = 0.99  # the Gamma quantile of the nominal windowed means that a limit is (see docs/car.md for why)
+NUMBERS = ('above_edge', 'change', 'strength')
+LOWER = ('strength',)  # the numbers whose alarm is a mean below its limit (the others: above it)
 TINY = 1e-6        # the smallest value a Gamma fit takes: a share of exactly 0 has no logarithm
 
 
@@ -32,19 +37,20 @@ def edge_row(edge, frame_height, map_height):
     return int(round(edge * map_height / frame_height))
 
 
-def numbers(maps, edge, previous=None):
-    """(above_edge, change), each (N,), of consecutive (N, H, W) maps, `edge` a row of the maps; `previous`: the
-    mass of the map before the first (its change is NaN without it). NaN where a map is blank."""
+def numbers(maps, edge, previous=None, scale=1.0):
+    """{number: (N,)} of consecutive (N, H, W) maps, `edge` a row of the maps; `previous`: the mass of the map
+    before the first (the first change is NaN without it); `scale`: the nominal median of the maps' mean
+    magnitude. Shares are NaN where a map is blank (its strength is 0)."""
     mass = attention.mass(maps)
-    above = attention.share_above(mass, edge)
     before = np.concatenate([previous[None] if previous is not None else np.full_like(mass[:1], np.nan), mass[:-1]])
-    change = 0.5 * np.abs(mass - before).sum(axis=(1, 2))
-    return above, change
+    return {'above_edge': attention.share_above(mass, edge),
+            'change': 0.5 * np.abs(mass - before).sum(axis=(1, 2)),
+            'strength': np.abs(np.asarray(maps, np.float64)).mean(axis=(1, 2)) / scale}
 
 
 def windowed(values, window=WINDOW):
     """(N,) the mean of the last `window` finite values up to each frame, NaN until there are `window` of them
-    (blank maps give none: they neither raise nor lower it)."""
+    (blank maps give no share: they neither raise nor lower it)."""
     values = np.asarray(values, np.float64)
     finite = np.isfinite(values)
     kept = values[finite]
@@ -54,48 +60,54 @@ def windowed(values, window=WINDOW):
     return np.where(count >= window, means, np.nan)
 
 
-def alarms(above, change, limits, window=WINDOW):
-    """bool (N,): the alarm at each frame, the windowed above_edge or change past its limit."""
+def past(name, mean, limit):
+    """Whether a windowed mean of the number `name` is past its limit (NaN: not yet)."""
     with np.errstate(invalid='ignore'):
-        return (windowed(above, window) > limits['above_edge']) | (windowed(change, window) > limits['change'])
+        return np.asarray(mean < limit if name in LOWER else mean > limit)
 
 
-def limits(above, change, window=WINDOW, confidence=CONFIDENCE):
-    """{number: limit}: the `confidence` quantile of a Gamma fitted to each number's windowed means on a run that
-    went well (their value, when they are all the same)."""
-    found = {}
-    for name, values in zip(NUMBERS, (above, change)):
-        means = windowed(values, window)
+def alarms(found, limits, window=WINDOW):
+    """bool (N,): the alarm at each frame of the numbers `found`, any windowed mean past its limit."""
+    return np.any([past(name, windowed(found[name], window), limits[name]) for name in NUMBERS], axis=0)
+
+
+def limits(found, window=WINDOW, confidence=CONFIDENCE):
+    """{number: limit}: the `confidence` quantile (1 - it for strength) of a Gamma fitted to each number's windowed
+    means on a run that went well (their value, when they are all the same)."""
+    result = {}
+    for name in NUMBERS:
+        means = windowed(found[name], window)
         means = means[np.isfinite(means)]
         if len(means) < 2:
             raise ValueError(f'too few maps for a window of {window}: {len(means)} windowed means')
         flat = np.ptp(means) <= 1e-9 * np.abs(means).max()  # (rounding apart)
-        found[name] = float(means.max()) if flat else gamma_quantile(confidence, *gamma_fit(means))
-    return found
+        q = 1 - confidence if name in LOWER else confidence
+        result[name] = float(means.max()) if flat else gamma_quantile(q, *gamma_fit(means))
+    return result
 
 
 class Monitor:
     """The numbers and the alarm map by map, as the car computes them: the same rule as `numbers` and `alarms`."""
 
-    def __init__(self, limits, edge, frame_height, window=WINDOW):
-        self.limits, self.edge, self.frame_height = limits, edge, frame_height
+    def __init__(self, limits, scale, edge, frame_height, window=WINDOW):
+        self.limits, self.scale, self.edge, self.frame_height = limits, scale, edge, frame_height
         self.recent = {name: collections.deque(maxlen=window) for name in NUMBERS}
         self.previous = None
 
     def step(self, raw):
-        """One (H, W) map -> (above_edge, change, alarm)."""
-        raw = np.asarray(raw)
-        above, change = (float(v[0]) for v in numbers(raw[None], edge_row(self.edge, self.frame_height, raw.shape[0]),
-                                                      self.previous))
-        mass = attention.mass(raw[None])[0]
+        """One (H, W) map -> ({number: value}, alarm)."""
+        raw = np.asarray(raw)[None]
+        found = {name: float(v[0]) for name, v in numbers(raw, edge_row(self.edge, self.frame_height, raw.shape[1]),
+                                                          self.previous, self.scale).items()}
+        mass = attention.mass(raw)[0]
         self.previous = None if np.isnan(mass).any() else mass
         alarm = False
-        for name, value in zip(NUMBERS, (above, change)):
+        for name, value in found.items():
             recent = self.recent[name]
             if math.isfinite(value):
                 recent.append(value)
-            alarm |= len(recent) == recent.maxlen and sum(recent) / len(recent) > self.limits[name]
-        return above, change, bool(alarm)
+            alarm |= len(recent) == recent.maxlen and bool(past(name, sum(recent) / len(recent), self.limits[name]))
+        return found, alarm
 
 
 def stretches(flags):
