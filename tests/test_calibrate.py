@@ -88,3 +88,47 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, small_tub):
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and said in lines[0], result.stderr
     assert not (tmp_path / 'h.json').exists()
+
+
+class _Scene:
+    """A camera part: black frames (a scene the pilot never saw) and the drive mode of the loop."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def run(self):
+        return np.zeros((synthetic.HEIGHT, synthetic.WIDTH, 3), np.uint8), self.mode
+
+
+class _Keep:
+    def __init__(self):
+        self.seen = []
+
+    def run(self, *values):
+        self.seen.append(values)
+
+
+@pytest.mark.parametrize('mode', ['local', 'user'])
+def test_the_guard_scales_the_pilots_throttle_while_the_alarm_is_on_never_in_user_mode(calibrated, mode):
+    """donkeycar's drive loop with add_saliency and SALIENCY_GUARD_THROTTLE: the guard runs right after the part,
+    and the pilot's throttle the later parts see is the pilot's own times 0.5 once the alarm is on (the first
+    window), the pilot's own before it and always in user mode."""
+    from donkeycar.vehicle import Vehicle
+    from donkey_saliency.part import add_saliency
+    out, _ = calibrated
+    kl = car_pilot('linear', sample.MODEL)
+    expected_throttle = kl.run(np.zeros((synthetic.HEIGHT, synthetic.WIDTH, 3), np.uint8))[1]
+    cfg = type('Config', (), {'SALIENCY_HEALTH': str(out), 'SALIENCY_STREAM_PORT': None,
+                              'SALIENCY_GUARD_THROTTLE': 0.5})()
+    vehicle, keep = Vehicle(), _Keep()
+    vehicle.add(_Scene(mode), outputs=['cam/image_array', 'user/mode'])
+    add_saliency(vehicle, cfg, kl, ['cam/image_array'], ['pilot/angle', 'pilot/throttle'], sample.MODEL,
+                 run_condition=None)
+    vehicle.add(keep, inputs=['pilot/throttle', 'saliency/alarm'])
+    assert [type(p['part']).__name__ for p in vehicle.parts] == ['_Scene', 'SalientPilot', 'ThrottleGuard', '_Keep']
+    vehicle.start(rate_hz=1000, max_loop_count=15)
+    alarms = [alarm for _, alarm in keep.seen]
+    assert not any(alarms[:9]) and all(alarms[10:])  # on with the first full window of black frames
+    factor = 0.5 if mode == 'local' else 1.0
+    for throttle, alarm in keep.seen:
+        assert throttle == pytest.approx(expected_throttle * (factor if alarm else 1.0), abs=1e-5)
