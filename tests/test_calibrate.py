@@ -132,3 +132,19 @@ def test_the_guard_scales_the_pilots_throttle_while_the_alarm_is_on_never_in_use
     factor = 0.5 if mode == 'local' else 1.0
     for throttle, alarm in keep.seen:
         assert throttle == pytest.approx(expected_throttle * (factor if alarm else 1.0), abs=1e-5)
+
+
+def test_the_stream_says_the_alarm_in_words_in_a_row_that_keeps_its_size():
+    from donkey_saliency.core.engine import MapRequest
+    from donkey_saliency.offline.draw import ALARM_COLOUR, stream_picture
+    request = MapRequest('vbp')
+    overlay = next(synthetic.drive(1)).image
+
+    def picture(alarm):
+        return stream_picture(overlay, 0.1, 0.3, request.title, request.signed, request.ends, alarm=alarm)
+
+    def red(image):
+        return int((np.abs(image.astype(int) - ALARM_COLOUR).sum(axis=-1) < 40).sum())
+    off, on, none = picture(False), picture(True), picture(None)
+    assert on.shape == off.shape and none.shape[0] < off.shape[0] and none.shape[1] == off.shape[1]
+    assert red(on) > 100 and red(off) == red(none) == 0

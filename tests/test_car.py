@@ -83,20 +83,33 @@ def drive(folder, model, kind, extra_config='', browser=False):
 
 
 @pytest.fixture(scope='module')
-def car_run(tmp_path_factory):
-    """The bundled Keras pilot driving, recording its overlay, its stream watched (by a browser too)."""
-    return drive(tmp_path_factory.mktemp('car'), sample.MODEL, 'linear', browser=True)
+def health_file(tmp_path_factory):
+    """The bundled pilot's health file, calibrated on its own tub."""
+    from donkey_saliency.offline import calibrate
+    path = tmp_path_factory.mktemp('health') / 'health.json'
+    calibrate.run(calibrate.CalibrateOptions([sample.TUB], sample.MODEL, str(path), progress=False))
+    return path
 
 
 @pytest.fixture(scope='module')
-def twin_run(tmp_path_factory):
-    """A categorical pilot's exported twin driving as `tflite_categorical`, recording without the overlay."""
+def car_run(tmp_path_factory, health_file):
+    """The bundled Keras pilot driving, recording its overlay and its health, its stream watched (by a browser
+    too)."""
+    return drive(tmp_path_factory.mktemp('car'), sample.MODEL, 'linear', f"SALIENCY_HEALTH = '{health_file}'\n",
+                 browser=True)
+
+
+@pytest.fixture(scope='module')
+def twin_run(tmp_path_factory, health_file):
+    """A categorical pilot's exported twin driving as `tflite_categorical`, recording without the overlay, given
+    the health file of another pilot (the bundled one)."""
     from donkey_saliency.car.export import export
     from donkey_saliency.core.pilot import load_pilot
     folder = tmp_path_factory.mktemp('twin')
     keras_pilot('categorical').interpreter.model.save(folder / 'categorical.h5')
     export(load_pilot(str(folder / 'categorical.h5')), str(folder / 'categorical.saliency.tflite'))
-    return drive(folder, folder / 'categorical.saliency.tflite', 'tflite_categorical', 'SALIENCY_RECORD = False\n')
+    return drive(folder, folder / 'categorical.saliency.tflite', 'tflite_categorical',
+                 f"SALIENCY_RECORD = False\nSALIENCY_HEALTH = '{health_file}'\n")
 
 
 def wait_for_records(tub, process, timeout=300):
@@ -202,7 +215,8 @@ def expected_stream(memory):
     from donkey_saliency.offline.draw import stream_picture
     request = MapRequest('vbp')
     return stream_picture(memory['saliency_image_array'], float(memory['pilot_angle']),
-                          float(memory['pilot_throttle']), request.title, request.signed, request.ends)
+                          float(memory['pilot_throttle']), request.title, request.signed, request.ends,
+                          alarm=bool(memory['saliency_alarm']) if 'saliency_alarm' in memory else None)
 
 
 def test_the_stream_serves_the_overlay_to_several_viewers(car_run):
@@ -215,6 +229,33 @@ def test_the_stream_serves_the_overlay_to_several_viewers(car_run):
     for frame in frames:
         assert frame.shape == expected.shape
         assert np.abs(frame.astype(int) - expected).mean() < 8  # JPEG of the same picture
+
+
+def test_the_tub_records_the_health_numbers_and_the_log_says_the_alarm_once(car_run):
+    """The MOCK camera's black frames are a scene the pilot never saw: their maps have none of the strength of
+    its road's, so the alarm comes on within the first window, is said once in donkeycar's log, stays on, and
+    each record holds the numbers as donkeycar's float and boolean keys."""
+    from donkeycar.parts.tub_v2 import Tub
+    from donkey_saliency.keys import HEALTH_KEYS
+    tub = Tub(str(car_run.car / 'data'), read_only=True)
+    records, manifest = list(tub), tub.manifest
+    tub.close()
+    types = dict(zip(manifest.inputs, manifest.types))
+    assert [types.get(key) for key in HEALTH_KEYS] == ['float', 'float', 'float', 'boolean']
+    alarms = [r['saliency/alarm'] for r in records]
+    first = alarms.index(True)  # the recording may start within the first window
+    assert len(records) >= RECORDS and first < 10 and alarms == [False] * first + [True] * (len(alarms) - first)
+    assert all(isinstance(r['saliency/strength'], float) and r['saliency/strength'] < 0.1 for r in records)
+    assert car_run.log.count('saliency: alarm on') == 1 and 'saliency: alarm off' not in car_run.log
+    assert bool(car_run.memory['saliency_alarm'])
+
+
+def test_a_health_file_for_another_pilot_is_refused_in_one_line_and_the_car_drives(twin_run):
+    lines = [line for line in twin_run.log.splitlines() if 'saliency: health off' in line]
+    assert len(lines) == 1 and 'was made for pilot.h5 (linear, vbp maps)' in lines[0], twin_run.log[-3000:]
+    assert 'categorical.saliency.tflite (categorical, vbp maps)' in lines[0]
+    assert 'saliency_alarm' not in twin_run.memory and 'saliency: alarm on' not in twin_run.log
+    assert twin_run.memory['saliency_image_array'].shape == (120, 160, 3)  # it drove, maps and all
 
 
 def test_a_recorded_tub_renders_without_a_model(car_run, tmp_path):

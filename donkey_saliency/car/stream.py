@@ -29,7 +29,7 @@ class SaliencyStream(WebFpv):
 
     @img_arr.setter
     def img_arr(self, value):  # WebFpv's own constructor clears it
-        self._latest = None if value is None else (value, None, None, False)
+        self._latest = None if value is None else (value, None, None, None)
 
-    def run_threaded(self, overlay, angle=None, throttle=None, alarm=False):
-        self._latest = None if overlay is None else (overlay, angle, throttle, bool(alarm))
+    def run_threaded(self, overlay, angle=None, throttle=None, alarm=None):
+        self._latest = None if overlay is None else (overlay, angle, throttle, alarm)
