@@ -123,7 +123,7 @@ def test_threaded_maps_never_hold_up_the_pilot():
 
 def test_the_pi_path_runs_without_tensorflow(exported):
     """In a process where importing tensorflow fails (as on a Pi with tflite-runtime only), the part drives
-    with the exported .tflite and never imports TensorFlow."""
+    with the exported .tflite, and with its health numbers, and never imports TensorFlow."""
     probe = (
         'import sys\n'
         'sys.modules["tensorflow"] = None  # import tensorflow now raises ImportError\n'
@@ -139,6 +139,14 @@ def test_the_pi_path_runs_without_tensorflow(exported):
         'part = SalientPilot(kl, None, path)\n'
         'angle, throttle, overlay = part.run(np.full((120, 160, 3), 90, np.uint8))\n'
         'assert overlay.shape == (120, 160, 3) and not part.failed\n'
+        'import json, os, tempfile\n'  # and its health numbers, limits set so that the alarm comes on
+        'cfg.SALIENCY_HEALTH = os.path.join(tempfile.mkdtemp(), "health.json")\n'
+        'json.dump({"pilot": {"file": "pilot.saliency.tflite", "type": "linear"}, "method": "vbp", "window": 10, '
+        '"limits": {"above_edge": 1, "change": 1, "strength": 1e9}, "strength_scale": 1, "surface_edge": 40, '
+        '"frame_height": 120}, open(cfg.SALIENCY_HEALTH, "w"))\n'
+        'watched = SalientPilot(kl, cfg, path)\n'
+        'seen = [watched.run(np.full((120, 160, 3), 90, np.uint8)) for _ in range(10)]\n'
+        'assert [len(s) for s in seen] == [7] * 10 and [s[-1] for s in seen] == [False] * 9 + [True]\n'
         'assert sys.modules["tensorflow"] is None\n'
         'print("angle", angle)\n'
     )
