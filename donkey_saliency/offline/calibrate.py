@@ -140,14 +140,18 @@ def _numbers(job, edge, progress):
                 continue
             raw = inferred.raw[0]
             row = health.edge_row(edge, job.camera_shape[0], raw.shape[1])
-            for i, record in enumerate(inferred.records):
-                if record.get('_tub') != tub:
-                    previous, tub = None, record.get('_tub')
-                for name, values in health.numbers(raw[i:i + 1], row, previous).items():
-                    found[name].append(values[0])
-                mass = attention.mass(raw[i:i + 1])[0]
-                previous = None if np.isnan(mass).any() else mass
-                records.append(record)
+            tubs = [record.get('_tub') for record in inferred.records]
+            starts = [i for i in range(len(tubs)) if tubs[i] != (tubs[i - 1] if i else tub)]
+            for first, end in zip([0] + starts, starts + [len(tubs)]):  # runs of records from one tub
+                if first == end:
+                    continue
+                if tubs[first] != tub:
+                    previous, tub = None, tubs[first]
+                for name, values in health.numbers(raw[first:end], row, previous).items():
+                    found[name].extend(values)
+                previous = attention.mass(raw[end - 1:end])[0]
+                previous = None if np.isnan(previous).any() else previous
+            records += inferred.records
     if not records:
         raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to calibrate on')
     return {name: np.array(values) for name, values in found.items()}, records
