@@ -29,7 +29,7 @@ examples:
   donkey saliency evaluate --tub data/tub_1 --model models/pilot.h5 --method all   (can the maps be trusted?)
   donkey saliency report --tub data/tub_1 --model models/pilot.h5   (where it looks, and what to change)
   donkey saliency mirror --tub data/tub_1 --out data/tub_1_mirror   (a mirrored copy to train on beside it)
-  donkey saliency calibrate --tub data/tub_1 --model models/pilot.h5 --out health.json   (the car's alarm)
+  donkey saliency calibrate --tub data/tub_1 --model models/pilot.h5   (health.json: the car's alarm)
 
 Maps that explain one output are signed for steering (red pushes right, blue pushes left).
 Pilots: Keras .h5, .savedmodel and .keras files of every donkeycar type (linear, categorical, inferred, imu,
@@ -368,8 +368,8 @@ been on over that tub."""
 def build_calibrate_parser(prog):
     p = _Parser(prog=f'{prog} calibrate', description=CALIBRATE_DESCRIPTION,
                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                epilog='example:\n  donkey saliency calibrate --tub data/tub_1 --model models/pilot.h5 --config config.py '
-                       '--out health.json')
+                epilog='example:\n  donkey saliency calibrate --tub data/tub_1 --model models/pilot.h5 '
+                       '--config config.py --out health.json')
     p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s) the pilot drives well, '
                    'data folders of tubs or quoted globs, as the video takes them')
     p.add_argument('--model', metavar='FILE', help='the pilot file the car drives (.h5, .keras, .savedmodel or '

@@ -82,7 +82,7 @@ def test_a_missing_or_corrupt_health_file_is_said_in_one_line_and_the_part_drive
 def test_bad_input_is_one_line_and_exit_2(tmp_path, small_tub):
     for args, said in ((['--out', tmp_path / 'h.json'], '--model'),
                        (['--model', sample.MODEL, '--out', tmp_path / 'h.txt'], '.json'),
-                       (['--model', sample.MODEL, '--out', tmp_path / 'h.json', '--end', 15], 'too few to calibrate on'),
+                       (['--model', sample.MODEL, '--out', tmp_path / 'h.json', '--end', 15], 'too few to calibrate'),
                        (['--model', sample.MODEL, '--out', tmp_path / 'h.json', '--window', 1], '--window')):
         result = run_main('calibrate', '--tub', small_tub, *args)
         lines = result.stderr.strip().splitlines()

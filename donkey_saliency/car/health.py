@@ -11,6 +11,8 @@ import math
 import os
 import time
 
+from donkey_saliency.errors import described, first_line
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,11 +29,11 @@ def load(path, pilot_file, kind, method):
         if window < 1 or height < 1 or not scale > 0 or not all(math.isfinite(v) for v in limits.values()):
             raise ValueError('its window, frame height, strength scale or limits are out of range')
     except OSError as exc:
-        return _off(f'cannot read the health file {path} ({exc.strerror or exc}); make it with `donkey saliency '
-                    'calibrate --tub TUB --model MODEL --out health.json`')
+        return _off(f'cannot read the health file {path} ({exc.strerror or first_line(exc)}); make it with `donkey '
+                    'saliency calibrate --tub TUB --model MODEL --out health.json`')
     except (ValueError, KeyError, TypeError) as exc:
-        return _off(f'the health file {path} is not one `donkey saliency calibrate` wrote ({type(exc).__name__}: '
-                    f'{exc}); make it again')
+        return _off(f'the health file {path} is not one `donkey saliency calibrate` wrote ({described(exc)}); make '
+                    'it again')
     made_for = (pilot.get('file'), pilot.get('type'), found.get('method'))
     drives = (os.path.basename(str(pilot_file).rstrip('/')), kind, method)
     if made_for != drives:

@@ -1,7 +1,7 @@
 """The car's saliency stream: donkeycar's own WebFpv page and MJPEG server, whose frames are the overlay with its
 label, the pilot's steering line, and a band below with the pilot's steering and throttle in words, the health
-alarm while it is on, and the colour bar. A frame is drawn only when a viewer asks for one (and once per new overlay), so a car nobody watches pays
-nothing for it.
+alarm's state in words, and the colour bar. A frame is drawn only when a viewer asks for one (and once per new
+overlay), so a car nobody watches pays nothing for it.
 """
 from donkeycar.parts.controller import WebFpv
 
