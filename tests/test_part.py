@@ -310,3 +310,23 @@ def test_record_saliency_reads_the_tub_manage_py_picks(tmp_path):
         record_saliency(CarConfig(SALIENCY_RECORD=True, DATA_PATH=str(tub)), CAR_INPUTS, CAR_TYPES)
     new = CarConfig(SALIENCY_RECORD=True, DATA_PATH=str(tub), AUTO_CREATE_NEW_TUB=True)
     assert len(record_saliency(new, CAR_INPUTS, CAR_TYPES)[0]) == 4
+
+
+def test_record_saliency_stops_before_a_tub_recorded_without_the_health_keys(tmp_path, capsys):
+    """SALIENCY_HEALTH turned on for a tub recorded with the overlay alone: one line naming the keys and the ways
+    out; the same tub with the health keys: the inputs donkeycar's TubWriter accepts, health keys after the
+    overlay, typed float and boolean."""
+    from donkeycar.parts.tub_v2 import TubWriter
+    from donkey_saliency.keys import HEALTH_KEYS, HEALTH_TYPES
+    from donkey_saliency.part import record_saliency
+    config = CarConfig(SALIENCY_RECORD=True, SALIENCY_HEALTH='health.json')
+    tub = tub_with(tmp_path / 'data', CAR_INPUTS + ['saliency/image_array'], CAR_TYPES + ['image_array'])
+    with pytest.raises(SystemExit):
+        record_saliency(config, CAR_INPUTS, CAR_TYPES, str(tub))
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f'the tub {tub} was recorded without {", ".join(HEALTH_KEYS)}' in line
+    assert 'AUTO_CREATE_NEW_TUB = True' in line and 'SALIENCY_HEALTH back to None' in line
+    inputs, types = CAR_INPUTS + ['saliency/image_array', *HEALTH_KEYS], CAR_TYPES + ['image_array', *HEALTH_TYPES]
+    other = tub_with(tmp_path / 'other', inputs, types)
+    assert record_saliency(config, CAR_INPUTS, CAR_TYPES, str(other)) == (inputs, types)
+    TubWriter(str(other), inputs, types).close()  # no AssertionError
