@@ -29,6 +29,7 @@ examples:
   donkey saliency evaluate --tub data/tub_1 --model models/pilot.h5 --method all   (can the maps be trusted?)
   donkey saliency report --tub data/tub_1 --model models/pilot.h5   (where it looks, and what to change)
   donkey saliency mirror --tub data/tub_1 --out data/tub_1_mirror   (a mirrored copy to train on beside it)
+  donkey saliency calibrate --tub data/tub_1 --model models/pilot.h5   (health.json: the car's alarm)
 
 Maps that explain one output are signed for steering (red pushes right, blue pushes left).
 Pilots: Keras .h5, .savedmodel and .keras files of every donkeycar type (linear, categorical, inferred, imu,
@@ -377,6 +378,52 @@ def run_mirror(argv, prog):
             [f'warning: {warning}' for warning in result['warnings']])
 
 
+CALIBRATE_DESCRIPTION = """\
+Make the health file the car watches its pilot with (SALIENCY_HEALTH = 'health.json' in myconfig.py): on a tub
+the pilot drives well (its training tub, or a lap it drove), per frame the share of the map's attention above the
+surface edge and how much of it moved since the previous frame, their means over a short window, and limits past
+which the car raises its alarm: the 0.99 quantile of a Gamma fitted to those means (ThirdEye, Stocco et al. 2022,
+use 0.95; see docs/car.md), and the same for the map's strength against its median (the lower tail).
+The maps are the car's: the method of the car config's SALIENCY_METHOD (default vbp). The file names the pilot
+file and type it was made for; the car refuses it for another. Says how often, and where, the alarm would have
+been on over that tub."""
+
+
+def build_calibrate_parser(prog):
+    p = _Parser(prog=f'{prog} calibrate', description=CALIBRATE_DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog='example:\n  donkey saliency calibrate --tub data/tub_1 --model models/pilot.h5 '
+                       '--config config.py --out health.json')
+    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s) the pilot drives well, '
+                   'data folders of tubs or quoted globs, as the video takes them')
+    p.add_argument('--model', metavar='FILE', help='the pilot file the car drives (.h5, .keras, .savedmodel or '
+                   '.tflite: the car checks the name)')
+    p.add_argument('--type', help='pilot type; default: read from the model file')
+    p.add_argument('--config', help='the car\'s config.py (default: ./config.py when present): its TRANSFORMATIONS '
+                   'and SALIENCY_METHOD, as the car uses them')
+    p.add_argument('--out', default='health.json', help='the health file to write (default health.json)')
+    p.add_argument('--window', type=int, metavar='N', help='frames whose numbers are averaged (default 10: half a '
+                   'second at 20 Hz)')
+    p.add_argument('--horizon', type=int, metavar='ROW', help='the surface edge, a row of the camera frame counted '
+                   'from the top (default: found on the frames, as the report finds it)')
+    p.add_argument('--start', type=int, default=0, metavar='N', help='first record, counted from 0 (default 0)')
+    p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record (default: the end)')
+    p.add_argument('--batch-size', type=int, default=64, metavar='N', help='frames per pilot call (default 64)')
+    p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bar')
+    return p
+
+
+def run_calibrate(argv, prog):
+    """`donkey saliency calibrate ...`: returns the lines to print."""
+    args = build_calibrate_parser(prog).parse_args(argv)
+    from donkey_saliency.offline import calibrate
+    config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
+    options = calibrate.CalibrateOptions(
+        tubs=args.tub or [], model=args.model, out=args.out, type=args.type, config=config, horizon=args.horizon,
+        window=args.window, start=args.start, end=args.end, batch_size=args.batch_size, progress=args.progress)
+    return calibrate.summary(calibrate.run(options), args.out)
+
+
 def run_export(argv, prog):
     """`donkey saliency export ...`: returns the lines to print."""
     args = build_export_parser(prog).parse_args(argv)
@@ -430,6 +477,8 @@ def _main(argv, prog):
             lines = run_report(argv[1:], prog)
         elif argv[:1] == ['mirror']:
             lines = run_mirror(argv[1:], prog)
+        elif argv[:1] == ['calibrate']:
+            lines = run_calibrate(argv[1:], prog)
         else:
             options = options_from(build_parser(prog).parse_args(argv))
             if options.per_tub:

@@ -19,6 +19,9 @@ import numpy as np
 USER_COLOUR = (0, 220, 0)      # green, as donkeycar's makemovie
 PILOT_COLOUR = (40, 120, 255)  # blue
 TEXT_COLOUR = (255, 255, 255)
+ALARM_COLOUR = (255, 60, 40)  # red: the car's health alarm
+ALARM_WORDS = 'ALARM: attention off its nominal range'
+HEALTHY_WORDS = 'attention in its nominal range'
 STRIP_COLOUR = (24, 24, 24)  # the bands above and below the pictures, where the words go
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 SMALLEST_FONT = 0.4   # capitals 9 pixels tall: the smallest that reads well (a 160-pixel frame, --scale 1)
@@ -360,14 +363,18 @@ def labelled(frame, view, alpha, scale=2):
     return _framed(picture, view.title, foot)
 
 
-def stream_picture(overlaid, angle, throttle, title, signed, ends, scale=2):
+def stream_picture(overlaid, angle, throttle, title, signed, ends, scale=2, alarm=None):
     """The car's stream frame: the overlay enlarged with the pilot's steering line, its label above, and below
-    the pilot's steering and throttle in words and the colour bar (angle/throttle None: not known yet)."""
+    the pilot's steering and throttle in words, the health alarm's state in words (a row of its own, the same
+    size whether it is on or off; None: health off, no row), and the colour bar (angle/throttle None: not known
+    yet)."""
     picture = enlarge(np.asarray(overlaid, np.uint8), scale)
     known = angle is not None and throttle is not None
     if known:
         steering_line(picture, angle, throttle, PILOT_COLOUR, side=+1)
     foot = Band(picture.shape[1])
     foot.text(_pilot_words((angle, throttle) if known else None), PILOT_COLOUR)
+    if alarm is not None:
+        foot.text(ALARM_WORDS if alarm else HEALTHY_WORDS, ALARM_COLOUR if alarm else TEXT_COLOUR)
     foot.bar(signed, ends)
     return _framed(picture, title, foot)

@@ -11,3 +11,7 @@ SALIENCY_STREAM_PORT = 8891   # MJPEG stream of the overlay at http://<car>:8891
 SALIENCY_RECORD = False       # True: record the overlay into the tub as saliency/image_array. A tub keeps the
                               # inputs it was created with: after changing this, drive into a new tub folder
                               # (AUTO_CREATE_NEW_TUB = True), or the car stops at start-up saying so
+SALIENCY_HEALTH = None        # 'health.json' from `donkey saliency calibrate --tub TUB --model MODEL`: then
+                              # outputs saliency/above_edge, change, strength and alarm (recorded with
+                              # SALIENCY_RECORD); a file for another pilot is refused in one line, the car drives
+SALIENCY_GUARD_THROTTLE = None  # 0.5: the pilot's throttle halved while the alarm is on (never in user mode)

@@ -43,7 +43,8 @@ def start_and_keep_memory(self, *args, **kwargs):
     try:
         return start(self, *args, **kwargs)
     finally:
-        for key in ('pilot/angle', 'pilot/throttle', 'saliency/image_array', 'cam/image_array', 'user/mode'):
+        for key in ('pilot/angle', 'pilot/throttle', 'saliency/image_array', 'cam/image_array', 'user/mode',
+                    'saliency/above_edge', 'saliency/change', 'saliency/strength', 'saliency/alarm'):
             seen[key] = self.mem.get([key])[0]
         states['after the loop'] = logging_state()
 

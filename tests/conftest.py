@@ -48,10 +48,10 @@ SHARED_ABSENT = '../shared/data/shimoda_realcar_v2 is not (wholly) beside this c
 
 
 def cli_argv(args):
-    """ARGS as the command takes them, without a progress bar; `evaluate ...`, `report ...`, `mirror ...` and
-    `export ...` as their subcommands (export has no bar)."""
+    """ARGS as the command takes them, without a progress bar; `evaluate ...`, `report ...`, `mirror ...`,
+    `calibrate ...` and `export ...` as their subcommands (export has no bar)."""
     args = [str(arg) for arg in args]
-    command = args[:1] if args[:1] in (['evaluate'], ['report'], ['mirror'], ['export']) else []
+    command = args[:1] if args[:1] in (['evaluate'], ['report'], ['mirror'], ['export'], ['calibrate']) else []
     quiet = [] if command == ['export'] else ['--no-progress']
     return [*command, *quiet, *args[len(command):]]
 

@@ -97,21 +97,34 @@ def drive(folder, model, kind, extra_config='', browser=False):
 
 
 @pytest.fixture(scope='module')
-def car_run(tmp_path_factory):
-    """The pilot the page names (the bundled Keras pilot) driving, recording its overlay, its stream watched (by a
-    browser too)."""
-    return drive(tmp_path_factory.mktemp('car'), page_pilot(), 'linear', browser=True)
+def health_file(tmp_path_factory):
+    """The bundled pilot's health file, calibrated on its own tub."""
+    from donkey_saliency.offline import calibrate
+    path = tmp_path_factory.mktemp('health') / 'health.json'
+    calibrate.run(calibrate.CalibrateOptions([sample.TUB], sample.MODEL, str(path), progress=False))
+    return path
 
 
 @pytest.fixture(scope='module')
-def twin_run(tmp_path_factory):
-    """A categorical pilot's exported twin driving as `tflite_categorical`, recording without the overlay."""
+def car_run(tmp_path_factory, health_file):
+    """The pilot the page names (the bundled Keras pilot) driving, recording its overlay and its health numbers
+    (its health file calibrated on the very tub whose pictures the camera replays), its stream watched (by a
+    browser too)."""
+    return drive(tmp_path_factory.mktemp('car'), page_pilot(), 'linear', f"SALIENCY_HEALTH = '{health_file}'\n",
+                 browser=True)
+
+
+@pytest.fixture(scope='module')
+def twin_run(tmp_path_factory, health_file):
+    """A categorical pilot's exported twin driving as `tflite_categorical`, recording without the overlay, given
+    the health file of another pilot (the bundled one)."""
     from donkey_saliency.car.export import export
     from donkey_saliency.core.pilot import load_pilot
     folder = tmp_path_factory.mktemp('twin')
     keras_pilot('categorical').interpreter.model.save(folder / 'categorical.h5')
     export(load_pilot(str(folder / 'categorical.h5')), str(folder / 'categorical.saliency.tflite'))
-    return drive(folder, folder / 'categorical.saliency.tflite', 'tflite_categorical', 'SALIENCY_RECORD = False\n')
+    return drive(folder, folder / 'categorical.saliency.tflite', 'tflite_categorical',
+                 f"SALIENCY_RECORD = False\nSALIENCY_HEALTH = '{health_file}'\n")
 
 
 def wait_for_records(tub, process, timeout=300):
@@ -211,7 +224,8 @@ def recorded(car_run):
     return SimpleNamespace(records=records, images=images.astype(np.uint8), sources=distances.argmin(axis=1),
                            distances=distances, overlays=[picture(r['saliency/image_array']) for r in records],
                            angles=np.array([r['pilot/angle'] for r in records]),
-                           throttles=np.array([r['pilot/throttle'] for r in records]))
+                           throttles=np.array([r['pilot/throttle'] for r in records]),
+                           alarms=[r['saliency/alarm'] for r in records])
 
 
 def test_the_camera_replays_the_sample_tubs_images_in_record_order(car_run, recorded):
@@ -265,9 +279,9 @@ def stream_pictures(recorded):
     from donkey_saliency.core.engine import MapRequest
     from donkey_saliency.draw import stream_picture
     request = MapRequest('vbp')
-    return np.array([stream_picture(overlay, angle, throttle, request.title, request.signed, request.ends)
-                     for overlay, angle, throttle in zip(recorded.overlays, recorded.angles, recorded.throttles)],
-                    int)
+    return np.array([stream_picture(overlay, angle, throttle, request.title, request.signed, request.ends, alarm=alarm)
+                     for overlay, angle, throttle, alarm in zip(recorded.overlays, recorded.angles, recorded.throttles,
+                                                                recorded.alarms)], int)
 
 
 def test_the_stream_serves_the_overlay_to_several_viewers(car_run, recorded):
@@ -281,6 +295,57 @@ def test_the_stream_serves_the_overlay_to_several_viewers(car_run, recorded):
     for frame in frames:
         assert frame.shape == pictures.shape[1:]
         assert np.abs(pictures - frame).mean(axis=(1, 2, 3)).min() < 6  # JPEG of the same picture, not a neighbour
+
+
+@pytest.fixture(scope='module')
+def dark_run(tmp_path_factory, health_file):
+    """The same pilot and health file on the MOCK camera's black frames: a scene the pilot never saw."""
+    return drive(tmp_path_factory.mktemp('dark'), page_pilot(), 'linear',
+                 f"CAMERA_TYPE = 'MOCK'\nSALIENCY_HEALTH = '{health_file}'\n")
+
+
+def health_records(run):
+    """The records of the run's tub, and whether its manifest types the health numbers as float and boolean."""
+    from donkeycar.parts.tub_v2 import Tub
+    from donkey_saliency.keys import HEALTH_KEYS
+    tub = Tub(str(run.car / 'data'), read_only=True)
+    records, manifest = list(tub), tub.manifest
+    tub.close()
+    types = dict(zip(manifest.inputs, manifest.types))
+    assert [types.get(key) for key in HEALTH_KEYS] == ['float', 'float', 'float', 'boolean']
+    assert len(records) >= RECORDS
+    assert all(isinstance(r[key], float) for r in records for key in HEALTH_KEYS[:-1])
+    return records
+
+
+def test_on_the_pictures_it_was_calibrated_on_the_alarm_stays_off_and_each_start_is_logged_once(car_run):
+    """The camera replays the very tub the health file was calibrated on: the alarm is off on nearly every
+    recorded loop (the limits are the 0.99 point of that tub's windowed numbers), and the log says each start
+    and each end once, not every loop."""
+    alarms = [r['saliency/alarm'] for r in health_records(car_run)]
+    assert sum(alarms) <= 0.1 * len(alarms), alarms
+    starts, ends = car_run.log.count('saliency: alarm on'), car_run.log.count('saliency: alarm off')
+    assert starts - ends in (0, 1) and starts >= sum(1 for a, b in zip([False] + alarms, alarms) if b and not a)
+
+
+def test_on_a_scene_it_never_saw_the_alarm_comes_on_and_is_logged_once(dark_run):
+    """The MOCK camera's black frames: their maps have none of the strength of its road's, so the alarm comes on
+    within the first window, is said once in donkeycar's log, and stays on."""
+    records = health_records(dark_run)
+    alarms = [r['saliency/alarm'] for r in records]
+    first = alarms.index(True)  # the recording may start within the first window
+    assert first < 10 and alarms == [False] * first + [True] * (len(alarms) - first)
+    assert all(r['saliency/strength'] < 0.1 for r in records)
+    assert dark_run.log.count('saliency: alarm on') == 1 and 'saliency: alarm off' not in dark_run.log
+    assert bool(dark_run.memory['saliency_alarm'])
+
+
+def test_a_health_file_for_another_pilot_is_refused_in_one_line_and_the_car_drives(twin_run):
+    lines = [line for line in twin_run.log.splitlines() if 'saliency: health off' in line]
+    assert len(lines) == 1 and 'was made for pilot.h5 (linear, vbp maps)' in lines[0], twin_run.log[-3000:]
+    assert 'categorical.saliency.tflite (categorical, vbp maps)' in lines[0]
+    assert 'saliency_alarm' not in twin_run.memory and 'saliency: alarm on' not in twin_run.log
+    assert twin_run.memory['saliency_image_array'].shape == (120, 160, 3)  # it drove, maps and all
 
 
 def test_a_recorded_tub_renders_without_a_model(car_run, tmp_path):

@@ -123,7 +123,7 @@ def test_threaded_maps_never_hold_up_the_pilot():
 
 def test_the_pi_path_runs_without_tensorflow(exported):
     """In a process where importing tensorflow fails (as on a Pi with tflite-runtime only), the part drives
-    with the exported .tflite and never imports TensorFlow."""
+    with the exported .tflite, and with its health numbers, and never imports TensorFlow."""
     probe = (
         'import sys\n'
         'sys.modules["tensorflow"] = None  # import tensorflow now raises ImportError\n'
@@ -139,6 +139,14 @@ def test_the_pi_path_runs_without_tensorflow(exported):
         'part = SalientPilot(kl, None, path)\n'
         'angle, throttle, overlay = part.run(np.full((120, 160, 3), 90, np.uint8))\n'
         'assert overlay.shape == (120, 160, 3) and not part.failed\n'
+        'import json, os, tempfile\n'  # and its health numbers, limits set so that the alarm comes on
+        'cfg.SALIENCY_HEALTH = os.path.join(tempfile.mkdtemp(), "health.json")\n'
+        'json.dump({"pilot": {"file": "pilot.saliency.tflite", "type": "linear"}, "method": "vbp", "window": 10, '
+        '"limits": {"above_edge": 1, "change": 1, "strength": 1e9}, "strength_scale": 1, "surface_edge": 40, '
+        '"frame_height": 120}, open(cfg.SALIENCY_HEALTH, "w"))\n'
+        'watched = SalientPilot(kl, cfg, path)\n'
+        'seen = [watched.run(np.full((120, 160, 3), 90, np.uint8)) for _ in range(10)]\n'
+        'assert [len(s) for s in seen] == [7] * 10 and [s[-1] for s in seen] == [False] * 9 + [True]\n'
         'assert sys.modules["tensorflow"] is None\n'
         'print("angle", angle)\n'
     )
@@ -302,3 +310,23 @@ def test_record_saliency_reads_the_tub_manage_py_picks(tmp_path):
         record_saliency(CarConfig(SALIENCY_RECORD=True, DATA_PATH=str(tub)), CAR_INPUTS, CAR_TYPES)
     new = CarConfig(SALIENCY_RECORD=True, DATA_PATH=str(tub), AUTO_CREATE_NEW_TUB=True)
     assert len(record_saliency(new, CAR_INPUTS, CAR_TYPES)[0]) == 4
+
+
+def test_record_saliency_stops_before_a_tub_recorded_without_the_health_keys(tmp_path, capsys):
+    """SALIENCY_HEALTH turned on for a tub recorded with the overlay alone: one line naming the keys and the ways
+    out; the same tub with the health keys: the inputs donkeycar's TubWriter accepts, health keys after the
+    overlay, typed float and boolean."""
+    from donkeycar.parts.tub_v2 import TubWriter
+    from donkey_saliency.keys import HEALTH_KEYS, HEALTH_TYPES
+    from donkey_saliency.part import record_saliency
+    config = CarConfig(SALIENCY_RECORD=True, SALIENCY_HEALTH='health.json')
+    tub = tub_with(tmp_path / 'data', CAR_INPUTS + ['saliency/image_array'], CAR_TYPES + ['image_array'])
+    with pytest.raises(SystemExit):
+        record_saliency(config, CAR_INPUTS, CAR_TYPES, str(tub))
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f'the tub {tub} was recorded without {", ".join(HEALTH_KEYS)}' in line
+    assert 'AUTO_CREATE_NEW_TUB = True' in line and 'SALIENCY_HEALTH back to None' in line
+    inputs, types = CAR_INPUTS + ['saliency/image_array', *HEALTH_KEYS], CAR_TYPES + ['image_array', *HEALTH_TYPES]
+    other = tub_with(tmp_path / 'other', inputs, types)
+    assert record_saliency(config, CAR_INPUTS, CAR_TYPES, str(other)) == (inputs, types)
+    TubWriter(str(other), inputs, types).close()  # no AssertionError

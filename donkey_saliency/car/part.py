@@ -18,6 +18,8 @@ myconfig.py keys (defaults):
     SALIENCY_THREADED = False     # True: maps in a background thread; the pilot never waits for them
     SALIENCY_STREAM_PORT = 8891   # MJPEG stream of the overlay (None: no stream)
     SALIENCY_RECORD = False       # True: record the overlay into the tub as saliency/image_array
+    SALIENCY_HEALTH = None        # 'health.json' (donkey saliency calibrate): saliency/above_edge, ..., alarm
+    SALIENCY_GUARD_THROTTLE = None  # 0.5: the pilot's throttle times this while the alarm is on (never in user mode)
 """
 import logging
 import sys
@@ -28,14 +30,15 @@ import numpy as np
 from donkey_saliency.core import methods
 from donkey_saliency.core.display import check_clip
 from donkey_saliency.errors import UserError
-from donkey_saliency.keys import OVERLAY_KEY
+from donkey_saliency.keys import HEALTH_KEYS, HEALTH_TYPES, OVERLAY_KEY
 from donkey_saliency.tub.schema import manifest_schema
 
 logger = logging.getLogger(__name__)
 
 STATEFUL_KINDS = ('memory', 'rnn', '3d')  # pilots whose donkeycar run() keeps state between loops
 DEFAULTS = {'SALIENCY_METHOD': 'vbp', 'SALIENCY_EVERY': 1, 'SALIENCY_ALPHA': 0.5, 'SALIENCY_CLIP': 99.0,
-            'SALIENCY_THREADED': False, 'SALIENCY_STREAM_PORT': 8891, 'SALIENCY_RECORD': False}
+            'SALIENCY_THREADED': False, 'SALIENCY_STREAM_PORT': 8891, 'SALIENCY_RECORD': False,
+            'SALIENCY_HEALTH': None, 'SALIENCY_GUARD_THROTTLE': None}
 
 
 def setting(cfg, key):
@@ -80,10 +83,24 @@ class SalientPilot:
         else:
             self.built_for = self._current_model()
             self.engine = self._build()
+        self.health = self._health(setting(cfg, 'SALIENCY_HEALTH'), method)
         self.worker = _Worker(self) if setting(cfg, 'SALIENCY_THREADED') and not self.unsupported else None
 
+    def _health(self, path, method):
+        """The health watch of SALIENCY_HEALTH for this pilot, or None (off, or said in the log why not)."""
+        if not path or self.unsupported:
+            return None
+        from donkey_saliency.car import health
+        from donkey_saliency.core.pilot import PART_KINDS
+        return health.load(path, self.model_path or '', PART_KINDS.get(type(self.kl).__name__), method)
+
     def run(self, img_arr, *other_arr):
-        """The pilot's outputs, unchanged, plus the latest overlay (None until the first map)."""
+        """The pilot's outputs, unchanged, plus the latest overlay (None until the first map) and, with a health
+        file, the latest health numbers and alarm."""
+        outputs = self._drive(img_arr, *other_arr)
+        return outputs + self.health.latest if self.health else outputs
+
+    def _drive(self, img_arr, *other_arr):
         if self.unsupported:
             return tuple(self.kl.run(img_arr, *other_arr)) + (None,)
         due = self.loops % self.every == 0
@@ -110,6 +127,8 @@ class SalientPilot:
         if engine is None:
             return None
         outputs, (raw,) = engine(inputs)
+        if self.health:  # on the map as the engine gives it, as `donkey saliency calibrate` measures it
+            self.health.step(raw[0])
         drawn = shown(raw, self.request.method, self.request.signed, self.clip)[0]  # as the video draws it
         self.overlay = overlay(_rgb(img_arr), drawn, self.alpha, self.request.signed)
         sample = outputs[0][0] if len(outputs) == 1 else [o[0] for o in outputs]
@@ -170,6 +189,8 @@ class SalientPilot:
             return work(*args)
         except Exception:
             self.overlay = None
+            if self.health:
+                self.health.forget()
             if not self.failed:
                 logger.exception('saliency failed; the car keeps driving on the pilot alone')
                 self.failed = True
@@ -225,37 +246,52 @@ def _rgb(img_arr):
 def add_saliency(V, cfg, kl, inputs, outputs, model_path=None, run_condition='run_pilot'):
     """Put a SalientPilot in kl's place in the vehicle `V` (same inputs, outputs + saliency/image_array) and,
     when SALIENCY_STREAM_PORT is set, an MJPEG stream on that port (donkeycar's WebFpv page) of the overlay with
-    its label, colour bar and the pilot's steering and throttle."""
+    its label, colour bar and the pilot's steering and throttle. With a usable SALIENCY_HEALTH file the part also
+    outputs the health keys (the stream shows the alarm), and SALIENCY_GUARD_THROTTLE adds the throttle guard
+    right after it: on the pilot's own throttle, before the parts that override it (the stop sign's brake, the
+    launch) and DriveMode, which picks the user's throttle in user mode."""
     try:
         part = SalientPilot(kl, cfg, model_path)
     except UserError as exc:  # before the car drives: one line, no traceback
         _stop_the_car(f'{exc} (check the SALIENCY_* keys in myconfig.py)')
-    V.add(part, inputs=inputs, outputs=list(outputs) + [OVERLAY_KEY], run_condition=run_condition)
+    health = list(HEALTH_KEYS) if part.health else []
+    V.add(part, inputs=inputs, outputs=list(outputs) + [OVERLAY_KEY] + health, run_condition=run_condition)
+    guard = setting(cfg, 'SALIENCY_GUARD_THROTTLE')
+    if guard is not None and health:
+        from donkey_saliency.car.health import ThrottleGuard
+        V.add(ThrottleGuard(guard), inputs=['user/mode', outputs[1], HEALTH_KEYS[-1]], outputs=[outputs[1]])
     port = setting(cfg, 'SALIENCY_STREAM_PORT')
     if port:
         from donkey_saliency.car.stream import SaliencyStream
         stream = SaliencyStream(int(port), part.request.title, part.request.signed, part.request.ends)
-        V.add(stream, inputs=[OVERLAY_KEY] + list(outputs[:2]), threaded=True)
+        V.add(stream, inputs=[OVERLAY_KEY] + list(outputs[:2]) + health[-1:], threaded=True)
     return part
 
 
 def record_saliency(cfg, inputs, types, tub_path=None):
-    """The TubWriter's inputs and types, plus the overlay when SALIENCY_RECORD is set.
+    """The TubWriter's inputs and types, plus the overlay when SALIENCY_RECORD is set (and the health keys with
+    SALIENCY_HEALTH: where the health file turns out unusable, the part leaves them empty and the tub records
+    none of them).
 
     donkeycar appends to an existing tub only with the very inputs it was created with, and otherwise stops the
     car with an AssertionError; when SALIENCY_RECORD is what differs, say so and what to do, before it. The tub
     is `tub_path` (manage.py's), else the one manage.py picks: a new folder with AUTO_CREATE_NEW_TUB, DATA_PATH
     otherwise."""
     recorded = bool(setting(cfg, 'SALIENCY_RECORD'))
-    inputs, types = list(inputs) + [OVERLAY_KEY] * recorded, list(types) + ['image_array'] * recorded
+    watched = recorded and bool(setting(cfg, 'SALIENCY_HEALTH'))
+    inputs = list(inputs) + [OVERLAY_KEY] * recorded + list(HEALTH_KEYS) * watched
+    types = list(types) + ['image_array'] * recorded + list(HEALTH_TYPES) * watched
     if tub_path is None and not getattr(cfg, 'AUTO_CREATE_NEW_TUB', False):
         tub_path = getattr(cfg, 'DATA_PATH', None)
     stored = _stored_inputs(tub_path)
-    if stored and stored != (inputs, types) and _without_overlay(*stored) == _without_overlay(inputs, types):
-        _stop_the_car(f'the tub {tub_path} was recorded {"without" if recorded else "with"} {OVERLAY_KEY}, and '
-                      'donkeycar adds records to a tub only with the inputs it was created with: drive into a new '
-                      f'tub folder (AUTO_CREATE_NEW_TUB = True in myconfig.py, or move {tub_path} away), or set '
-                      f'SALIENCY_RECORD back to {not recorded}')
+    if stored and stored != (inputs, types) and _without_saliency(*stored) == _without_saliency(inputs, types):
+        differ = [key for key in SALIENCY_KEYS if (key in inputs) != (key in stored[0])]
+        added = [key for key in differ if key in inputs]
+        back = f'SALIENCY_RECORD back to {not recorded}' if OVERLAY_KEY in differ else \
+            f'SALIENCY_HEALTH back to {"None" if added else "the health file it was recorded with"}'
+        _stop_the_car(f'the tub {tub_path} was recorded {"without" if added else "with"} {", ".join(added or differ)}, '
+                      'and donkeycar adds records to a tub only with the inputs it was created with: drive into a new '
+                      f'tub folder (AUTO_CREATE_NEW_TUB = True in myconfig.py, or move {tub_path} away), or set {back}')
     return inputs, types
 
 
@@ -265,8 +301,11 @@ def _stored_inputs(tub_path):
     return None if tub_path is None else manifest_schema(tub_path)
 
 
-def _without_overlay(inputs, types):
-    return [(i, t) for i, t in zip(inputs, types) if i != OVERLAY_KEY]
+SALIENCY_KEYS = (OVERLAY_KEY,) + HEALTH_KEYS  # what the part adds to a tub's inputs
+
+
+def _without_saliency(inputs, types):
+    return [(i, t) for i, t in zip(inputs, types) if i not in SALIENCY_KEYS]
 
 
 def _stop_the_car(line):

@@ -1,13 +1,13 @@
 """The car's saliency stream: donkeycar's own WebFpv page and MJPEG server, whose frames are the overlay with its
-label, the pilot's steering line, and a band below with the pilot's steering and throttle in words and the colour
-bar. A frame is drawn only when a viewer asks for one (and once per new overlay), so a car nobody watches pays
-nothing for it.
+label, the pilot's steering line, and a band below with the pilot's steering and throttle in words, the health
+alarm's state in words, and the colour bar. A frame is drawn only when a viewer asks for one (and once per new
+overlay), so a car nobody watches pays nothing for it.
 """
 from donkeycar.parts.controller import WebFpv
 
 
 class SaliencyStream(WebFpv):
-    """WebFpv serving `stream_picture` of the latest (overlay, angle, throttle) from the drive loop."""
+    """WebFpv serving `stream_picture` of the latest (overlay, angle, throttle, alarm) from the drive loop."""
 
     def __init__(self, port, title, signed, ends):
         self.title, self.signed, self.ends = title, signed, ends
@@ -22,12 +22,14 @@ class SaliencyStream(WebFpv):
             return None
         if latest is not self._drawn_for:
             from donkey_saliency.draw import stream_picture
-            self._drawn, self._drawn_for = stream_picture(*latest, self.title, self.signed, self.ends), latest
+            overlay, angle, throttle, alarm = latest
+            self._drawn = stream_picture(overlay, angle, throttle, self.title, self.signed, self.ends, alarm=alarm)
+            self._drawn_for = latest
         return self._drawn
 
     @img_arr.setter
     def img_arr(self, value):  # WebFpv's own constructor clears it
-        self._latest = None if value is None else (value, None, None)
+        self._latest = None if value is None else (value, None, None, None)
 
-    def run_threaded(self, overlay, angle=None, throttle=None):
-        self._latest = None if overlay is None else (overlay, angle, throttle)
+    def run_threaded(self, overlay, angle=None, throttle=None, alarm=None):
+        self._latest = None if overlay is None else (overlay, angle, throttle, alarm)

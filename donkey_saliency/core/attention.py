@@ -34,6 +34,11 @@ def shares(profile, edges):
     return np.add.reduceat(profile, edges[:-1], axis=1)
 
 
+def share_above(mass, row):
+    """(N, H, W) attention -> (N,) its share in the rows above `row` (rows 0 to row - 1)."""
+    return np.asarray(mass)[:, :max(int(row), 0)].sum(axis=(1, 2))
+
+
 FLOOR_TOLERANCE = 35.0   # brightness distance (RGB levels along the grey axis) within which a pixel looks like a floor
 CHROMA_TOLERANCE = 15.0  # hue distance (RGB levels across the grey axis) the same: light tints a floor less than it
 #                          shades it, and a grey-blue sky as bright as a grey road lies beyond it

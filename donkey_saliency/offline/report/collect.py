@@ -68,7 +68,7 @@ class PilotTrack:
         rows = mass.sum(axis=2)
         self.bands.append(attention.shares(rows, self.band_edges))
         self.thirds.append(attention.shares(mass.sum(axis=1), self.third_edges))
-        self.above.append(rows[:, :self.horizon].sum(axis=1))
+        self.above.append(attention.share_above(mass, self.horizon))
         self.conspicuous.append(attention.correlation(mass, conspicuous_mass))
         self.angle.append(np.asarray(angle, np.float64))
         self.throttle.append(np.asarray(throttle, np.float64))
