@@ -208,7 +208,7 @@ def run_evaluate(argv, prog):
     chosen = evaluation.ALL if args.method == 'all' else [m.strip() for m in args.method.split(',') if m.strip()]
     config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
     options = evaluation.EvaluateOptions(
-        tubs=args.tub or [], model=args.model, type=args.type, config=config, methods=chosen,
+        tubs=args.tub or [], model=args.model, type=args.type, config=config, method=chosen,
         target=args.output, maps=args.maps, start=args.start, end=args.end, frames=args.frames, steps=args.steps,
         substrate=args.substrate, random_orders=args.random_orders, json=args.json, randomisation=args.randomisation,
         progress=args.progress,
