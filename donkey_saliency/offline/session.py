@@ -16,7 +16,8 @@ from donkey_saliency.errors import NothingToShow
 
 @dataclass
 class Request:
-    """The inputs every command takes, with the CLI's defaults."""
+    """The inputs every command takes, with the CLI's defaults (the CLI's ./config.py default applied, see
+    `default_config`)."""
     tubs: list
     model: str = None
     type: str = None
@@ -29,6 +30,13 @@ class Request:
     def method_names(self):
         """The methods asked for."""
         return [self.method]
+
+
+def default_config(config):
+    """The car config a command reads: the one given, else ./config.py when present (a car's folder is where
+    `donkey` commands run), else None: donkeycar's defaults. The CLI's rule; the API takes the config it is given."""
+    import os
+    return config if config or not os.path.isfile('config.py') else 'config.py'
 
 
 def check(request):
