@@ -69,13 +69,8 @@ def methods_help():
 def build_parser(prog):
     p = _Parser(prog=prog, description=DESCRIPTION, epilog=methods_help() + '\n\n' + EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder to read (repeat for several '
-                   'tubs), a folder of tubs (a car\'s data/) or a quoted glob (\'data/tub_*\'): their tubs, oldest '
-                   'first, each frame labelled with its tub')
-    p.add_argument('--model', metavar='FILE', help='the pilot: .h5, .savedmodel, .keras or .tflite, as donkeycar saves them')
-    p.add_argument('--type', help='pilot type (linear, categorical, inferred, imu, memory, behavior, localizer, rnn, '
-                   '3d, with tflite_ allowed); default: read from the model file')
-    p.add_argument('--config', help='the car\'s config.py (default: ./config.py when present)')
+    add_inputs(p, notes={'--tub': ', each frame labelled with its tub', '--config': ' (and the loop rate)',
+                         '--method': '; see below', '--start': '; with --per-tub, in each tub'})
     p.add_argument('--out', help='video to write, .mp4 or .gif (default: saliency.mp4, demo.mp4 with --demo); with '
                    '--per-tub the folder of the videos, created when missing (default: saliency)')
     p.add_argument('--per-tub', action='store_true', help='one video per tub, <tub folder name>.mp4 (or .gif), in '
@@ -84,8 +79,6 @@ def build_parser(prog):
                    'without it, --out\'s suffix says')
     p.add_argument('--jobs', type=int, default=1, metavar='N', help='with --per-tub: render N tubs at a time in '
                    'worker processes sharing the cores (default 1)')
-    p.add_argument('--method', default='vbp', help=f'saliency method: {", ".join(methods.METHODS)} (default vbp; '
-                   'see below)')
     p.add_argument('--output', default='angle', help='what an output-specific method explains: angle (default; '
                    'steering means the same), throttle, or all (one panel each)')
     p.add_argument('--layout', default='overlay', help='overlay (default): the map over the camera frame; panels: '
@@ -94,12 +87,6 @@ def build_parser(prog):
     sign.add_argument('--signed', dest='signed', action='store_true', default=None,
                       help='signed maps for every output (default: steering signed, throttle unsigned)')
     sign.add_argument('--unsigned', dest='signed', action='store_false', help='unsigned maps for every output')
-    for name, (setting, users) in methods.all_settings().items():
-        p.add_argument(f'--{name}', metavar=setting.metavar,
-                       help=f'{", ".join(users)}: {setting.help} (default {setting.default})')
-    p.add_argument('--start', type=int, default=0, metavar='N', help='first record to show, counted from 0 (default 0; '
-                   'with --per-tub, in each tub)')
-    p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record; -1 = to the end (default)')
     p.add_argument('--every', type=int, default=1, metavar='N', help='render every Nth record (long tubs, small '
                    'gifs); the video keeps real time (default 1: every record)')
     p.add_argument('--scale', type=int, default=2, help='enlarge the camera frame this many times (default 2)')
@@ -122,23 +109,57 @@ def build_parser(prog):
     return p
 
 
+def add_inputs(p, several=False, method_help=None, own=(), notes=None):
+    """The flags every command takes (--tub --model --type --config --start --end --method and the methods'
+    settings), declared once; `inputs_from` reads them back. `several`: --model and --config repeated (the
+    report's pilots side by side); `method_help` the command's own --method wording; `own`: settings whose flag the
+    command declares for itself (evaluate's --steps); `notes`: words a command adds to a flag's help."""
+    notes = notes or {}
+    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder to read (repeat for several '
+                   'tubs), a folder of tubs (a car\'s data/) or a quoted glob (\'data/tub_*\'): their tubs, oldest '
+                   f'first{notes.get("--tub", "")}')
+    p.add_argument('--model', action='extend' if several else 'store', nargs='+' if several else None,
+                   metavar='FILE', help='the pilot: .h5, .savedmodel, .keras or .tflite, as donkeycar saves them'
+                   + ('; repeat to compare pilots side by side' if several else ''))
+    p.add_argument('--type', help='pilot type (linear, categorical, inferred, imu, memory, behavior, localizer, rnn, '
+                   '3d, with tflite_ allowed); default: read from the model file')
+    p.add_argument('--config', action='append' if several else 'store', help='the car\'s config.py (default: '
+                   f'./config.py when present): its TRANSFORMATIONS and image size{notes.get("--config", "")}, as on '
+                   'the car' + ('; once for all pilots, or once per --model in the same order (a pilot trained with '
+                                'other transformations, e.g. the crop)' if several else ''))
+    p.add_argument('--method', default='vbp', help=method_help or f'saliency method: {", ".join(methods.METHODS)} '
+                   f'(default vbp{notes.get("--method", "")})')
+    for name, (setting, users) in methods.all_settings().items():
+        if name not in own:
+            p.add_argument(f'--{name}', metavar=setting.metavar,
+                           help=f'{", ".join(users)}: {setting.help} (default {setting.default})')
+    p.add_argument('--start', type=int, default=0, metavar='N', help='first record, counted from 0 (default 0'
+                   f'{notes.get("--start", "")})')
+    p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record; -1 = to the end '
+                   '(default)')
+
+
+def inputs_from(args, own=()):
+    """The flags of `add_inputs` as the fields of offline.session.Request, the car config ./config.py by default
+    (session.default_config)."""
+    from donkey_saliency.offline.session import default_config
+    return dict(tubs=args.tub or [], model=args.model, type=args.type, config=default_config(args.config),
+                start=args.start, end=args.end, method=args.method,
+                settings={k: getattr(args, k) for k in methods.all_settings() if k not in own})
+
+
 def options_from(args):
     """Turn parsed arguments into video.Options, filling the demo's inputs and the default config."""
     from donkey_saliency.offline.video import Options
-    tubs, model = args.tub, args.model
+    inputs = inputs_from(args)
     out = args.out or ('saliency' if args.per_tub else f'{"demo" if args.demo else "saliency"}.{args.format or "mp4"}')
     if args.demo:
         from donkey_saliency import sample
-        if tubs or model:
+        if args.tub or args.model:
             raise UserError('--demo uses the bundled sample; leave out --tub and --model')
-        tubs, model = [sample.TUB], sample.MODEL
-    config = args.config
-    if config is None and not args.demo and os.path.isfile('config.py'):
-        config = 'config.py'
-    return Options(tubs=tubs or [], model=model, out=out, type=args.type, config=config,
-                   method=args.method, target=args.output, layout=args.layout, signed=args.signed,
-                   settings={k: getattr(args, k) for k in methods.all_settings()},
-                   start=args.start, end=args.end, scale=args.scale, fps=args.fps,
+        inputs.update(tubs=[sample.TUB], model=sample.MODEL, config=args.config)  # (the sample's, not ./config.py)
+    return Options(**inputs, out=out, target=args.output, layout=args.layout, signed=args.signed,
+                   scale=args.scale, fps=args.fps,
                    batch_size=args.batch_size, alpha=args.alpha, user=args.user, pilot=args.pilot,
                    save_maps=args.save_maps, progress=args.progress, clip=args.clip, normalize=args.normalize,
                    every=args.every, per_tub=args.per_tub, format=args.format, jobs=args.jobs)
@@ -172,21 +193,18 @@ insertion above, each by more than two standard errors) is flagged, and so is on
 frames. Exit 0 whenever the evaluation ran: a flagged method is a finding, not an error."""
 
 
+EVALUATE_OWN = ('steps',)  # evaluate's --steps is the evaluation's; integrated gradients keeps its default there
+
+
 def build_evaluate_parser(prog):
     p = _Parser(prog=f'{prog} evaluate', description=EVALUATE_DESCRIPTION,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s) to sample frames from, '
-                   'folders of tubs or quoted globs, as the video takes them')
-    p.add_argument('--model', metavar='FILE', help='the pilot, any file the main command takes')
-    p.add_argument('--type', help='pilot type; default: read from the model file')
-    p.add_argument('--config', help='the car\'s config.py (its TRANSFORMATIONS are applied, as on the car)')
-    p.add_argument('--method', default='vbp', help=f'comma-separated methods, or all ({", ".join(methods.METHODS)}): '
-                   'every one the pilot file can answer (a .tflite: those it cannot are named, with why); default vbp')
+    add_inputs(p, own=EVALUATE_OWN, notes={'--tub': ', frames sampled from them'},
+               method_help=f'comma-separated methods, or all ({", ".join(methods.METHODS)}): every one the pilot file '
+               'can answer (a .tflite: those it cannot are named, with why); default vbp')
     p.add_argument('--output', default='angle', help='what the maps explain: angle (default), throttle, or all')
     p.add_argument('--maps', action='extend', nargs='+', default=[], metavar='FILE.npz',
                    help='maps made elsewhere, in the layout of --save-maps, evaluated on the same frames')
-    p.add_argument('--start', type=int, default=0, metavar='N', help='first record of the range (default 0)')
-    p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record (default: the end)')
     p.add_argument('--frames', type=int, default=200, metavar='N', help='frames spread over the range (default 200)')
     p.add_argument('--steps', type=int, default=16, metavar='N', help='steps from 0%% to 100%% of the pixels (16)')
     p.add_argument('--substrate', default='blur', help='what replaces pixels: blur (default), mean or black')
@@ -196,9 +214,6 @@ def build_evaluate_parser(prog):
     p.add_argument('--no-randomisation', dest='randomisation', action='store_false',
                    help='skip the model randomisation check (Keras pilots; on by default)')
     p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bar')
-    for name, (setting, users) in methods.all_settings().items():
-        if f'--{name}' not in p._option_string_actions:  # --steps is the evaluation's here; IG keeps its default
-            p.add_argument(f'--{name}', metavar=setting.metavar, help=f'{", ".join(users)}: {setting.help}')
     return p
 
 
@@ -206,14 +221,13 @@ def run_evaluate(argv, prog):
     """`donkey saliency evaluate ...`: returns the lines to print."""
     args = build_evaluate_parser(prog).parse_args(argv)
     from donkey_saliency.offline import evaluation
-    chosen = evaluation.ALL if args.method == 'all' else [m.strip() for m in args.method.split(',') if m.strip()]
-    config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
+    inputs = inputs_from(args, own=EVALUATE_OWN)
+    inputs['method'] = evaluation.ALL if args.method == 'all' else [m.strip() for m in args.method.split(',')
+                                                                     if m.strip()]
     options = evaluation.EvaluateOptions(
-        tubs=args.tub or [], model=args.model, type=args.type, config=config, methods=chosen,
-        target=args.output, maps=args.maps, start=args.start, end=args.end, frames=args.frames, steps=args.steps,
+        **inputs, target=args.output, maps=args.maps, frames=args.frames, steps=args.steps,
         substrate=args.substrate, random_orders=args.random_orders, json=args.json, randomisation=args.randomisation,
-        progress=args.progress,
-        settings={k: getattr(args, k) for k in methods.all_settings() if k != 'steps'})
+        progress=args.progress)
     lines = evaluation.table(evaluation.run(options))
     return lines + ([f'results saved to {args.json}'] if args.json else [])
 
@@ -236,20 +250,7 @@ def build_report_parser(prog):
                 formatter_class=argparse.RawDescriptionHelpFormatter,
                 epilog='example:\n  donkey saliency report --tub data/tub_1 --model models/pilot.h5 --config config.py '
                        '--out report.html --json report.json')
-    p.add_argument('--tub', action='extend', nargs='+', metavar='PATH', help='tub folder(s), data folders of tubs '
-                   'or quoted globs, read in order (a folder\'s tubs oldest first)')
-    p.add_argument('--model', action='extend', nargs='+', metavar='FILE', help='the pilot; repeat to compare pilots '
-                   'side by side (any file the main command takes)')
-    p.add_argument('--type', help='pilot type; default: read from each model file')
-    p.add_argument('--config', action='append', help='the car\'s config.py (default: ./config.py when present): its '
-                   'TRANSFORMATIONS, image size and ROI_CROP_TOP; once for all pilots, or once per --model in the '
-                   'same order (a pilot trained with other transformations, e.g. the crop)')
-    p.add_argument('--method', default='vbp', help=f'saliency method: {", ".join(methods.METHODS)} (default vbp)')
-    for name, (setting, users) in methods.all_settings().items():
-        p.add_argument(f'--{name}', metavar=setting.metavar,
-                       help=f'{", ".join(users)}: {setting.help} (default {setting.default})')
-    p.add_argument('--start', type=int, default=0, metavar='N', help='first record, counted from 0 (default 0)')
-    p.add_argument('--end', type=int, default=-1, metavar='N', help='stop before this record (default: the end)')
+    add_inputs(p, several=True, notes={'--config': ', and its ROI_CROP_TOP'})
     p.add_argument('--every', type=int, default=1, metavar='N', help='look at every Nth record (default 1: all)')
     p.add_argument('--horizon', type=int, metavar='ROW', help='the far edge of the drivable surface, as a row of the '
                    'camera frame counted from the top (default: found on the test frames: the row above which less '
@@ -280,13 +281,12 @@ def run_report(argv, prog):
     if args.yes and not args.delete:
         raise UserError('--yes answers --delete\'s question; pass it with --delete, or leave it out')
     from donkey_saliency.offline import report
-    config = args.config if args.config or not os.path.isfile('config.py') else ['config.py']  # as the video does
+    inputs = inputs_from(args)
+    inputs['models'] = inputs.pop('model') or []
     options = report.ReportOptions(
-        tubs=args.tub or [], models=args.model or [], out=args.out, json=args.json, method=args.method,
-        type=args.type, config=config, start=args.start, end=args.end, every=args.every, horizon=args.horizon,
-        frames=args.frames, imu_lateral=args.imu_lateral,
-        evaluate=args.evaluate, batch_size=args.batch_size, progress=args.progress,
-        settings={k: getattr(args, k) for k in methods.all_settings()}, review_out=args.review_out, delete=args.delete)
+        **inputs, out=args.out, json=args.json, every=args.every, horizon=args.horizon, frames=args.frames,
+        imu_lateral=args.imu_lateral, evaluate=args.evaluate, batch_size=args.batch_size, progress=args.progress,
+        review_out=args.review_out, delete=args.delete)
     result = report.run(options)
     from donkey_saliency.offline.report.findings import headline
     from donkey_saliency.tub.read import describe_skipped
@@ -370,8 +370,9 @@ def run_mirror(argv, prog):
     args = build_mirror_parser(prog).parse_args(argv)
     from donkey_saliency.offline import mirror
     from donkey_saliency.tub.read import describe_skipped
-    config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
-    result = mirror.run(mirror.MirrorOptions(tubs=args.tub or [], out=args.out, config=config, keep=args.keep,
+    from donkey_saliency.offline.session import default_config
+    result = mirror.run(mirror.MirrorOptions(tubs=args.tub or [], out=args.out, config=default_config(args.config),
+                                             keep=args.keep,
                                              drop=args.drop, imu_lateral=args.imu_lateral, progress=args.progress))
     return ([f'wrote {result["out"]}: {result["records"]} records mirrored from {len(result["tubs"])} tub(s)',
              f'skipped records: {describe_skipped(result["skipped"])}'] +
@@ -417,7 +418,8 @@ def run_calibrate(argv, prog):
     """`donkey saliency calibrate ...`: returns the lines to print."""
     args = build_calibrate_parser(prog).parse_args(argv)
     from donkey_saliency.offline import calibrate
-    config = args.config if args.config or not os.path.isfile('config.py') else 'config.py'  # as the video does
+    from donkey_saliency.offline.session import default_config
+    config = default_config(args.config)
     options = calibrate.CalibrateOptions(
         tubs=args.tub or [], model=args.model, out=args.out, type=args.type, config=config, horizon=args.horizon,
         window=args.window, start=args.start, end=args.end, batch_size=args.batch_size, progress=args.progress)

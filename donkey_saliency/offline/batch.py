@@ -46,7 +46,7 @@ def plan(options):
     from donkey_saliency.offline import video
     from donkey_saliency.tub.read import tub_name
     from donkey_saliency.writers import VIDEO_SUFFIXES, check_outside_tubs
-    options = video.check_inputs(options)
+    options, _ = video.check_inputs(options)
     folder = options.out
     if os.path.splitext(folder)[1].lower() in VIDEO_SUFFIXES:
         raise UserError(f'with --per-tub, --out names a folder for the videos, not a file like {folder}; '

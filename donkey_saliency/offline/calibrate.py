@@ -34,16 +34,16 @@ class CalibrateOptions:
 
 
 def check(options):
-    """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded."""
+    """Every check that needs no TensorFlow, the one all commands make (offline.session) and calibrate's own;
+    returns the options with --tub's folders and globs expanded, and the tubs opened (session.Tubs)."""
     from dataclasses import replace
-    from donkey_saliency.core.pilot import check_model_path
-    from donkey_saliency.tub.read import check_range, checked_tubs
+    from donkey_saliency.offline import session
     from donkey_saliency.writers import check_destination
     if not options.tubs or not options.model:
         raise UserError('calibrate needs a tub the pilot drives well and the pilot: pass --tub PATH and --model FILE')
-    tubs, _, _ = checked_tubs(options.tubs)
-    check_model_path(options.model)
-    check_destination(options.out, ('.json',), tubs)
+    request, tubs = session.check(session.Request(tubs=options.tubs, model=options.model, type=options.type,
+                                                  config=options.config, start=options.start, end=options.end))
+    check_destination(options.out, ('.json',), tubs.paths)
     if options.window is not None and options.window < 2:
         raise UserError(f'--window is a number of frames, at least 2, not {options.window}')
     if options.horizon is not None and options.horizon < 1:
@@ -51,29 +51,27 @@ def check(options):
                         f'{options.horizon}')
     if options.batch_size < 1:
         raise UserError(f'--batch-size must be at least 1, not {options.batch_size}')
-    check_range(options.start, options.end)
-    return replace(options, tubs=tubs)
+    return replace(options, tubs=tubs.paths), request, tubs
 
 
 def run(options):
     """Write the health file; returns its content."""
-    options = check(options)
+    options, request, tubs = check(options)
+    from dataclasses import replace
     from donkey_saliency.car.part import method_settings, setting
     from donkey_saliency.core import carconfig, health
+    from donkey_saliency.offline.session import Session
     from donkey_saliency.offline.stages import VideoJob
     from donkey_saliency.offline.video import Options
     cfg, from_car = carconfig.load(options.config)
     method = setting(cfg, 'SALIENCY_METHOD')
     window = options.window or health.WINDOW
-    job = VideoJob(Options(tubs=options.tubs, model=options.model, type=options.type, config=options.config,
-                           method=method, settings=method_settings(cfg, method), start=options.start,
-                           end=options.end, batch_size=options.batch_size), cfg, from_car)
-    if job.range_length() <= 0:
-        raise UserError(f'no records in range: the tub(s) hold {job.records_available} records and --start is '
-                        f'{options.start}')
+    request = replace(request, method=method, settings=method_settings(cfg, method))
+    session = Session(request, tubs, car=(cfg, from_car))
+    job = VideoJob(Options(**vars(request), batch_size=options.batch_size), session)
     job.fix_camera_shape()
-    edge, edge_source, doubt = _edge(options, job)
-    found, records = _numbers(job, edge, options.progress)
+    edge, edge_source, doubt = _edge(options, session, job)
+    found, records = _numbers(job, session.length, edge, options.progress)
     scale = float(np.median(found['strength']))
     if not scale > 0:
         raise UserError(f'the pilot\'s {method} maps are blank on most frames of this tub: there is no attention to '
@@ -102,21 +100,18 @@ def run(options):
     return result
 
 
-def _edge(options, job):
+def _edge(options, session, job):
     """(surface edge, where it came from, why it is doubtful or None): --horizon, else found on frames spread
     over the range (core.attention), as the report finds it."""
     from donkey_saliency.core import attention
-    from donkey_saliency.tub.read import TubReader, spread_records
     height = job.camera_shape[0] if job.camera_shape else None
     if options.horizon is not None:
         if height and options.horizon >= height:
             raise UserError(f'--horizon {options.horizon} lies below the camera frame, which has {height} rows')
         return options.horizon, '--horizon', None
-    end = options.start + job.range_length()
-    images = [job.camera_image(image) for image, _ in spread_records(TubReader(options.tubs), options.start, end,
-                                                                     EDGE_FRAMES)]
-    images = np.stack([image for image in images if image.shape == job.camera_shape]) if images else None
-    if images is None or not len(images):
+    sample, _ = session.sample(EDGE_FRAMES, shape=job.camera_shape)
+    images = None if sample is None else sample.images
+    if images is None:
         raise UserError(f'no readable images in range ({job.reader.skipped}); nothing to calibrate on')
     edge = attention.surface_edge(images)
     doubt = attention.edge_doubt(images, edge)
@@ -124,14 +119,14 @@ def _edge(options, job):
             doubt and doubt + '; set the edge with --horizon ROW where the floor ends')
 
 
-def _numbers(job, edge, progress):
+def _numbers(job, length, edge, progress):
     """({number: (N,)}, records) of every readable frame in record order, strength unscaled; the change starts
     anew in each tub (another tub, another drive)."""
     from tqdm import tqdm
     from donkey_saliency.core import attention, health
     found, records = {name: [] for name in health.NUMBERS}, []
     previous, tub = None, object()
-    with tqdm(total=job.range_length(), unit='frame', desc='calibrate', disable=not progress,
+    with tqdm(total=length, unit='frame', desc='calibrate', disable=not progress,
               dynamic_ncols=True) as bar:
         for batch in job.batches():
             inferred = job.infer(batch)

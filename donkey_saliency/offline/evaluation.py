@@ -8,27 +8,24 @@ the pilot's file can answer: on a .tflite, the ones it cannot are left out, each
 import collections
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from donkey_saliency.errors import UserError
+from donkey_saliency.offline.session import Request
 
 RANDOMISATION_FRAMES = 32  # frames the randomisation check recomputes maps on, at every stage
-ALL = 'all'  # EvaluateOptions.methods for every method the pilot's file can answer
+ALL = 'all'  # EvaluateOptions.method for every method the pilot's file can answer
 
 
 @dataclass
-class EvaluateOptions:
-    tubs: list
-    model: str
-    type: str = None
-    config: str = None
-    methods: object = field(default_factory=lambda: ['vbp'])  # method names, or ALL
+class EvaluateOptions(Request):
+    """Everything `donkey saliency evaluate` can be asked: the inputs every command takes, `method` a list of
+    method names (or ALL), and the evaluation's own."""
+    method: object = field(default_factory=lambda: ['vbp'])  # method names, or ALL
     target: str = 'angle'
     maps: list = field(default_factory=list)
-    start: int = 0
-    end: int = -1
     frames: int = 200
     steps: int = 16
     substrate: str = 'blur'
@@ -36,24 +33,22 @@ class EvaluateOptions:
     randomisation: bool = True
     progress: bool = True
     json: str = None
-    settings: dict = field(default_factory=dict)
+
+    def method_names(self):
+        """The method names asked for: every registered one for ALL."""
+        from donkey_saliency.core import methods
+        return list(methods.METHODS) if self.method == ALL else list(self.method)
 
 
 def check(options):
-    """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded, and what
-    was wrong with each damaged tub they brought and left out."""
-    from donkey_saliency.core import methods, metrics
-    from donkey_saliency.core.pilot import check_model_path
-    from donkey_saliency.tub.read import check_range, checked_tubs
+    """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded, and the
+    tubs opened."""
+    from donkey_saliency.core import metrics
+    from donkey_saliency.offline import session
     from donkey_saliency.writers import check_destination
     if not options.tubs or not options.model:
         raise UserError('evaluate needs frames and a pilot: pass --tub PATH and --model FILE')
-    tubs, _, skipped_tubs = checked_tubs(options.tubs)
-    options = replace(options, tubs=tubs)
-    check_model_path(options.model)
-    for name in _names(options):
-        methods.get(name)
-        methods.settings_for(name, options.settings)  # a bad setting is the user's to fix, never a method left out
+    options, tubs = session.check(options)
     for path in options.maps:
         if not os.path.isfile(path):
             raise UserError(f'maps file not found: {path}; pass a .npz written by --save-maps')
@@ -66,38 +61,55 @@ def check(options):
     if options.random_orders is not None and options.random_orders < 2:
         raise UserError(f'--random-orders must be at least 2 (their spread is part of the margin), not '
                         f'{options.random_orders}')
-    check_range(options.start, options.end)
     if options.json:
         check_destination(options.json, ('.json',), options.tubs, '--json')
-    return options, skipped_tubs
+    return options, tubs
 
 
 def run(options):
     """The evaluation's result (the JSON's content)."""
-    options, skipped_tubs = check(options)
+    options, tubs = check(options)
+    from donkey_saliency.offline.session import Session
+    session = Session(options, tubs)
+    result = measured(options, session, *sampled(options, session, session.camera_shape()))
+    if options.json:
+        from donkey_saliency.writers import write_texts
+        write_texts([(options.json, json.dumps(result, indent=1), '--json')])
+    return result
+
+
+def sampled(options, session, shape, spread=None):
+    """(up to --frames readable records spread evenly over the range, as a session.Sample of camera images of
+    `shape` (the camera frame's: the most common among a sample spread over the range); the records in the range
+    left out: unreadable images, images of another size). `spread`: the session's spread, when several sessions
+    share it (the report's pilots)."""
+    sample, skipped = session.sample(options.frames, shape=shape, spread=spread)
+    if sample is None:
+        raise UserError(f'no readable image among the sampled records ({skipped}); nothing to evaluate')
+    return sample, skipped
+
+
+def measured(options, session, sample, skipped):
+    """The evaluation's result on the sampled frames of one session's pilot."""
     from donkey_saliency.core import carconfig, metrics
     from donkey_saliency.core.engine import TARGET_ALIASES
-    from donkey_saliency.core.pilot import load_pilot
-    from donkey_saliency.offline.inputs import PilotInputs, pilot_view
-    cfg, from_car = carconfig.load(options.config)
-    pilot = load_pilot(options.model, options.type, cfg)
+    from donkey_saliency.offline.inputs import PilotInputs
+    pilot = session.pilot
     if pilot.kind in ('memory', 'rnn', '3d') or len(pilot.model.inputs[0].shape) != 4:
         raise UserError(f'evaluate takes pilots that see one camera frame as their first input, not a {pilot.kind} '
                         'pilot (its history would be made of the sampled frames); use a linear-type pilot')
-    transform = carconfig.transformer(cfg)
-    size = (int(cfg.IMAGE_W), int(cfg.IMAGE_H)) if from_car and hasattr(cfg, 'IMAGE_W') else None
-    images, records, reader = _sample(options, size)
-    frames = np.stack([pilot_view(image, transform, pilot.input_size, from_car) for image in images])
+    records = sample.records
+    frames = np.stack([session.pilot_input(image) for image in sample.images])
     frames = frames.astype(np.float32) / np.float32(255)
     inputs = PilotInputs(pilot)(frames, records)
     target = TARGET_ALIASES.get(options.target, options.target)
     targets = ['angle', 'throttle'] if target == 'all' else [target]
     orders = options.random_orders or metrics.RANDOM_ORDERS
-    names = _names(options)
+    names = options.method_names()
     result = {'config': carconfig.used(options.config),
               'frames': len(frames), 'steps': options.steps, 'substrate': options.substrate, 'random_orders': orders,
-              'skipped': dict(reader.skipped.reasons), 'skipped_tubs': skipped_tubs, 'warnings': reader.warnings,
-              'left_out': [], 'outputs': {}}
+              'skipped': dict(skipped.reasons), 'skipped_tubs': session.tubs.skipped_tubs,
+              'warnings': session.reader.warnings, 'left_out': [], 'outputs': {}}
     from tqdm import tqdm
     external = {_name(path, options.maps): _external_maps(path, records, frames.shape[1:3]) for path in options.maps}
     # closed on the way out of an interrupt too, so that the line about the stop starts a line of its own
@@ -105,7 +117,7 @@ def run(options):
               desc='evaluate', disable=not options.progress, dynamic_ncols=True) as bar:
         for t in targets:
             pilot.score(t)  # an output the pilot has not is the user's error, never a method left out
-            kept, requests, engines, left_out = _engines(pilot, names, t, options.settings, options.methods == ALL)
+            kept, requests, engines, left_out = _engines(pilot, names, t, options.settings, options.method == ALL)
             if left_out:
                 result['left_out'] += left_out
                 bar.total -= len(left_out) * len(frames)
@@ -116,16 +128,7 @@ def run(options):
                                           bar.update, orders)
             if t == targets[0]:
                 result['randomisation'] = _randomisation(options, pilot, inputs, requests, raw, engines)
-    if options.json:
-        from donkey_saliency.writers import write_texts
-        write_texts([(options.json, json.dumps(result, indent=1), '--json')])
     return result
-
-
-def _names(options):
-    """The method names asked for: every registered one for ALL."""
-    from donkey_saliency.core import methods
-    return list(methods.METHODS) if options.methods == ALL else list(options.methods)
 
 
 def _engines(pilot, names, target, settings, every=False):
@@ -177,37 +180,6 @@ def _randomisation(options, pilot, inputs, requests, raw, engines):
     count = min(RANDOMISATION_FRAMES, len(inputs[0]))
     return randomisation.check(pilot, [x[:count] for x in inputs], requests, options.settings,
                                [maps[:count] for maps in raw], engines)
-
-
-def _sample(options, size=None):
-    """Up to --frames readable records spread evenly over the range: their camera images (resized to `size`, the
-    car's camera size, when given, as the video and donkeycar's training resize tub images) and records, and the
-    reader, which counts the records in the range it skipped (unreadable ones, sampled ones without a usable image
-    or with one of another size than the camera frame, the most common among a sample spread over the range)."""
-    import cv2
-    from donkey_saliency.tub.read import OTHER_SIZE, TubReader, sampled_shape, spread_records
-    reader = TubReader(options.tubs)
-    available = len(reader)
-    end = available if options.end == -1 else min(options.end, available)
-    if end <= options.start:
-        raise UserError(f'no records in range: the tub(s) hold {available} records and --start is {options.start}')
-
-    def camera(image):
-        return cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size and image.shape[1::-1] != size else image
-
-    images, records = [], []
-    shape = sampled_shape(options.tubs, options.start, end, resize=camera)
-    for image, record in spread_records(reader, options.start, end, options.frames):
-        image = camera(image)
-        if shape is None or image.shape == shape:
-            shape = image.shape
-            images.append(image)
-            records.append(record)
-        else:
-            reader.skipped.add(OTHER_SIZE)
-    if not images:
-        raise UserError(f'no readable image among the sampled records ({reader.skipped}); nothing to evaluate')
-    return images, records, reader
 
 
 def _name(path, paths):

@@ -260,11 +260,11 @@ def v1_start_ms(path):
 def run(options):
     """Write the mirror; returns {'out', 'records', 'tubs', 'skipped': {cause: count}, 'skipped_tubs': [why, ...],
     'warnings'}."""
-    paths, _, skipped_tubs = tub_read.checked_tubs(options.tubs)
+    reader, _, skipped_tubs = tub_read.checked_tubs(options.tubs)
+    paths = reader.paths
     check_out(options.out, paths)
     keys = merged_schema(paths)
     plan = Plan(keys, options)
-    reader = tub_read.TubReader(paths)
     offsets = {tub.images_base_path: v1_start_ms(tub.path) for tub in reader.tubs if isinstance(tub, tub_read.V1Tub)}
     folder, name = os.path.split(os.path.abspath(options.out))
     with reporting_full_disk(options.out):

@@ -78,16 +78,18 @@ class Writers:
 
 
 class VideoJob:
-    """Holds what a run needs (pilot, engine, car transformations, tub reader) and does one stage per call."""
+    """What a run needs beyond its session (offline.session: the pilot, the car's transformations, the tub reader):
+    the engine, the pilot's inputs along the pass, the drawing; one stage per call. The frames it leaves out are
+    counted in the reader's `skipped`, unless `counted` is False (the report's other pilots, which explain the
+    same frames as its first)."""
 
-    def __init__(self, options, cfg, from_car):
-        from donkey_saliency.core import carconfig
+    def __init__(self, options, session, counted=True):
         from donkey_saliency.core.engine import Engine, requests_for
-        from donkey_saliency.core.pilot import load_pilot
         from donkey_saliency.offline.inputs import PilotInputs
-        from donkey_saliency.tub.read import TubReader
-        self.options = options
-        self.pilot = load_pilot(options.model, options.type, cfg) if options.model else None
+        from donkey_saliency.tub.read import Skipped
+        self.options, self.session = options, session
+        self.pilot, self.reader = session.pilot, session.reader
+        self.skipped = self.reader.skipped if counted else Skipped()
         if self.pilot:
             self.requests, self.panels = requests_for(options.method, options.target, options.layout,
                                                       options.signed)
@@ -96,35 +98,24 @@ class VideoJob:
                                 'history; render every record (leave --every out), or a shorter range')
             self.engine = Engine(self.pilot, self.requests, options.settings)
             self.engine(self.pilot.zero_inputs(1))  # build the graphs before the clock runs
-            self.inputs = PilotInputs(self.pilot)
+            self.inputs = PilotInputs(self.pilot)  # this pass's history
             self.run_scales = None  # set by fix_run_scales() for --normalize run
         else:  # a tub recorded with SALIENCY_RECORD: its overlays are the frames
             self.requests, self.panels = [], False
-        self.transform = carconfig.transformer(cfg)
-        self.reader = TubReader(options.tubs)
         self.several = len(options.tubs) > 1  # then each frame's label names its tub
-        self.records_available = len(self.reader)
         self.without_user = 0  # frames drawn without the user's line: their record has no usable angle/throttle
         self.blank = {r.title: 0 for r in self.requests}  # frames whose map is blank (all zero), per map
         self.camera_shape = None  # set by fix_camera_shape(), else by the first frame
-        # the car's IMAGE_W x IMAGE_H is the camera frame, as donkeycar's training resizes tub images to it
-        size = getattr(cfg, 'IMAGE_W', None), getattr(cfg, 'IMAGE_H', None)
-        self.camera_size = tuple(map(int, size)) if from_car and None not in size else None
+        self.camera_image, self.pilot_input = session.camera_image, session.pilot_input
         from donkey_saliency.draw import Composer
         self.composer = Composer(options.alpha, options.scale, self.panels)  # one for the run: bands drawn once
 
     def fix_camera_shape(self, shape=None):
         """Fix the camera frame's shape before the pass, so that an image of another size is skipped wherever it
-        lies, the first frame included: `shape` when given (a sample the caller holds), else the most common among
-        up to SHAPE_SAMPLE images spread over the range, at the car's camera size. Left to the first frame when
-        none of the sample decodes."""
+        lies, the first frame included: `shape` when given (a sample the caller holds), else the session's (the most
+        common among a sample spread over the range). Left to the first frame when none of the sample decodes."""
         from donkey_saliency.keys import OVERLAY_KEY
-        from donkey_saliency.tub.read import sampled_shape
-        from donkey_saliency.tub.schema import IMAGE_KEY
-        if shape is None and self.range_length() > 0:
-            shape = sampled_shape(self.options.tubs, self.options.start, self.options.start + self.range_length(),
-                                  IMAGE_KEY if self.pilot else OVERLAY_KEY, self.camera_image)
-        self.camera_shape = shape
+        self.camera_shape = shape or self.session.camera_shape(None if self.pilot else OVERLAY_KEY)
 
     def warm_up(self, first):
         """Build the pilot's kernels before the clock runs for each batch size a video's first batches bring, the
@@ -141,10 +132,6 @@ class VideoJob:
         if self.pilot and self.options.normalize == 'run':
             self.run_scales = self._sample_scales()
 
-    def range_length(self):
-        end = self.records_available if self.options.end == -1 else min(self.options.end, self.records_available)
-        return end - self.options.start
-
     def batches(self):
         from donkey_saliency.keys import OVERLAY_KEY
         from donkey_saliency.tub.read import frame_batches
@@ -152,11 +139,6 @@ class VideoJob:
         end = None if self.options.end == -1 else self.options.end
         key = IMAGE_KEY if self.pilot else OVERLAY_KEY
         return frame_batches(self.reader, self.options.start, end, self.options.batch_size, key, self.options.every)
-
-    def pilot_input(self, image):
-        """The array the pilot sees for one camera frame."""
-        from donkey_saliency.offline.inputs import pilot_view
-        return pilot_view(image, self.transform, self.pilot.input_size, bool(self.options.config))
 
     def infer(self, batch):
         """Run the saliency graph on a batch: decoded outputs and maps resized to the camera frame."""
@@ -197,20 +179,14 @@ class VideoJob:
         without its history there). Memory stays flat: only the sample's maps are held."""
         from donkey_saliency.core.display import sample_scale
         from donkey_saliency.offline.inputs import PilotInputs
-        from donkey_saliency.tub.read import TubReader, spread_records
-        end = self.options.start + self.range_length()
-        images, records = [], []
-        for image, record in spread_records(TubReader(self.options.tubs), self.options.start, end, RUN_SAMPLE):
-            image = self.camera_image(image)
-            self.camera_shape = self.camera_shape or image.shape  # (fix_camera_shape's sample held no image)
-            if image.shape == self.camera_shape and self.inputs.accepts(record):
-                images.append(image)
-                records.append(record)
-        if not images:
+        sample, _ = self.session.sample(RUN_SAMPLE, accepts=self.inputs.accepts, shape=self.camera_shape)
+        if sample is None:
             return None
+        self.camera_shape = sample.shape  # (fix_camera_shape's sample held no image)
+        images, records, size = sample.images, sample.records, self.options.batch_size
         inputs = PilotInputs(self.pilot)
-        batches = [self._raw_maps(images[i:i + self.options.batch_size], records[i:i + self.options.batch_size],
-                                  inputs)[1] for i in range(0, len(images), self.options.batch_size)]
+        batches = [self._raw_maps(images[i:i + size], records[i:i + size], inputs)[1]
+                   for i in range(0, len(images), size)]
         scales = [sample_scale(np.concatenate(maps), r.method, self.options.clip)
                   for r, maps in zip(self.requests, zip(*batches))]
         return scales if all(s > 0 for s in scales) else None  # a blank sample: fall back to each frame's scale
@@ -225,19 +201,13 @@ class VideoJob:
         frame.image = self.camera_image(frame.image)
         return frame
 
-    def camera_image(self, image):
-        """A tub image at the car's camera size (donkeycar's training resizes to IMAGE_W x IMAGE_H too)."""
-        if self.camera_size and image.shape[1::-1] != self.camera_size:
-            return cv2.resize(image, self.camera_size, interpolation=cv2.INTER_AREA)
-        return image
-
     def _same_camera(self, image):
         if self.camera_shape is None:
             self.camera_shape = image.shape
         if image.shape == self.camera_shape:
             return True
         from donkey_saliency.tub.read import OTHER_SIZE
-        self.reader.skipped.add(OTHER_SIZE)
+        self.skipped.add(OTHER_SIZE)
         return False
 
     def _accepted(self, frame):
@@ -245,7 +215,7 @@ class VideoJob:
         if not self.pilot or self.inputs.accepts(frame.record):
             return True
         from donkey_saliency.tub.read import NO_USER_VALUES
-        self.reader.skipped.add(NO_USER_VALUES)
+        self.skipped.add(NO_USER_VALUES)
         return False
 
     def render(self, inferred):

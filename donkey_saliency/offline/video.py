@@ -13,24 +13,18 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from donkey_saliency.errors import NothingToShow, UserError
+from donkey_saliency.offline.session import Request
 from donkey_saliency.tub.read import NO_USER_VALUES
 
 
 @dataclass
-class Options:
-    """Everything `donkey saliency` can be asked, with the CLI's defaults."""
-    tubs: list
-    model: str
+class Options(Request):
+    """Everything `donkey saliency` can be asked, with the CLI's defaults: the inputs every command takes
+    (offline.session.Request; no model: a video of the overlays recorded on the car), and the video's own."""
     out: str = 'saliency.mp4'  # with per_tub: the folder of the videos
-    type: str = None
-    config: str = None
-    method: str = 'vbp'
     target: str = 'angle'  # --output: what an output-specific map explains (angle, throttle, all)
     layout: str = 'overlay'
     signed: bool = None  # None: steering maps signed, throttle maps unsigned
-    settings: dict = field(default_factory=dict)  # method settings by name (see core.methods); None: default
-    start: int = 0
-    end: int = -1
     scale: int = 2
     fps: float = None
     batch_size: int = 64
@@ -95,9 +89,9 @@ class Summary:
 
 def check(options):
     """Every check that needs no TensorFlow, so a mistyped flag fails in a fraction of a second; returns the
-    options with --tub's folders and globs expanded to the tubs they hold."""
+    options with --tub's folders and globs expanded to the tubs they hold, and those tubs opened."""
     from donkey_saliency.writers import VIDEO_SUFFIXES, check_destination
-    options = check_inputs(options)
+    options, tubs = check_inputs(options)
     if options.jobs > 1:
         raise UserError(f'--jobs {options.jobs} renders tubs side by side, one video each: add --per-tub (one '
                         'video of several tubs is rendered in order, by one process)')
@@ -110,31 +104,25 @@ def check(options):
         if os.path.abspath(options.save_maps) == os.path.abspath(options.out):
             raise UserError('--save-maps and --out name the same file; choose two names')
         check_destination(options.save_maps, ('.npz',), options.tubs, '--save-maps')
-    return options
+    return options, tubs
 
 
 def check_inputs(options):
-    """The checks of everything but the output files; returns the options with the tubs expanded."""
-    from donkey_saliency.core import methods
-    from donkey_saliency.core.pilot import check_model_path
+    """The checks of everything but the output files; returns the options with the tubs expanded, and the tubs
+    opened."""
     from donkey_saliency.keys import OVERLAY_KEY
-    from donkey_saliency.tub.read import check_range, checked_tubs
-    tubs, keys, _ = checked_tubs(options.tubs)  # a skipped tub is said on stderr as it is found
-    options = replace(options, tubs=tubs)
+    from donkey_saliency.offline import session
+    options, tubs = session.check(options)  # a skipped tub is said on stderr as it is found
     if not options.model:
-        if not all(OVERLAY_KEY in tub_keys for tub_keys in keys):
+        if not all(OVERLAY_KEY in tub_keys for tub_keys in tubs.keys):
             raise UserError('no pilot given; pass --model FILE (a .h5, .savedmodel, .keras or .tflite pilot), '
                             f'or a tub recorded on the car with its overlay ({OVERLAY_KEY})')
         if options.save_maps:
             raise UserError('--save-maps needs a pilot (--model): a recorded overlay holds no map values')
-    else:
-        check_model_path(options.model)
-    methods.get(options.method)
     if options.target not in ('angle', 'steering', 'throttle', 'all'):
         raise UserError(f'unknown --output {options.target}; choose angle (or steering), throttle or all')
     if options.layout not in ('overlay', 'panels'):
         raise UserError(f'unknown --layout {options.layout}; choose overlay or panels')
-    methods.settings_for(options.method, options.settings)
     if options.scale < 1:
         raise UserError(f'--scale must be a whole number of at least 1, not {options.scale}')
     if not 0.0 <= options.alpha <= 1.0:
@@ -153,8 +141,7 @@ def check_inputs(options):
         raise UserError(f'--jobs must be a whole number of at least 1, not {options.jobs}')
     if options.fps is not None and options.fps <= 0:
         raise UserError(f'--fps must be positive, not {options.fps}')
-    check_range(options.start, options.end)
-    return options
+    return options, tubs
 
 
 def frame_rate(options, cfg, from_car, records):
@@ -226,22 +213,18 @@ class Stage(threading.Thread):
 def run(options, bar=None):
     """Make the video; returns a Summary. Raises UserError for anything the user can fix. `bar`: a progress
     display that several runs share (--per-tub), fed the frames done; by default the run shows its own."""
-    options = check(options)
+    options, tubs = check(options)
     started = time.time()
     from donkey_saliency import heap
     heap.keep_freed_memory()
-    from donkey_saliency.core import carconfig
+    from donkey_saliency.offline.session import Session
     from donkey_saliency.offline.stages import VideoJob, split_first
-    cfg, from_car = carconfig.load(options.config)
-    job = VideoJob(options, cfg, from_car)
+    session = Session(options, tubs)
+    job = VideoJob(options, session)
     summary = Summary(out=options.out, pilot=f'{job.pilot.kind} ({options.method})' if job.pilot
                       else 'none (overlays recorded on the car)',
-                      config=f'{options.config} (transformations, image size and loop rate from it)' if from_car
-                      else 'none: input size from the model, frame rate from timestamps')
-    total = job.range_length()
-    if total <= 0:
-        raise NothingToShow(f'no records in range: the tub(s) hold {job.records_available} records '
-                        f'and --start is {options.start}')
+                      config=f'{options.config} (transformations, image size and loop rate from it)'
+                      if session.from_car else 'none: input size from the model, frame rate from timestamps')
     job.fix_camera_shape()
     job.fix_run_scales()
     loaded = job.batches()
@@ -250,10 +233,11 @@ def run(options, bar=None):
         if first is None:
             raise NothingToShow(f'no readable records in range ({job.reader.skipped}); nothing to render')
         job.warm_up(len(first.frames))  # the size the first batch has, its unreadable images left out
-        summary.fps, summary.fps_source = frame_rate(options, cfg, from_car, [f.record for f in first.frames])
+        summary.fps, summary.fps_source = frame_rate(options, session.cfg, session.from_car,
+                                                     [f.record for f in first.frames])
         # a bar of its own is closed on every way out (an interrupt too), so that the line about a stop starts
         # a line of its own; a shared bar is its owner's to close
-        shown_bar = progress_bar(shown(options, job.records_available), options.progress) if bar is None \
+        shown_bar = progress_bar(shown(options, tubs.available), options.progress) if bar is None \
             else contextlib.nullcontext(bar)
         # the writers are made before the start-up ends, as makemovie's moviepy makes its own before its bar starts
         with shown_bar as bar, job.open_writers(summary.fps) as writers:

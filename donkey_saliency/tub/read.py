@@ -7,6 +7,7 @@ cannot be memory-mapped, a missing catalog or a manifest without its last line r
 deletions by line position. Whatever can be read is given; every record that cannot be is counted by cause.
 """
 import collections
+import copy
 import glob
 import json
 import math
@@ -71,31 +72,34 @@ def describe_skipped(reasons):
 
 
 def checked_tubs(paths):
-    """(the tubs the --tub values name, folders and globs expanded, each checked; their record keys; what was
-    wrong with each tub skipped, for a result's `skipped_tubs`); a UserError unless something in them is readable.
+    """(a TubReader of the tubs the --tub values name, folders and globs expanded, each checked and opened once, its
+    records counted; their record keys; what was wrong with each tub skipped, for a result's `skipped_tubs`); a
+    UserError unless something in them is readable.
 
     A tub named itself must be readable: what is wrong with it is the error. A damaged one that a folder or a glob
     brings (a car's data/ often holds a tub cut off by a power loss) is left out with a warning on stderr that
     names it and says why, and the others go on; only when none is left is that an error."""
     if not paths:
         raise UserError('no tub given; pass --tub PATH (repeat it for several tubs)')
-    tubs, keys, damaged = [], [], []
+    tubs, opened, keys, damaged = [], [], [], []
     for tub, named in _expanded(paths):
         try:
-            keys.append(check_tub(tub))
-            _open(tub)  # what only reading it further finds (a v1 tub's damaged exclude.json)
+            tub_keys = check_tub(tub)
+            opened.append(_open(tub))  # what only reading it further finds (a v1 tub's damaged exclude.json)
         except UserError as exc:
             if named:
                 raise
             damaged.append(str(exc))
             continue
+        keys.append(tub_keys)
         tubs.append(tub)
     if not tubs:
         raise UserError(f'no tub can be read: {"; ".join(damaged)}')
     for why in damaged:
         print(f'warning: skipped a tub: {why}', file=sys.stderr)
-    TubReader(tubs).check_readable()
-    return tubs, keys, damaged
+    reader = TubReader(tubs, opened)
+    reader.check_readable()
+    return reader, keys, damaged
 
 
 def check_range(start, end):
@@ -342,13 +346,15 @@ def _open(path):
 
 class TubReader:
     """The records of one or more tubs, in order, read-only; deleted records are not seen. `skipped` counts the
-    records `records()` could not give, by cause; `warnings` says what is wrong with the tubs as a whole."""
+    records `records()` could not give, by cause; `warnings` says what is wrong with the tubs as a whole.
+    `opened`: the tubs at `paths` as checked_tubs opened them (each opened once per command)."""
 
-    def __init__(self, paths):
-        for path in paths:
-            check_tub(path)
+    def __init__(self, paths, opened=None):
+        if opened is None:
+            for path in paths:
+                check_tub(path)
         self.paths = list(paths)
-        self.tubs = [_open(path) for path in self.paths]
+        self.tubs = list(opened) if opened is not None else [_open(path) for path in self.paths]
         self.warnings = [warning for tub in self.tubs for warning in tub.warnings]
         self.skipped = Skipped()
         self._length = self._unreadable = None
@@ -371,6 +377,13 @@ class TubReader:
                 self._length += record is not None
                 self._unreadable.add(cause, cause is not None)
         return self._length
+
+    def another_pass(self):
+        """A reader of the same opened tubs, their count kept, whose `skipped` counts a pass of its own (a sample
+        beside the pass whose counts a summary says)."""
+        other = copy.copy(self)
+        other.skipped = Skipped()
+        return other
 
     def check_readable(self):
         """A UserError when the tubs hold no readable record at all."""
@@ -498,11 +511,11 @@ def common_shape(images):
     return counts.most_common(1)[0][0] if counts else None
 
 
-def sampled_shape(paths, start, end, key=IMAGE_KEY, resize=None, count=SHAPE_SAMPLE):
+def sampled_shape(reader, start, end, key=IMAGE_KEY, resize=None, count=SHAPE_SAMPLE):
     """The most common shape of the images under `key` (after `resize`, when given) among up to `count` records
-    spread over positions start..end-1 of the tubs at `paths`, or None when none decodes. Only the sample is
-    decoded, one image at a time, by a reader of its own: the pass's counts are left alone."""
-    images = spread_records(TubReader(paths), start, end, count, key)
+    spread over positions start..end-1 of the reader's tubs, or None when none decodes. Only the sample is
+    decoded, one image at a time, in a pass of its own: the reader's counts are left alone."""
+    images = spread_records(reader.another_pass(), start, end, count, key)
     return common_shape(resize(image) if resize else image for image, _ in images)
 
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from donkey_saliency.errors import UserError
+from donkey_saliency.offline.session import Request
 
 EVALUATE_FRAMES = 100  # frames the --evaluate table is measured on, per pilot
 
@@ -40,31 +41,30 @@ class ReportOptions:
     review_out: str = None  # the TRAIN_FILTER file for myconfig.py that leaves the records to review out (review.py)
     delete: bool = False  # checked here for --delete (soft_delete.py), which the CLI asks to confirm after the run
 
+    def requests(self):
+        """What each pilot is asked, as every command's inputs (offline.session.Request): one per model."""
+        return [Request(self.tubs, model, self.type, config, self.start, self.end, self.method, self.settings)
+                for model, config in zip(self.models, _configs(self))]
+
 
 def check(options):
-    """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded, and what
-    was wrong with each damaged tub they brought and left out."""
+    """Every check that needs no TensorFlow; returns the options with --tub's folders and globs expanded, and the
+    tubs opened."""
     import os
     from dataclasses import replace
-    from donkey_saliency.core import methods
-    from donkey_saliency.core.pilot import check_model_path
-    from donkey_saliency.tub.read import check_range, checked_tubs
+    from donkey_saliency.offline import session
     from donkey_saliency.writers import check_destination
-    tubs, _, skipped_tubs = checked_tubs(options.tubs)
-    options = replace(options, tubs=tubs)
+    tubs = session.Tubs.checked(options.tubs)
+    options = replace(options, tubs=tubs.paths)
     if not options.models:
         raise UserError('no pilot given; pass --model FILE (repeat it to compare pilots side by side)')
-    for model in options.models:
-        check_model_path(model)
-    methods.get(options.method)
-    methods.settings_for(options.method, options.settings)
+    for request in options.requests():
+        session.check_inputs(request)
     if options.every < 1 or options.batch_size < 1:
         raise UserError('--every and --batch-size must be whole numbers of at least 1')
     if options.frames < 2:
         raise UserError(f'--frames must be at least 2 (the tests compare frames with each other), not '
                         f'{options.frames}')
-    _configs(options)
-    check_range(options.start, options.end)
     from donkey_saliency.offline.mirror import check_imu_lateral
     check_imu_lateral(options.imu_lateral)
     if options.horizon is not None and options.horizon < 1:
@@ -82,28 +82,25 @@ def check(options):
     if options.delete:
         from donkey_saliency.offline import soft_delete
         soft_delete.check(options.tubs)
-    return options, skipped_tubs
+    return options, tubs
 
 
 def run(options):
     """Make the report; returns its JSON content. Raises UserError for anything the user can fix."""
-    options, skipped_tubs = check(options)
+    options, tubs = check(options)
     started = time.time()
     from donkey_saliency.core import attention, carconfig
     from donkey_saliency.offline.report import alarm_review, findings, fix, page, review
+    from donkey_saliency.offline.session import Session
     from donkey_saliency.offline.stages import VideoJob
     configs = _configs(options)
-    cars = [carconfig.load(config) for config in configs]
-    crops = [_car_crop(cfg, from_car) for cfg, from_car in cars]  # (before the jobs: donkeycar's transformer edits cfg)
-    steps = [list(getattr(cfg, 'TRANSFORMATIONS', None) or []) for cfg, _ in cars]
-    jobs = [VideoJob(_video_options(options, model, options.method, config), cfg, from_car)
-            for model, config, (cfg, from_car) in zip(options.models, configs, cars)]
-    control = VideoJob(_video_options(options, options.models[0], 'spectral-residual', configs[0]), *cars[0])
-    total = jobs[0].range_length()
-    if total <= 0:
-        raise UserError(f'no records in range: the tub(s) hold {jobs[0].records_available} records and --start is '
-                        f'{options.start}')
-    sample = _sample(options, jobs, total)
+    sessions = [Session(request, tubs) for request in options.requests()]  # all share the tubs' one opening
+    crops = [_car_crop(s.cfg, s.from_car) for s in sessions]
+    steps = [list(getattr(s.cfg, 'TRANSFORMATIONS', None) or []) for s in sessions]
+    jobs = [VideoJob(_video_options(options, options.method), s, counted=n == 0) for n, s in enumerate(sessions)]
+    control = VideoJob(_video_options(options, 'spectral-residual'), sessions[0], counted=False)
+    total = sessions[0].length
+    sample = _sample(options, sessions, jobs)
     edge, skyline, horizon_source, doubt, scenery = _lines(options, sample)
     for job in jobs + [control]:  # all explain the same frames
         job.fix_camera_shape(sample.shape)
@@ -127,11 +124,11 @@ def run(options):
               'start': options.start, 'end': options.end, 'every': options.every,
               'horizon_source': horizon_source, 'surface_edge_doubt': doubt, 'scenery': scenery,
               'car_roi_crop_top': crop_top, 'car_crop_applied': cropped,
-              'skipped': dict(jobs[0].reader.skipped.reasons), 'skipped_tubs': skipped_tubs,
+              'skipped': dict(jobs[0].reader.skipped.reasons), 'skipped_tubs': tubs.skipped_tubs,
               'warnings': jobs[0].reader.warnings,
               'models': models,
               'between_pilots': findings.between_pilots(collector) if len(jobs) > 1 else [],
-              'faithfulness': _faithfulness(options) if options.evaluate else None}
+              'faithfulness': _faithfulness(options, sessions, sample.shape) if options.evaluate else None}
     result['alarm'] = alarm_review.alarm_findings(result, collector)
     result['review'] = review.moments(result, collector, jobs[0].reader.skipped.bad_images)
     result['seconds'] = round(time.time() - started, 1)
@@ -158,64 +155,22 @@ def _configs(options):
     return list(configs)
 
 
-def _video_options(options, model, method, config):
+def _video_options(options, method):
+    """What a pilot's explaining in the pass takes of the video's options (the method, the batches)."""
     from donkey_saliency.offline.video import Options
-    return Options(tubs=options.tubs, model=model, type=options.type, config=config, method=method,
-                   target='angle', settings=options.settings if method == options.method else {},
+    return Options(tubs=options.tubs, method=method, target='angle',
+                   settings=options.settings if method == options.method else {},
                    start=options.start, end=options.end, every=options.every, batch_size=options.batch_size)
 
 
-@dataclass
-class Sample:
-    """Windows spread over the range, at camera size and of the camera's shape, with what the tests need of their
-    records: the user's angle, the time (seconds or None) and a place (records apart within a tub; tubs far).
-    `windows` (N, T, H, W, 3): each sampled frame with the frames before it that a sequence pilot takes, oldest
-    first (the first repeated where the range starts too late, as donkeycar's KerasLSTM.run does); `images` the
-    newest of each; `record_windows` the records of each window, which a memory pilot takes its past from."""
-    windows: object
-    record_windows: list
-    shape: tuple
-
-    @property
-    def images(self):
-        return self.windows[:, -1]
-
-    @property
-    def records(self):
-        return [records[-1] for records in self.record_windows]
-
-    @property
-    def places(self):
-        from donkey_saliency.offline.report.collect import TUB_KEY
-        tubs = {}
-        return [tubs.setdefault(r.get(TUB_KEY, ''), len(tubs)) * 10 ** 9 + int(r.get('_index', 0))
-                for r in self.records]
-
-    @property
-    def times(self):
-        return [None if r.get('_timestamp_ms') is None else float(r['_timestamp_ms']) / 1000.0 for r in self.records]
-
-    @property
-    def user_angles(self):
-        from donkey_saliency.offline.report.collect import slim
-        return [slim(r)['user_angle'] for r in self.records]
-
-
-def _sample(options, jobs, total):
+def _sample(options, sessions, jobs):
     """options.frames windows spread over the range whose images decode, of the most common shape (windows with an
     image of another size are left out), long enough for every pilot's history, of records every pilot takes."""
-    import numpy as np
-    from donkey_saliency.tub.read import TubReader, common_shape, spread_windows
-    before = max(job.inputs.history for job in jobs)
-    found = [([jobs[0].camera_image(image) for image in images], records) for images, records in
-             spread_windows(TubReader(options.tubs), options.start, options.start + total, options.frames, before,
-                            accepts=lambda record: all(job.inputs.accepts(record) for job in jobs))]
-    if not found:
+    sample, _ = sessions[0].sample(options.frames, max(s.inputs.history for s in sessions),
+                                   accepts=lambda record: all(s.inputs.accepts(record) for s in sessions))
+    if sample is None:
         raise UserError(f'no readable records in range ({jobs[0].reader.skipped}); nothing to report on')
-    shape = common_shape([images[-1] for images, _ in found])
-    found = [([images[0]] * (before + 1 - len(images)) + images, records) for images, records in found
-             if all(image.shape == shape for image in images)]
-    return Sample(np.stack([np.stack(images) for images, _ in found]), [records for _, records in found], shape)
+    return sample
 
 
 def _lines(options, sample):
@@ -350,19 +305,23 @@ def _common(batch, jobs):
     return batch
 
 
-def _faithfulness(options):
-    """The evaluate table's numbers for the method, per pilot, on EVALUATE_FRAMES frames (or why not)."""
+def _faithfulness(options, sessions, shape):
+    """The evaluate table's numbers for the method, per pilot, on EVALUATE_FRAMES frames of the camera's `shape`
+    (or why not), the frames read once for all pilots."""
     from donkey_saliency.offline import evaluation
+    spread = sessions[0].spread(EVALUATE_FRAMES)
     results = []
-    for model, config in zip(options.models, _configs(options)):
+    for session in sessions:
+        request = session.request
+        asked = evaluation.EvaluateOptions(
+            tubs=options.tubs, model=request.model, type=options.type, config=request.config,
+            method=[options.method], start=options.start, end=options.end, frames=EVALUATE_FRAMES,
+            progress=options.progress, settings=options.settings)
         try:
-            found = evaluation.run(evaluation.EvaluateOptions(
-                tubs=options.tubs, model=model, type=options.type, config=config, methods=[options.method],
-                start=options.start, end=options.end, frames=EVALUATE_FRAMES, progress=options.progress,
-                settings=options.settings))
-            results.append(dict(found, model=model, table=evaluation.table(found)))
+            found = evaluation.measured(asked, session, *evaluation.sampled(asked, session, shape, spread))
+            results.append(dict(found, model=request.model, table=evaluation.table(found)))
         except UserError as exc:  # e.g. a memory pilot, which evaluate does not take: said on the page
-            results.append({'model': model, 'error': str(exc)})
+            results.append({'model': request.model, 'error': str(exc)})
     return results
 
 
