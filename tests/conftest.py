@@ -33,6 +33,18 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# The files whose set-up is longest (fresh venvs, pilots trained for their known answers) go first, so that the
+# two workers of `pytest -n 2 --dist loadfile` (pytest.ini) start them at once and the short files fill in
+# beside them, instead of one long file running alone at the end.
+LONGEST_FIRST = ('test_install.py', 'test_advice_every_pilot.py', 'test_counterfactual.py', 'test_broken_tubs.py',
+                 'test_model_types.py', 'test_report.py', 'test_command.py', 'test_folders.py', 'test_signals.py')
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: each file keeps its order
+
+
 def from_a_terminal():
     """For subprocess's preexec_fn: the child hears a hang-up, as a command started at a terminal does. A suite
     started under `nohup` ignores SIGHUP, rightly, and would hand that to what it starts, whose hang-up tests
