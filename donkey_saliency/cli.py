@@ -328,7 +328,7 @@ def _review_lines(result, args):
              (f'; the TRAIN_FILTER that leaves them out of training is in {args.review_out} (for myconfig.py)'
               if args.review_out else '; --review-out FILE.py writes a TRAIN_FILTER that leaves them out of training')]
     if args.delete:
-        from donkey_saliency.offline import soft_delete
+        from donkey_saliency.tub import delete as soft_delete
         lines += soft_delete.confirmed_delete(review.indexes(result['review'], result['tubs']), args.yes,
                                               sys.stdin.readline, lambda line: _say(line, sys.stderr))
     return lines

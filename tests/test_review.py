@@ -194,7 +194,7 @@ def test_delete_confirmed_marks_exactly_the_listed_records_and_the_tub_then_skip
 def test_without_donkeycar_the_manifest_is_written_as_donkeycar_writes_it(car, tmp_path, monkeypatch):
     """The soft delete through donkeycar's Tub.delete_records and through this package's twin (as on the Python
     3.12 stack, where donkeycar is absent) leave the same bytes in the tub, on a tub with deletions already."""
-    from donkey_saliency.offline import soft_delete
+    from donkey_saliency.tub import delete as soft_delete
     folder, _, _ = car
     theirs, ours = (shutil.copytree(folder / 'data' / 'tub_a', tmp_path / name) for name in ('theirs', 'ours'))
     for tub in (theirs, ours):

@@ -39,7 +39,7 @@ class ReportOptions:
     progress: bool = True
     settings: dict = field(default_factory=dict)
     review_out: str = None  # the TRAIN_FILTER file for myconfig.py that leaves the records to review out (review.py)
-    delete: bool = False  # checked here for --delete (soft_delete.py), which the CLI asks to confirm after the run
+    delete: bool = False  # checked here for --delete (tub/delete.py), which the CLI asks to confirm after the run
 
     def requests(self):
         """What each pilot is asked, as every command's inputs (offline.session.Request): one per model."""
@@ -80,7 +80,7 @@ def check(options):
         if os.path.abspath(options.review_out) in (os.path.abspath(options.out), os.path.abspath(options.json or '')):
             raise UserError('--review-out names the same file as --out or --json; choose another name')
     if options.delete:
-        from donkey_saliency.offline import soft_delete
+        from donkey_saliency.tub import delete as soft_delete
         soft_delete.check(options.tubs)
     return options, tubs
 
