@@ -28,15 +28,16 @@ def alarm_findings(result, collector, reviewed):
         for takeover, warning in zip(model['takeovers'], warned):
             takeover['warning'] = dict(warning, seconds=_rounded(warning['seconds']))
     said = alarms.summary(found, warned)
+    if reviewed.source == 'computed':  # on a human drive, most often: no takeover to have warned of
+        said = (f'computed from the maps with {reviewed.found["health_file"]}: on for {sum(alarm)} of {len(alarm)} '
+                f'frames; ' + (said if warned else 'no takeover in this range'))
     return {'recorded': reviewed.source == 'recorded', 'source': reviewed.source,
             'look_back_seconds': alarms.LOOK_BACK_SECONDS, 'look_back_records': alarms.LOOK_BACK_RECORDS,
             'stretches': [{'tub': records[s.start]['tub'], 'first': records[s.start]['index'],
                            'last': records[s.end]['index'], 'position': s.start,
                            'seconds': _rounded(s.seconds), 'takeover': s.takeover}
                           for s in found],
-            'said': said if reviewed.source == 'recorded' else
-            f'computed from the maps with {reviewed.found["health_file"]}: on for {sum(alarm)} of {len(alarm)} '
-            f'frames; {said}'}
+            'said': said}
 
 
 def warning_words(warning):
