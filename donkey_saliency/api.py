@@ -172,9 +172,10 @@ def evaluate(pilot, images, maps, output='angle', steps=16, substrate='blur', in
 @_in_arguments(tub='tubs', model='models')
 def report(tubs, models, out='report.html', json=None, method='vbp', config=None, type=None, start=0, end=-1,
            every=1, horizon=None, frames=200, evaluate=False, batch_size=64, progress=True, imu_lateral='y',
-           review_out=None, **settings):
+           review_out=None, health=None, **settings):
     """`donkey saliency report` from Python: writes the page `out` (and `json`, and `review_out`: the records to
-    review as a TRAIN_FILTER for myconfig.py), returns the findings (the JSON's content). `tubs` and `models`: a
+    review as a TRAIN_FILTER for myconfig.py; `health`: a health file from `calibrate`, for the alarm computed from
+    the maps of a tub that lacks it), returns the findings (the JSON's content). `tubs` and `models`: a
     path or a list of them; `config`: the car's config.py, or a list of them, one per model (None: donkeycar's
     defaults; the CLI's ./config.py default does not apply here); the rest take the CLI's names and defaults
     (--delete, which asks on stdin, is the CLI's alone)."""
@@ -184,7 +185,7 @@ def report(tubs, models, out='report.html', json=None, method='vbp', config=None
                              method=method, type=type, config=config, start=start, end=end, every=every,
                              horizon=horizon, frames=frames, evaluate=evaluate, batch_size=batch_size,
                              progress=progress, imu_lateral=imu_lateral, settings=settings,
-                             review_out=review_out and str(review_out)))
+                             review_out=review_out and str(review_out), health=health and str(health)))
 
 
 @_in_arguments(tub='tubs')

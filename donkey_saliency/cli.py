@@ -270,6 +270,9 @@ def build_report_parser(prog):
     p.add_argument('--delete', action='store_true', help='after the report, mark those records deleted in the tubs '
                    '(donkeycar\'s soft delete, restorable in donkey ui), on a confirmation line typed on stdin')
     p.add_argument('--yes', action='store_true', help='with --delete: no confirmation asked (for scripts)')
+    p.add_argument('--health', metavar='FILE.json', help='a health file from `donkey saliency calibrate` for the '
+                   'pilot: on a tub recorded without the car\'s alarm (a human drive), the alarm computed from the '
+                   'maps with its limits (without it: the numbers only)')
     p.add_argument('--batch-size', type=int, default=64, metavar='N', help='frames per pilot call (default 64)')
     p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bar')
     return p
@@ -286,7 +289,7 @@ def run_report(argv, prog):
     options = report.ReportOptions(
         **inputs, out=args.out, json=args.json, every=args.every, horizon=args.horizon, frames=args.frames,
         imu_lateral=args.imu_lateral, evaluate=args.evaluate, batch_size=args.batch_size, progress=args.progress,
-        review_out=args.review_out, delete=args.delete)
+        review_out=args.review_out, delete=args.delete, health=args.health)
     result = report.run(options)
     from donkey_saliency.offline.report.findings import headline
     from donkey_saliency.tub.read import describe_skipped
@@ -315,6 +318,7 @@ def run_report(argv, prog):
             lines.append(f'{name} against the first pilot: the {change["finding"]} advice '
                          + ('worked' if change['worked'] else
                             f'did not work: {"; ".join(change["failed"])}; {change["try"]}'))
+    lines.append(f'health numbers: {result["health"]["said"]}')
     lines.append(f'alarm: {result["alarm"]["said"]}')
     lines += _review_lines(result, args)
     return lines + ([f'findings saved to {args.json}'] if args.json else [])

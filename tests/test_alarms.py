@@ -1,8 +1,10 @@
 """The car's attention alarm against takeovers (core/alarms.py): lead times worked out by hand on a layout of
 alarm stretches and takeovers, at the look-back's boundary; then through `report` on a tub written with
-donkeycar's Tub with user/mode switches and saliency/alarm laid out by hand."""
+donkeycar's Tub with user/mode switches and the car's health numbers and saliency/alarm laid out by hand."""
 import json
+import re
 
+import numpy as np
 import pytest
 
 from conftest import run_main, tub_records
@@ -55,17 +57,27 @@ def test_an_alarm_on_for_longer_than_the_look_back_is_no_warning():
 
 # user/mode and saliency/alarm by hand, at 20 Hz: pilot 10-29 -> takeover at 30, the alarm on 20-24 (0.5 s
 # ahead, by the records' own times); pilot 40-149 -> takeover at 150, no alarm start in the 5 s (100 records or
-# more) before it; the alarm on 160-164 while the driver drives, no takeover after it.
+# more) before it; the alarm on 160-164 while the driver drives, no takeover after it. The numbers as the car
+# records them: above the edge 0.6 while the alarm is on and 0.05 else, the change 0.1 + (i % 5) / 100 (none for
+# the first record: the car leaves it out), the strength 0.4 while the alarm is on and 1 else.
 MODES = ['user'] * 10 + ['local'] * 20 + ['user'] * 10 + ['local'] * 110 + ['user'] * 20
 ALARM_ON = [(20, 24), (160, 164)]
+
+
+def on(i):
+    return any(a <= i <= b for a, b in ALARM_ON)
+
+
+NUMBERS = {'above_edge': lambda i: 0.6 if on(i) else 0.05, 'change': lambda i: None if i == 0 else 0.1 + i % 5 / 100,
+           'strength': lambda i: 0.4 if on(i) else 1.0}
 
 
 @pytest.fixture(scope='module')
 def alarmed(tmp_path_factory):
     folder = tmp_path_factory.mktemp('alarm')
     tub = synthetic.write_tub(folder / 'tub', synthetic.drive(len(MODES), seed=5), hz=20, mode=lambda i: MODES[i],
-                              extra={'saliency/alarm': ('boolean',
-                                                        lambda i: any(a <= i <= b for a, b in ALARM_ON))})
+                              extra={'saliency/alarm': ('boolean', on),
+                                     **{f'saliency/{name}': ('float', f) for name, f in NUMBERS.items()}})
     result = run_main('report', '--tub', tub, '--model', sample.MODEL, '--out', folder / 'r.html', '--json',
                       folder / 'r.json', '--review-out', folder / 'review.py')
     assert result.returncode == 0, result.stderr
@@ -91,6 +103,32 @@ def test_the_report_gives_the_alarm_before_each_takeover(alarmed):
     assert [(m['first'], m['last']) for m in found['review'] if m['kind'] == 'alarm'] == ALARM_ON
 
 
+def test_the_recorded_numbers_are_drawn_along_the_run_with_the_alarm_stretches(alarmed):
+    """The JSON's `health` summarises the numbers as recorded (the change's first record left out), and the page
+    draws them (windowed) with one shaded span per stretch as laid out, in both of its health charts."""
+    _, found, stdout, page = alarmed
+    health = found['health']
+    assert health['source'] == 'recorded' and health['limits'] is None
+    for name, f in NUMBERS.items():
+        laid_out = np.array([v for v in map(f, range(len(MODES))) if v is not None])
+        summary = health['numbers'][name]
+        assert summary['frames'] == len(laid_out), name
+        assert summary['median'] == pytest.approx(np.median(laid_out)), name
+        assert summary['p95'] == pytest.approx(np.percentile(laid_out, 95)), name
+    assert found['alarm']['source'] == 'recorded'
+    assert f'health numbers: {health["said"]}' in stdout.splitlines()
+    start = page.index('The pilot&#x27;s health</h2>')
+    section = page[start:page.index('</section>', start)]
+    spans = re.findall(r'<rect class="span" x="([\d.]+)" y="\d+" width="([\d.]+)"', section)
+    assert len(spans) == 2 * len(ALARM_ON)  # the shares' chart and the strength's
+    width, frames = 640 - 44 - 10, len(MODES) - 1  # charts.WIDTH - LEFT - RIGHT over the frames
+    for (x, w), (first, last) in zip(spans, ALARM_ON * 2):
+        assert float(x) == pytest.approx(44 + width * first / frames, abs=0.1)
+        assert float(w) == pytest.approx(width * (last - first) / frames, abs=0.1)
+    for label in ('above the surface edge', 'change since the frame before', 'strength (1: as usual)'):
+        assert f'<title>{label}</title></polyline>' in section, label
+
+
 def test_a_tub_without_the_alarm_says_it_was_not_recorded(tmp_path):
     tub = synthetic.write_tub(tmp_path / 'tub', synthetic.drive(30, seed=5), hz=50,
                               mode=lambda i: 'local' if 10 <= i < 20 else 'user')
@@ -98,8 +136,15 @@ def test_a_tub_without_the_alarm_says_it_was_not_recorded(tmp_path):
                       tmp_path / 'r.json')
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / 'r.json').read_text())
-    assert found['alarm'] == {'recorded': False, 'said': 'the alarm was not recorded (saliency/alarm is in no '
-                              'record: on the car, SALIENCY_HEALTH with SALIENCY_RECORD records it)'}
+    said = ('the alarm was not recorded (saliency/alarm is in no record: on the car, SALIENCY_HEALTH with '
+            'SALIENCY_RECORD records it); to compute it from the maps, pass --health FILE (a health file from '
+            '`donkey saliency calibrate` for the pilot)')
+    assert found['alarm'] == {'recorded': False, 'source': None, 'said': said}
     assert [t['warning'] for t in found['models'][0]['takeovers']] == [None]
-    assert f'alarm: {found["alarm"]["said"]}' in result.stdout and 'the alarm was not recorded' in \
-        (tmp_path / 'r.html').read_text()
+    page = (tmp_path / 'r.html').read_text()
+    assert result.stdout.count('--health FILE') == 1 and f'alarm: {said}' in result.stdout.splitlines()
+    assert page.count('--health FILE') == 1 and 'the alarm was not recorded' in page
+    health = found['health']  # the numbers computed from the maps, without limits
+    assert health['source'] == 'computed' and health['limits'] is None and 'alarm_frames' not in health
+    assert health['numbers']['change']['frames'] == 29 and health['numbers']['strength']['median'] == \
+        pytest.approx(1.0)

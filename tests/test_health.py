@@ -40,6 +40,24 @@ def test_numbers_equal_plain_loops_and_blank_maps_give_none():
     assert found['strength'][3] == 0 and np.isnan(found['above_edge'][3])
 
 
+def test_a_series_fed_in_batches_is_the_plain_loop_of_each_tub():
+    """Batches that split a tub and join two: the change runs on across batches and starts anew at a new tub; a
+    blank map before a batch's end leaves the next batch's first map without one."""
+    rng = np.random.default_rng(1)
+    maps = rng.normal(size=(9, 6, 4))
+    maps[4] = 0
+    tubs = ['a'] * 6 + ['b'] * 3
+    series = health.Series(edge=6, frame_height=12)  # the edge of a 12-row frame: row 3 of these 6-row maps
+    for first, end in ((0, 2), (2, 5), (5, 8), (8, 9)):
+        series.add(maps[first:end], tubs[first:end])
+    found = series.arrays()
+    expected = {name: np.concatenate([plain_numbers(maps[:6], 3)[name], plain_numbers(maps[6:], 3)[name]])
+                for name in health.NUMBERS}
+    for name in health.NUMBERS:
+        np.testing.assert_allclose(found[name], expected[name], rtol=1e-9)
+    assert np.isnan(found['change'][[0, 4, 5, 6]]).all() and np.isfinite(found['change'][[1, 2, 3, 7, 8]]).all()
+
+
 def test_number_boundaries():
     one = np.zeros((1, 4, 4))
     one[0, 0, 0] = 1  # all attention in the top row

@@ -11,7 +11,7 @@ import math
 import os
 import time
 
-from donkey_saliency.errors import described, first_line
+from donkey_saliency.errors import UserError, described, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -19,28 +19,51 @@ logger = logging.getLogger(__name__)
 def load(path, pilot_file, kind, method):
     """The health file at `path` checked against the pilot the car drives (its file's name, its type, the map
     method), or None, said in one line on the log, when it cannot be used."""
+    try:
+        found = read(path)
+    except UserError as exc:
+        return _off(str(exc))
+    refused = refusal(found, path, pilot_file, kind, method)
+    if refused:
+        return _off(refused)
+    return Health(found['limits'], found['strength_scale'], found['surface_edge'], found['frame_height'],
+                  found['window'])
+
+
+def read(path):
+    """The health file at `path`, its values typed and in range; a UserError says in one line why it cannot be
+    used (a missing file, a corrupt one)."""
     from donkey_saliency.core.health import NUMBERS
     try:
         with open(path) as f:
             found = json.load(f)
-        limits = {name: float(found['limits'][name]) for name in NUMBERS}
-        window, edge, height = int(found['window']), int(found['surface_edge']), int(found['frame_height'])
-        scale, pilot = float(found['strength_scale']), found['pilot']
-        if window < 1 or height < 1 or not scale > 0 or not all(math.isfinite(v) for v in limits.values()):
+        checked = {'limits': {name: float(found['limits'][name]) for name in NUMBERS},
+                   'window': int(found['window']), 'surface_edge': int(found['surface_edge']),
+                   'frame_height': int(found['frame_height']), 'strength_scale': float(found['strength_scale']),
+                   'pilot': dict(found['pilot']), 'method': found.get('method')}
+        if checked['window'] < 1 or checked['frame_height'] < 1 or not checked['strength_scale'] > 0 or \
+                not all(math.isfinite(v) for v in checked['limits'].values()):
             raise ValueError('its window, frame height, strength scale or limits are out of range')
     except OSError as exc:
-        return _off(f'cannot read the health file {path} ({exc.strerror or first_line(exc)}); make it with `donkey '
-                    'saliency calibrate --tub TUB --model MODEL --out health.json`')
+        raise UserError(f'cannot read the health file {path} ({exc.strerror or first_line(exc)}); make it with '
+                        '`donkey saliency calibrate --tub TUB --model MODEL --out health.json`') from None
     except (ValueError, KeyError, TypeError) as exc:
-        return _off(f'the health file {path} is not one `donkey saliency calibrate` wrote ({described(exc)}); make '
-                    'it again')
-    made_for = (pilot.get('file'), pilot.get('type'), found.get('method'))
+        raise UserError(f'the health file {path} is not one `donkey saliency calibrate` wrote ({described(exc)}); '
+                        'make it again') from None
+    return checked
+
+
+def refusal(found, path, pilot_file, kind, method, user='the car drives'):
+    """The one line that refuses a health file (from `read`) made for another pilot file, type or method than the
+    one `user` (the car, the report) explains, or None."""
+    pilot = found['pilot']
+    made_for = (pilot.get('file'), pilot.get('type'), found['method'])
     drives = (os.path.basename(str(pilot_file).rstrip('/')), kind, method)
-    if made_for != drives:
-        return _off(f'the health file {path} was made for {made_for[0]} ({made_for[1]}, {made_for[2]} maps), and the '
-                    f'car drives {drives[0]} ({drives[1]}, {drives[2]} maps); calibrate this pilot: `donkey saliency '
-                    f'calibrate --tub TUB --model {pilot_file} --out {path}`')
-    return Health(limits, scale, edge, height, window)
+    if made_for == drives:
+        return None
+    return (f'the health file {path} was made for {made_for[0]} ({made_for[1]}, {made_for[2]} maps), and {user} '
+            f'{drives[0]} ({drives[1]}, {drives[2]} maps); calibrate this pilot: `donkey saliency calibrate --tub TUB '
+            f'--model {pilot_file} --out {path}`')
 
 
 def _off(line):

@@ -19,6 +19,7 @@ number's windowed means, and its CONFIDENCE quantile (1 - CONFIDENCE for strengt
 which only compares, needs nothing. Numbers only: no files, no TensorFlow, runs on a Pi.
 """
 import collections
+import itertools
 import math
 
 import numpy as np
@@ -46,6 +47,33 @@ def numbers(maps, edge, previous=None, scale=1.0):
     return {'above_edge': attention.share_above(mass, edge),
             'change': 0.5 * np.abs(mass - before).sum(axis=(1, 2)),
             'strength': np.abs(np.asarray(maps, np.float64)).mean(axis=(1, 2)) / scale}
+
+
+class Series:
+    """The numbers of consecutive maps fed batch by batch in record order, strength unscaled, the change anew at
+    each tub (another tub, another drive): one rule for calibrate's pass and the report's."""
+
+    def __init__(self, edge, frame_height):
+        self.edge, self.frame_height = edge, frame_height
+        self.found = {name: [] for name in NUMBERS}
+        self.previous, self.tub = None, object()
+
+    def add(self, raw, tubs):
+        """(N, H, W) maps of consecutive frames and the tub of each."""
+        row = edge_row(self.edge, self.frame_height, raw.shape[1])
+        for tub, run in itertools.groupby(range(len(tubs)), key=tubs.__getitem__):
+            run = list(run)
+            if tub != self.tub:
+                self.previous, self.tub = None, tub
+            maps = raw[run[0]:run[-1] + 1]
+            for name, values in numbers(maps, row, self.previous).items():
+                self.found[name].extend(values)
+            last = attention.mass(maps[-1:])[0]
+            self.previous = None if np.isnan(last).any() else last
+
+    def arrays(self):
+        """{number: (N,)} of every map fed."""
+        return {name: np.array(values, np.float64) for name, values in self.found.items()}
 
 
 def windowed(values, window=WINDOW):

@@ -120,36 +120,21 @@ def _edge(options, session, job):
 
 
 def _numbers(job, length, edge, progress):
-    """({number: (N,)}, records) of every readable frame in record order, strength unscaled; the change starts
-    anew in each tub (another tub, another drive)."""
+    """({number: (N,)}, records) of every readable frame in record order, strength unscaled (health.Series)."""
     from tqdm import tqdm
-    from donkey_saliency.core import attention, health
-    found, records = {name: [] for name in health.NUMBERS}, []
-    previous, tub = None, object()
+    from donkey_saliency.core import health
+    series, records = health.Series(edge, job.camera_shape[0]), []
     with tqdm(total=length, unit='frame', desc='calibrate', disable=not progress,
               dynamic_ncols=True) as bar:
         for batch in job.batches():
             inferred = job.infer(batch)
             bar.update(len(inferred.records) + inferred.dropped)
-            if not inferred.records:
-                continue
-            raw = inferred.raw[0]
-            row = health.edge_row(edge, job.camera_shape[0], raw.shape[1])
-            tubs = [record.get('_tub') for record in inferred.records]
-            starts = [i for i in range(len(tubs)) if tubs[i] != (tubs[i - 1] if i else tub)]
-            for first, end in zip([0] + starts, starts + [len(tubs)]):  # runs of records from one tub
-                if first == end:
-                    continue
-                if tubs[first] != tub:
-                    previous, tub = None, tubs[first]
-                for name, values in health.numbers(raw[first:end], row, previous).items():
-                    found[name].extend(values)
-                previous = attention.mass(raw[end - 1:end])[0]
-                previous = None if np.isnan(previous).any() else previous
-            records += inferred.records
+            if inferred.records:
+                series.add(inferred.raw[0], [record.get('_tub') for record in inferred.records])
+                records += inferred.records
     if not records:
         raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to calibrate on')
-    return {name: np.array(values) for name, values in found.items()}, records
+    return series.arrays(), records
 
 
 def _span(records, first, last):

@@ -40,6 +40,7 @@ class ReportOptions:
     settings: dict = field(default_factory=dict)
     review_out: str = None  # the TRAIN_FILTER file for myconfig.py that leaves the records to review out (review.py)
     delete: bool = False  # checked here for --delete (tub/delete.py), which the CLI asks to confirm after the run
+    health: str = None  # a health file (`calibrate`): the alarm computed from the maps where the tub lacks it
 
     def requests(self):
         """What each pilot is asked, as every command's inputs (offline.session.Request): one per model."""
@@ -82,15 +83,16 @@ def check(options):
     if options.delete:
         from donkey_saliency.tub import delete as soft_delete
         soft_delete.check(options.tubs)
-    return options, tubs
+    from donkey_saliency.offline.report import health_review
+    return options, tubs, health_review.check(options)
 
 
 def run(options):
     """Make the report; returns its JSON content. Raises UserError for anything the user can fix."""
-    options, tubs = check(options)
+    options, tubs, health_file = check(options)
     started = time.time()
     from donkey_saliency.core import attention, carconfig
-    from donkey_saliency.offline.report import alarm_review, findings, fix, page, review
+    from donkey_saliency.offline.report import alarm_review, findings, fix, health_review, page, review
     from donkey_saliency.offline.session import Session
     from donkey_saliency.offline.stages import VideoJob
     configs = _configs(options)
@@ -104,7 +106,8 @@ def run(options):
     edge, skyline, horizon_source, doubt, scenery = _lines(options, sample)
     for job in jobs + [control]:  # all explain the same frames
         job.fix_camera_shape(sample.shape)
-    collector = _pass(options, jobs, control, edge, total)
+    watch = health_review.watch(options, health_file, sessions, edge, sample.shape[0])
+    collector = _pass(options, jobs, control, edge, total, watch)
     floor = {row: attention.floor_above(sample.images, row) for row in (edge, skyline) if row}  # (the same for all)
     models = []
     for n, (model, job, (crop_top, cropped)) in enumerate(zip(options.models, jobs, crops)):
@@ -129,10 +132,12 @@ def run(options):
               'models': models,
               'between_pilots': findings.between_pilots(collector) if len(jobs) > 1 else [],
               'faithfulness': _faithfulness(options, sessions, sample.shape) if options.evaluate else None}
-    result['alarm'] = alarm_review.alarm_findings(result, collector)
+    health = health_review.review(collector, watch, models)
+    result['health'] = health.found
+    result['alarm'] = alarm_review.alarm_findings(result, collector, health)
     result['review'] = review.moments(result, collector, jobs[0].reader.skipped.bad_images)
     result['seconds'] = round(time.time() - started, 1)
-    _write(options, result, page.render(result, collector, [job.requests[0] for job in jobs]))
+    _write(options, result, page.render(result, collector, [job.requests[0] for job in jobs], health))
     return result
 
 
@@ -259,8 +264,9 @@ def _untested(why, window):
     return found
 
 
-def _pass(options, jobs, control, horizon, total):
-    """Every pilot and the control over the range, batch by batch, into a Collector."""
+def _pass(options, jobs, control, horizon, total, watch):
+    """Every pilot and the control over the range, batch by batch, into a Collector (and `watch`'s health
+    numbers)."""
     from tqdm import tqdm
     from donkey_saliency.offline.report.collect import Collector
     from donkey_saliency.offline.video import Stage
@@ -283,7 +289,7 @@ def _pass(options, jobs, control, horizon, total):
                     continue
                 if collector is None:
                     collector = Collector(len(jobs), first.frames[0].image.shape[:2], horizon,
-                                          math.ceil(total / options.every))
+                                          math.ceil(total / options.every), watch)
                 collector.add(first.records, [f.image for f in first.frames],
                               [(i.angle, i.throttle, i.raw[0]) for i in inferred[:-1]], inferred[-1].raw[0])
     finally:

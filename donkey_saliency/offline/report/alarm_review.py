@@ -1,44 +1,43 @@
-"""The car's attention alarm (`saliency/alarm`, recorded with SALIENCY_HEALTH) against the run's takeovers: the
-JSON's `alarm`, and each takeover's `warning` (core/alarms.py computes them).
+"""The attention alarm (`saliency/alarm`, recorded with SALIENCY_HEALTH, or computed from the maps with --health:
+health_review.py) against the run's takeovers: the JSON's `alarm`, and each takeover's `warning` (core/alarms.py
+computes them).
 """
 from donkey_saliency.core import alarms
 from donkey_saliency.keys import ALARM_KEY
+from donkey_saliency.offline.report.health_review import NEEDS_FILE
 
 NOT_RECORDED = (f'the alarm was not recorded ({ALARM_KEY} is in no record: on the car, SALIENCY_HEALTH with '
-                'SALIENCY_RECORD records it)')
+                f'SALIENCY_RECORD records it); {NEEDS_FILE}')
 
 
-def alarm_findings(result, collector):
-    """The JSON's `alarm`: whether it was recorded, its stretches (tub, first and last index, seconds, whether a
-    takeover followed), the look-back, and the summary sentence; each takeover of every pilot gets its `warning`
-    ({'warned', 'seconds', 'records'} before it, or None when the alarm was not recorded)."""
-    alarm = recorded_alarm(collector)
+def alarm_findings(result, collector, reviewed):
+    """The JSON's `alarm`: its source ('recorded', 'computed' or None), its stretches (tub, first and last index,
+    seconds, whether a takeover followed), the look-back, and the summary sentence; each takeover of every pilot
+    gets its `warning` ({'warned', 'seconds', 'records'} before it, or None without an alarm). `reviewed`: the
+    health numbers' review (health_review.Reviewed), the alarm per frame among them."""
+    alarm = reviewed.alarm
     if alarm is None:
         for model in result['models']:
             for takeover in model['takeovers']:
                 takeover['warning'] = None
-        return {'recorded': False, 'said': NOT_RECORDED}
+        return {'recorded': False, 'source': None, 'said': NOT_RECORDED}
     records = collector.records
     tubs, times = [r['tub'] for r in records], [r['time'] for r in records]
     found, warned = alarms.review(alarm, tubs, times, [t.position for t in collector.takeovers])
     for model in result['models']:
         for takeover, warning in zip(model['takeovers'], warned):
             takeover['warning'] = dict(warning, seconds=_rounded(warning['seconds']))
-    return {'recorded': True, 'look_back_seconds': alarms.LOOK_BACK_SECONDS,
-            'look_back_records': alarms.LOOK_BACK_RECORDS,
+    said = alarms.summary(found, warned)
+    if reviewed.source == 'computed':  # on a human drive, most often: no takeover to have warned of
+        said = (f'computed from the maps with {reviewed.found["health_file"]}: on for {sum(alarm)} of {len(alarm)} '
+                f'frames; ' + (said if warned else 'no takeover in this range'))
+    return {'recorded': reviewed.source == 'recorded', 'source': reviewed.source,
+            'look_back_seconds': alarms.LOOK_BACK_SECONDS, 'look_back_records': alarms.LOOK_BACK_RECORDS,
             'stretches': [{'tub': records[s.start]['tub'], 'first': records[s.start]['index'],
                            'last': records[s.end]['index'], 'position': s.start,
                            'seconds': _rounded(s.seconds), 'takeover': s.takeover}
                           for s in found],
-            'said': alarms.summary(found, warned)}
-
-
-def recorded_alarm(collector):
-    """Per frame of the pass, the alarm as the car recorded it (None where a record lacks it), or None when no
-    record holds it: the one place an alarm computed offline from the maps, for tubs recorded without it, is to
-    come in (issue 28 §4)."""
-    values = [r['alarm'] for r in collector.records]
-    return values if any(value is not None for value in values) else None
+            'said': said}
 
 
 def warning_words(warning):

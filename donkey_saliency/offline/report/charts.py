@@ -35,9 +35,11 @@ def bars(items, title, width=300):
     return ''.join(parts)
 
 
-def time_plot(lines, frames, title, low=-1.0, high=1.0, height=150, plot_id='', markers=(), boundaries=(), axis=''):
+def time_plot(lines, frames, title, low=-1.0, high=1.0, height=150, plot_id='', markers=(), boundaries=(), axis='',
+              spans=()):
     """Values over the run's frames: `lines` are (values per frame, colour, label); `markers` are (frame, value,
-    data-ref) circles a click opens; `boundaries` are (frame, label) tub starts. With a `plot_id` the plot area
+    data-ref) circles a click opens; `boundaries` are (frame, label) tub starts; `spans` (first frame, last frame,
+    label) stretches shaded behind the lines. With a `plot_id` the plot area
     carries data-frames and data-plot so that a click on it can open the nearest kept frame; without, `axis`
     says what the horizontal axis is."""
     bottom = height - BOTTOM
@@ -57,6 +59,10 @@ def time_plot(lines, frames, title, low=-1.0, high=1.0, height=150, plot_id='', 
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_number(y(value))}" '
                      f'y2="{_number(y(value))}"/><text x="{LEFT - 4}" y="{_number(y(value) + 4)}" '
                      f'class="tick" text-anchor="end">{value:+.2g}</text>'.replace('+0<', '0<'))
+    for first, last, label in spans:
+        width = max(x(last) - x(first), 1.0)
+        parts.append(f'<rect class="span" x="{_number(x(first))}" y="{TOP}" width="{_number(width)}" '
+                     f'height="{bottom - TOP}"><title>{escape(label)}</title></rect>')
     for position, label in boundaries:
         parts.append(f'<line class="boundary" x1="{_number(x(position))}" x2="{_number(x(position))}" y1="{TOP}" '
                      f'y2="{bottom}"><title>{escape(label)}</title></line>')

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from donkey_saliency.core import attention
-from donkey_saliency.keys import ALARM_KEY
+from donkey_saliency.keys import ALARM_KEY, HEALTH_KEYS
 
 THUMBNAILS = 12          # disagreements shown, per pilot and between pilots
 GOLDEN = (5 ** 0.5 - 1) / 2  # the tie-break's step: its multiples' fractions spread evenly, whatever their count
@@ -91,7 +91,8 @@ class PilotTrack:
 class Collector:
     """Everything the report needs from the pass, fed batch by batch in record order."""
 
-    def __init__(self, models, shape, horizon, expected):
+    def __init__(self, models, shape, horizon, expected, watch=None):
+        self.watch = watch  # health_review.Watch: the health numbers of one pilot's maps, in record order
         self.tracks = [PilotTrack(shape, horizon) for _ in range(models)]
         self.conspicuous_total = np.zeros(shape)
         self.records = []  # slim copies: index, tub, user values, mode, time
@@ -115,6 +116,8 @@ class Collector:
         self.conspicuous_total += np.nan_to_num(conspicuous).sum(axis=0)
         for track, (angle, throttle, raw) in zip(self.tracks, outputs):
             track.add(raw, angle, throttle, conspicuous)
+        if self.watch:
+            self.watch.series.add(outputs[self.watch.pilot][2], [record.get(TUB_KEY, '') for record in records])
         for i, (record, image) in enumerate(zip(records, images)):
             moment = Moment(len(self.records), image, [raw[i].copy() for _, _, raw in outputs],
                             [float(angle[i]) for angle, _, _ in outputs],
@@ -211,7 +214,8 @@ class Distinct:
 
 
 def slim(record):
-    """The few record values the report keeps for every frame (`alarm`: the car's, None where not recorded)."""
+    """The few record values the report keeps for every frame (the car's health numbers, NaN where not recorded,
+    and `alarm`, None where not recorded)."""
     def number(key):
         try:
             value = float(record[key])
@@ -223,4 +227,5 @@ def slim(record):
     return {'index': int(record.get('_index', -1)), 'tub': record.get(TUB_KEY, ''),
             'user_angle': number('user/angle'), 'user_throttle': number('user/throttle'),
             'mode': record.get('user/mode'), 'time': None if time is None else float(time) / 1000.0,
-            'alarm': None if alarm is None else bool(alarm)}
+            'alarm': None if alarm is None else bool(alarm),
+            **{key.split('/')[-1]: number(key) for key in HEALTH_KEYS if key != ALARM_KEY}}

@@ -19,8 +19,9 @@ PILOT_COLOURS = ('#2878ff', '#e8590c', '#9c36b5', '#0b7285')  # one per pilot wh
 ALPHA = 0.5
 
 
-def render(result, collector, requests):
-    """The whole page as text. `requests`: the map request of each pilot (signed or not, its title)."""
+def render(result, collector, requests, health):
+    """The whole page as text. `requests`: the map request of each pilot (signed or not, its title); `health`: the
+    health numbers and alarm per frame (health_review.Reviewed)."""
     pictures = _Pictures(collector, requests)
     models = result['models']
     body = [_header(result), _blank_maps(result), _advice(models), _what_changed(models),
@@ -41,9 +42,13 @@ def render(result, collector, requests):
                      'red circles mark the largest disagreements, shown below. Click a picture, a circle or any '
                      'point of a plot to see the frame large.',
                      [_agreement(pictures, collector, n, m) for n, m in enumerate(models)]),
+            _section('The pilot\'s health', 'The numbers the car\'s attention alarm watches, along the run, each the '
+                     'mean of the last frames as the alarm compares it: the share of the attention above the surface '
+                     'edge, how much of it moved since the frame before, and its strength (1: as usual); shaded: the '
+                     'alarm on.', [_health(result, collector, health)]),
             _section('Takeovers', 'Each moment the driver took the car back from the pilot (user/mode from local or '
-                     'local_angle back to user), with the pilot\'s view over the seconds before. The car\'s '
-                     f'attention alarm: {_alarm(result)}',
+                     'local_angle back to user), with the pilot\'s view over the seconds before, and the warning the '
+                     'attention alarm gave (the pilot\'s health, above).',
                      [_takeovers(pictures, n, m) for n, m in enumerate(models)]),
             _section('What is merely conspicuous', 'The pilot\'s average map beside the model-free spectral-residual '
                      'map (what stands out in the image, whatever the pilot): attention that only follows what is '
@@ -377,6 +382,37 @@ def _apart():
 def _thumbnail(uri, ref, caption):
     return (f'<figure><img class="zoom" id="{ref}" src="{uri}" alt="{escape(caption)}" '
             f'data-caption="{escape(caption)}"><figcaption>{escape(caption)}</figcaption></figure>')
+
+
+def _health(result, collector, health):
+    """The health numbers along the run (windowed, as the alarm compares them; a health file's limits beside them
+    in a lighter colour), the alarm's stretches shaded, and the alarm in words."""
+    from donkey_saliency.core.health import stretches, windowed
+    found, frames = result['health'], collector.frames
+    window, limits = found['window'], found['limits'] or {}
+    spans = [(a, b, 'the alarm on') for a, b in stretches([bool(on) for on in health.alarm or []])]
+
+    def lines(name, colour, light, label):
+        drawn = [(windowed(health.numbers[name], window), colour, label)]
+        return drawn + ([(np.full(frames, limits[name]), light, 'its limit')] if name in limits else [])
+    models = [m['model'] for m in result['models']]
+    n = models.index(found['pilot']) if found['pilot'] in models else 0
+    title = f'the health numbers along the run (mean of the last {window} frames)'
+    shares = charts.time_plot(lines('above_edge', '#c92a2a', '#ffa8a8', 'above the surface edge')
+                              + lines('change', '#1c7ed6', '#a5d8ff', 'change since the frame before'), frames,
+                              title, 0.0, 1.0, plot_id=f'm{n}', boundaries=_boundaries(collector), spans=spans)
+    strength = charts.time_plot(lines('strength', '#2f9e44', '#b2f2bb', 'strength (1: as usual)'), frames,
+                                'the strength of the attention along the run', 0.0, 2.0, height=110, plot_id=f'm{n}',
+                                boundaries=_boundaries(collector), spans=spans)
+    typical = '; '.join(f'{name.replace("_", " ")} {_plain(q["median"])} ({_plain(q["p05"])} to {_plain(q["p95"])})'
+                        + (f', limit {limits[name]:.3f}' if name in limits else '')
+                        for name, q in found["numbers"].items())
+    said = (f'<p>The numbers: {escape(found["said"])}. Median (5th to 95th percentile) per frame: {escape(typical)}.'
+            f'</p><p>The alarm: {escape(_alarm(result))}</p>')
+    inner = said + shares + strength
+    if found['source'] == 'recorded':
+        return f'<div class="card"><h3>recorded by the car</h3>{inner}</div>'
+    return _card(result['models'][n], n, inner)
 
 
 def _alarm(result):
