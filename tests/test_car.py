@@ -73,9 +73,9 @@ def make_car(folder, config):
     return car
 
 
-def drive(folder, model, kind, extra_config='', browser=False):
+def drive(folder, model, kind, extra_config='', browser=False, records=RECORDS):
     """What the car's page says to try at a desk, for real: its myconfig lines (on free ports), `manage.py drive` with
-    the pilot, the stream read by three viewers, its script pressing record, Ctrl-C once the tub holds RECORDS
+    the pilot, the stream read by three viewers, its script pressing record, Ctrl-C once the tub holds `records`
     records. The car's memory at the end, its log and the loggers' states around the part come back."""
     stream, web = free_port(), free_port()
     car = make_car(folder, page_block('python', "CAMERA_TYPE = 'IMAGE_LIST'") +
@@ -86,11 +86,11 @@ def drive(folder, model, kind, extra_config='', browser=False):
     try:
         frames, page, viewers = read_stream(stream, web, process)
         screenshot = browse(stream, car) if browser and CHROMIUM else None
-        recorded = wait_for_records(car / 'data', process)
+        recorded = wait_for_records(car / 'data', process, records)
     finally:
         process.send_signal(signal.SIGINT)  # Ctrl-C, as a driver stops the car: donkeycar shuts its parts down
         log, _ = process.communicate(timeout=300)
-    assert recorded and process.returncode == 0, f'fewer than {RECORDS} records, or a failure:\n{log}'
+    assert recorded and process.returncode == 0, f'fewer than {records} records, or a failure:\n{log}'
     states = json.loads((car / 'memory.json').read_text())
     return SimpleNamespace(car=car, model=model, kind=kind, memory=np.load(memory), frames=frames, page=page,
                            viewers=viewers, log=log, screenshot=screenshot, logging=states)
@@ -127,12 +127,12 @@ def twin_run(tmp_path_factory, health_file):
                  f"SALIENCY_RECORD = False\nSALIENCY_HEALTH = '{health_file}'\n")
 
 
-def wait_for_records(tub, process, timeout=300):
-    """Whether the tub's catalogs came to hold RECORDS lines while the car drove (it records once the test has
+def wait_for_records(tub, process, records, timeout=300):
+    """Whether the tub's catalogs came to hold `records` lines while the car drove (it records once the test has
     pressed record)."""
     deadline = time.time() + timeout
     while time.time() < deadline and process.poll() is None:
-        if sum(len(open(c).read().splitlines()) for c in tub.glob('catalog_*.catalog')) >= RECORDS:
+        if sum(len(open(c).read().splitlines()) for c in tub.glob('catalog_*.catalog')) >= records:
             return True
         time.sleep(0.5)
     return False

@@ -30,6 +30,7 @@ WINDOW = 10        # maps: half a second at donkeycar's 20 Hz loop, a failure is
 CONFIDENCE = 0.99  # the Gamma quantile of the nominal windowed means that a limit is (see docs/car.md for why)
 NUMBERS = ('above_edge', 'change', 'strength')
 LOWER = ('strength',)  # the numbers whose alarm is a mean below its limit (the others: above it)
+SHARES = ('above_edge', 'change')  # the numbers that are shares, at most 1: a limit of 1 or more is never passed
 TINY = 1e-6        # the smallest value a Gamma fit takes: a share of exactly 0 has no logarithm
 
 

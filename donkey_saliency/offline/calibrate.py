@@ -82,6 +82,7 @@ def run(options):
                         f'pass a longer tub (a lap or more), at least {2 * window} frames')
     limits = health.limits(found, window)
     alarm = health.alarms(found, limits, window)
+    medians = {name: _median(values) for name, values in found.items()}
     result = {
         'format': FORMAT,
         'pilot': {'file': os.path.basename(options.model.rstrip('/')), 'type': job.pilot.kind},
@@ -91,8 +92,8 @@ def run(options):
         'calibrated_on': {'tubs': [str(t) for t in options.tubs], 'frames': len(records),
                           'alarm_frames': int(alarm.sum()),
                           'alarm_records': [_span(records, a, b) for a, b in health.stretches(alarm)],
-                          'median': {name: _median(values) for name, values in found.items()}},
-        'warnings': ([doubt] if doubt else []) + list(job.reader.warnings),
+                          'median': medians},
+        'warnings': ([doubt] if doubt else []) + _unreachable(limits, medians, edge) + list(job.reader.warnings),
         'skipped': dict(job.reader.skipped.reasons),
     }
     from donkey_saliency.writers import write_texts
@@ -135,6 +136,16 @@ def _numbers(job, length, edge, progress):
     if not records:
         raise UserError(f'no readable records in range ({job.reader.skipped}); nothing to calibrate on')
     return series.arrays(), records
+
+
+def _unreachable(limits, medians, edge):
+    """Why a share's limit can never raise the alarm: it is 1 or more, and a share is at most 1 (a pilot that
+    keeps nearly all its attention above the surface edge on a good run)."""
+    from donkey_saliency.core.health import SHARES
+    return [f'the limit of {name} is {limits[name]:.3f}, and a share is at most 1: it can never raise the alarm for '
+            f'this pilot (median {medians[name]:.3f} on this tub), which rests on the other numbers'
+            + (f'; if the floor does not end at row {edge}, pass --horizon ROW' if name == 'above_edge' else '')
+            for name in SHARES if limits[name] >= 1]
 
 
 def _span(records, first, last):
