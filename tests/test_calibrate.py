@@ -148,3 +148,35 @@ def test_the_stream_says_the_alarm_in_words_in_a_row_that_keeps_its_size():
     off, on, none = picture(False), picture(True), picture(None)
     assert on.shape == off.shape and none.shape[0] < off.shape[0] and none.shape[1] == off.shape[1]
     assert red(on) > 100 and red(off) == red(none) == 0
+
+
+@pytest.mark.parametrize('every, threaded', [(2, False), (1, True)])
+def test_health_is_off_in_one_line_unless_a_map_is_made_every_loop(calibrated, caplog, every, threaded):
+    """The limits hold for the maps of consecutive frames: a map every second loop, or a background thread that
+    drops frames, turns health off with one line saying the settings that bring it back; the part drives on."""
+    from donkey_saliency.car.part import SalientPilot
+    out, _ = calibrated
+    cfg = type('Config', (), {'SALIENCY_HEALTH': str(out), 'SALIENCY_STREAM_PORT': None, 'SALIENCY_EVERY': every,
+                              'SALIENCY_THREADED': threaded})()
+    with caplog.at_level(logging.WARNING):
+        part = SalientPilot(car_pilot('linear', sample.MODEL), cfg, sample.MODEL)
+    lines = [r.getMessage() for r in caplog.records if 'health off' in r.getMessage()]
+    assert part.health is None and len(lines) == 1
+    assert 'SALIENCY_EVERY = 1 and SALIENCY_THREADED = False' in lines[0] and f'now {every} and {threaded}' in lines[0]
+    if part.worker:
+        part.shutdown()
+
+
+@pytest.mark.parametrize('value', [2, -0.5, 'half'])
+def test_a_guard_that_would_speed_up_or_reverse_stops_the_car_in_one_line(calibrated, capsys, value):
+    from donkeycar.vehicle import Vehicle
+    from donkey_saliency.part import add_saliency
+    out, _ = calibrated
+    cfg = type('Config', (), {'SALIENCY_HEALTH': str(out), 'SALIENCY_STREAM_PORT': None,
+                              'SALIENCY_GUARD_THROTTLE': value})()
+    with pytest.raises(SystemExit) as stopped:
+        add_saliency(Vehicle(), cfg, car_pilot('linear', sample.MODEL), ['cam/image_array'],
+                     ['pilot/angle', 'pilot/throttle'], sample.MODEL, run_condition=None)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stopped.value.code == 2 and len(err) == 1 and f'SALIENCY_GUARD_THROTTLE is {value!r}' in err[0]
+    assert 'from 0 to 1' in err[0]

@@ -22,10 +22,10 @@ def load(path, pilot_file, kind, method):
     try:
         found = read(path)
     except UserError as exc:
-        return _off(str(exc))
+        return off(str(exc))
     refused = refusal(found, path, pilot_file, kind, method)
     if refused:
-        return _off(refused)
+        return off(refused)
     return Health(found['limits'], found['strength_scale'], found['surface_edge'], found['frame_height'],
                   found['window'])
 
@@ -66,7 +66,8 @@ def refusal(found, path, pilot_file, kind, method, user='the car drives'):
             f'--model {pilot_file} --out {path}`')
 
 
-def _off(line):
+def off(line):
+    """Health off, said once on the car's log: None, the part's health."""
     logger.warning(f'saliency: health off: {line}')
     return None
 

@@ -22,6 +22,7 @@ myconfig.py keys (defaults):
     SALIENCY_GUARD_THROTTLE = None  # 0.5: the pilot's throttle times this while the alarm is on (never in user mode)
 """
 import logging
+import math
 import sys
 import threading
 
@@ -83,15 +84,22 @@ class SalientPilot:
         else:
             self.built_for = self._current_model()
             self.engine = self._build()
-        self.health = self._health(setting(cfg, 'SALIENCY_HEALTH'), method)
-        self.worker = _Worker(self) if setting(cfg, 'SALIENCY_THREADED') and not self.unsupported else None
+        threaded = bool(setting(cfg, 'SALIENCY_THREADED'))
+        self.health = self._health(setting(cfg, 'SALIENCY_HEALTH'), method, threaded)
+        self.worker = _Worker(self) if threaded and not self.unsupported else None
 
-    def _health(self, path, method):
-        """The health watch of SALIENCY_HEALTH for this pilot, or None (off, or said in the log why not)."""
+    def _health(self, path, method, threaded):
+        """The health watch of SALIENCY_HEALTH for this pilot, or None (off, or said in the log why not). Its
+        limits were fitted on the maps of consecutive frames (calibrate): a map every few loops, or as a
+        background thread keeps up, would move the change and the window off them, and raise false alarms."""
         if not path or self.unsupported:
             return None
         from donkey_saliency.car import health
         from donkey_saliency.core.pilot import PART_KINDS
+        if self.every > 1 or threaded:
+            return health.off(f'its limits hold for a map every loop, as calibrate measured them: set '
+                              f'SALIENCY_EVERY = 1 and SALIENCY_THREADED = False (now {self.every} and {threaded}), '
+                              'or leave SALIENCY_HEALTH out')
         return health.load(path, self.model_path or '', PART_KINDS.get(type(self.kl).__name__), method)
 
     def run(self, img_arr, *other_arr):
@@ -256,7 +264,7 @@ def add_saliency(V, cfg, kl, inputs, outputs, model_path=None, run_condition='ru
         _stop_the_car(f'{exc} (check the SALIENCY_* keys in myconfig.py)')
     health = list(HEALTH_KEYS) if part.health else []
     V.add(part, inputs=inputs, outputs=list(outputs) + [OVERLAY_KEY] + health, run_condition=run_condition)
-    guard = setting(cfg, 'SALIENCY_GUARD_THROTTLE')
+    guard = guard_factor(setting(cfg, 'SALIENCY_GUARD_THROTTLE'))
     if guard is not None and health:
         from donkey_saliency.car.health import ThrottleGuard
         V.add(ThrottleGuard(guard), inputs=['user/mode', outputs[1], HEALTH_KEYS[-1]], outputs=[outputs[1]])
@@ -266,6 +274,21 @@ def add_saliency(V, cfg, kl, inputs, outputs, model_path=None, run_condition='ru
         stream = SaliencyStream(int(port), part.request.title, part.request.signed, part.request.ends)
         V.add(stream, inputs=[OVERLAY_KEY] + list(outputs[:2]) + health[-1:], threaded=True)
     return part
+
+
+def guard_factor(value):
+    """SALIENCY_GUARD_THROTTLE as a factor from 0 to 1 (None: no guard); anything else stops the car before it
+    drives, in one line: a factor above 1 would speed the car up on an alarm, a negative one reverse it."""
+    if value is None:
+        return None
+    try:
+        factor = float(value)
+    except (TypeError, ValueError):
+        factor = math.nan
+    if not 0 <= factor <= 1:
+        _stop_the_car(f'SALIENCY_GUARD_THROTTLE is {value!r}: the share of the pilot\'s throttle kept while the '
+                      'alarm is on, from 0 to 1 (e.g. 0.5), or None for no guard')
+    return factor
 
 
 def record_saliency(cfg, inputs, types, tub_path=None):
