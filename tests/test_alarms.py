@@ -148,3 +148,14 @@ def test_a_tub_without_the_alarm_says_it_was_not_recorded(tmp_path):
     assert health['source'] == 'computed' and health['limits'] is None and 'alarm_frames' not in health
     assert health['numbers']['change']['frames'] == 29 and health['numbers']['strength']['median'] == \
         pytest.approx(1.0)
+
+
+def test_a_recorded_alarm_on_a_stretch_without_takeovers_says_how_often_it_was_on(alarmed, tmp_path):
+    """Records 150-169: the driver drives all of them, the alarm is on at 160-164 (ALARM_ON): no '0 of 0
+    takeover(s)', but how often it was on."""
+    tub = alarmed[0]
+    result = run_main('report', '--tub', tub, '--model', sample.MODEL, '--out', tmp_path / 'r.html', '--json',
+                      tmp_path / 'r.json', '--start', 150, '--end', 170)
+    assert result.returncode == 0, result.stderr
+    said = json.loads((tmp_path / 'r.json').read_text())['alarm']['said']
+    assert said == 'on for 5 of 20 frames; no takeover in this range', said

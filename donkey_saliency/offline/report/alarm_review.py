@@ -27,10 +27,11 @@ def alarm_findings(result, collector, reviewed):
     for model in result['models']:
         for takeover, warning in zip(model['takeovers'], warned):
             takeover['warning'] = dict(warning, seconds=_rounded(warning['seconds']))
-    said = alarms.summary(found, warned)
+    said = alarms.summary(found, warned) if warned else \
+        f'on for {sum(alarm)} of {len(alarm)} frames; no takeover in this range'
     if reviewed.source == 'computed':  # on a human drive, most often: no takeover to have warned of
-        said = (f'computed from the maps with {reviewed.found["health_file"]}: on for {sum(alarm)} of {len(alarm)} '
-                f'frames; ' + (said if warned else 'no takeover in this range'))
+        said = f'computed from the maps with {reviewed.found["health_file"]}: ' + \
+            (f'on for {sum(alarm)} of {len(alarm)} frames; {said}' if warned else said)
     return {'recorded': reviewed.source == 'recorded', 'source': reviewed.source,
             'look_back_seconds': alarms.LOOK_BACK_SECONDS, 'look_back_records': alarms.LOOK_BACK_RECORDS,
             'stretches': [{'tub': records[s.start]['tub'], 'first': records[s.start]['index'],
