@@ -25,16 +25,12 @@ class Stretch:
 
 def stretches(alarm, tubs, times):
     """The runs of positions with `alarm` true (None counts as off), never across two tubs."""
-    found = []
-    for position, on in enumerate(alarm):
-        if not on:
-            continue
-        if found and found[-1].end == position - 1 and tubs[position] == tubs[position - 1]:
-            found[-1].end = position
-        else:
-            found.append(Stretch(position, position, None))
-    for stretch in found:
-        stretch.seconds = _apart(times, stretch.start, stretch.end)
+    from donkey_saliency.core.health import stretches as runs
+    found, first = [], 0
+    for end in [i for i in range(1, len(tubs)) if tubs[i] != tubs[i - 1]] + [len(tubs)]:  # each tub's records
+        found += [Stretch(first + a, first + b, _apart(times, first + a, first + b))
+                  for a, b in runs([bool(on) for on in alarm[first:end]])]
+        first = end
     return found
 
 
